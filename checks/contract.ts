@@ -1,0 +1,252 @@
+/**
+ * Wire contracts: everything that crosses a process boundary (Redis queues, heartbeats, the HTTP API)
+ * is described here once, as zod schemas with their inferred types. Both sides validate: the
+ * coordinator before it enqueues, the agent when it dequeues, and the coordinator again on ingest.
+ *
+ * Bump {@link SCHEMA_VERSION} on any incompatible change; receivers reject other versions with a clear
+ * error instead of guessing.
+ */
+import { z } from 'zod';
+
+/** Version of every payload in this module. */
+export const SCHEMA_VERSION = 1 as const;
+
+/** Region names are short DNS-label-like slugs: `us-east`, `eu-west`, `ap-south`. */
+export const RegionName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'region must be 1-32 chars of a-z, 0-9 and "-", starting with a letter or digit');
+export type RegionName = z.infer<typeof RegionName>;
+
+/** Check ids are stable slugs; they key every stored thing, so they never contain ':' or spaces. */
+export const CheckId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'id must be 1-64 chars of a-z, 0-9, "_" and "-", starting with a letter or digit');
+export type CheckId = z.infer<typeof CheckId>;
+
+const Millis = z.number().int().nonnegative();
+const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
+
+// ---------------------------------------------------------------------------------------------
+// Assertions (evaluated by the agent against a target's response)
+// ---------------------------------------------------------------------------------------------
+
+export const StatusAssertion = z.discriminatedUnion('op', [
+  z.object({ type: z.literal('status'), op: z.literal('equals'), value: z.number().int().min(100).max(599) }),
+  z.object({ type: z.literal('status'), op: z.literal('oneOf'), values: z.array(z.number().int().min(100).max(599)).min(1) }),
+  z.object({ type: z.literal('status'), op: z.literal('between'), min: z.number().int().min(100).max(599), max: z.number().int().min(100).max(599) })
+    .refine((a) => a.min <= a.max, { message: 'min must be <= max' }),
+]);
+export const HeaderAssertion = z.object({
+  type: z.literal('header'),
+  name: HeaderName,
+  op: z.enum(['exists', 'equals', 'contains', 'matches']),
+  /** Required for every op but `exists`; a regular expression source for `matches`. */
+  value: z.string().optional(),
+}).refine((a) => a.op === 'exists' || a.value !== undefined, { message: 'value is required unless op is "exists"', path: ['value'] })
+  .refine((a) => a.op !== 'matches' || isValidRegex(a.value ?? ''), { message: 'value is not a valid regular expression', path: ['value'] });
+export const BodyAssertion = z.object({
+  type: z.literal('body'),
+  op: z.enum(['contains', 'notContains', 'matches']),
+  value: z.string(),
+}).refine((a) => a.op !== 'matches' || isValidRegex(a.value), { message: 'value is not a valid regular expression', path: ['value'] });
+export const JsonPathAssertion = z.object({
+  type: z.literal('jsonPath'),
+  /** A dotted path with optional array indexes: `$.data.items[0].id` (the leading `$.` is optional). */
+  path: z.string().regex(/^(\$)?(\.?[A-Za-z_$][\w$-]*|\[\d+\])*$/, 'path must look like $.a.b[0].c'),
+  op: z.enum(['exists', 'equals']),
+  /** For `equals`: compared with deep equality to the JSON value found at `path`. */
+  value: z.unknown().optional(),
+});
+export const ResponseTimeAssertion = z.object({
+  type: z.literal('responseTime'),
+  op: z.literal('lessThan'),
+  ms: z.number().positive(),
+});
+
+export const Assertion = z.union([StatusAssertion, HeaderAssertion, BodyAssertion, JsonPathAssertion, ResponseTimeAssertion]);
+export type Assertion = z.infer<typeof Assertion>;
+
+function isValidRegex(source: string): boolean {
+  try { new RegExp(source); return true; } catch { return false; }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Check definitions
+// ---------------------------------------------------------------------------------------------
+
+const CheckCommon = {
+  id: CheckId,
+  name: z.string().min(1).max(200),
+  regions: z.array(RegionName).min(1).refine((r) => new Set(r).size === r.length, 'regions must not repeat'),
+  /** How often each region runs the check. */
+  frequencyMs: z.number().int().min(1_000).max(86_400_000),
+  /** Overall deadline of one run; the run is stopped, not just reported late, when it passes. */
+  timeoutMs: z.number().int().min(100).max(300_000),
+  /** Consecutive failed runs before a region is `down`. */
+  failureThreshold: z.number().int().min(1).max(100).default(2),
+  /** Consecutive passing runs before a `down` region is `up` again. */
+  successThreshold: z.number().int().min(1).max(100).default(2),
+  tags: z.array(z.string().min(1).max(64)).default([]),
+};
+
+export const HttpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+export const HttpCheckDefinition = z.object({
+  type: z.literal('http'),
+  ...CheckCommon,
+  url: z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'url must be http:// or https://'),
+  method: HttpMethod.default('GET'),
+  headers: z.record(HeaderName, z.string()).default({}),
+  body: z.string().optional(),
+  assertions: z.array(Assertion).default([{ type: 'status', op: 'between', min: 200, max: 399 }]),
+  followRedirects: z.boolean().default(true),
+  maxRedirects: z.number().int().min(0).max(20).default(5),
+  /** Cap on the decoded (decompressed) response body; a larger body fails the run with BODY_TOO_LARGE. */
+  maxBodyBytes: z.number().int().min(1).max(64 * 1024 * 1024).default(1024 * 1024),
+}).refine((c) => c.timeoutMs <= c.frequencyMs, { message: 'timeout must not exceed frequency', path: ['timeoutMs'] });
+export type HttpCheckDefinition = z.infer<typeof HttpCheckDefinition>;
+
+/** Every kind of check. Add a new kind here and in the agent's runner table (which then fails to compile until wired). */
+export const CheckDefinition = HttpCheckDefinition;
+export type CheckDefinition = z.infer<typeof CheckDefinition>;
+export type CheckType = CheckDefinition['type'];
+
+/** A definition as stored by the coordinator: the user's definition plus the registry's version. */
+export const StoredCheck = z.object({
+  definition: CheckDefinition,
+  version: z.number().int().positive(),
+  updatedAt: Millis,
+});
+export type StoredCheck = z.infer<typeof StoredCheck>;
+
+// ---------------------------------------------------------------------------------------------
+// Jobs (coordinator → agent, one queue per region)
+// ---------------------------------------------------------------------------------------------
+
+export const RunTrigger = z.enum(['schedule', 'confirmation', 'manual']);
+export type RunTrigger = z.infer<typeof RunTrigger>;
+
+export const CheckJob = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  region: RegionName,
+  checkVersion: z.number().int().positive(),
+  check: CheckDefinition,
+  trigger: RunTrigger.default('schedule'),
+  /**
+   * When the run was due. Absent for scheduler-made jobs, whose template data is fixed: the agent then
+   * derives it from the job (see `scheduledAtOf` in the agent).
+   */
+  scheduledAt: Millis.optional(),
+});
+export type CheckJob = z.infer<typeof CheckJob>;
+
+// ---------------------------------------------------------------------------------------------
+// Results (agent → coordinator, one shared queue)
+// ---------------------------------------------------------------------------------------------
+
+/** Failures of the probed target. Only these can open incidents. */
+export const TargetErrorCode = z.enum([
+  'DNS_NXDOMAIN', 'DNS_FAILURE',
+  'CONNECT_REFUSED', 'CONNECT_TIMEOUT', 'CONNECTION_RESET', 'HOST_UNREACHABLE',
+  'TLS_CERT_EXPIRED', 'TLS_CERT_UNTRUSTED', 'TLS_HOSTNAME_MISMATCH', 'TLS_FAILURE',
+  'TIMEOUT', 'BODY_TOO_LARGE', 'TOO_MANY_REDIRECTS', 'HTTP_PROTOCOL_ERROR', 'REQUEST_FAILED',
+  'ASSERTION_FAILED',
+]);
+/** Failures of the probe itself: recorded, never counted against the target. */
+export const AgentErrorCode = z.enum([
+  'AGENT_INTERNAL', 'INVALID_JOB', 'RUN_CANCELLED', 'UNSUPPORTED_CHECK_TYPE',
+]);
+export const ErrorCode = z.union([TargetErrorCode, AgentErrorCode]);
+export type TargetErrorCode = z.infer<typeof TargetErrorCode>;
+export type AgentErrorCode = z.infer<typeof AgentErrorCode>;
+export type ErrorCode = z.infer<typeof ErrorCode>;
+
+/** `pass`/`fail` speak of the target; `error` means the agent failed and says nothing about the target. */
+export const Outcome = z.enum(['pass', 'fail', 'error']);
+export type Outcome = z.infer<typeof Outcome>;
+
+const PhaseMs = z.number().nonnegative().nullable();
+export const Timings = z.object({
+  dnsMs: PhaseMs,
+  connectMs: PhaseMs,
+  tlsMs: PhaseMs,
+  firstByteMs: PhaseMs,
+  downloadMs: PhaseMs,
+  totalMs: z.number().nonnegative(),
+});
+export type Timings = z.infer<typeof Timings>;
+
+export const AssertionResult = z.object({
+  assertion: Assertion,
+  passed: z.boolean(),
+  /** Human-readable, e.g. `status 200`, and what was seen, e.g. `status 503`. */
+  expected: z.string(),
+  actual: z.string(),
+});
+export type AssertionResult = z.infer<typeof AssertionResult>;
+
+export const RunResult = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  checkId: CheckId,
+  checkVersion: z.number().int().positive(),
+  region: RegionName,
+  agentId: z.string().min(1).max(200),
+  trigger: RunTrigger,
+  scheduledAt: Millis,
+  startedAt: Millis,
+  endedAt: Millis,
+  outcome: Outcome,
+  error: z.object({ code: ErrorCode, message: z.string().max(2000) }).nullable(),
+  timings: Timings.nullable(),
+  assertions: z.array(AssertionResult),
+  statusCode: z.number().int().min(100).max(599).nullable(),
+  responseBytes: z.number().int().nonnegative().nullable(),
+}).refine((r) => (r.outcome === 'pass') === (r.error === null), { message: 'error must be set exactly when outcome is not "pass"', path: ['error'] })
+  .refine((r) => r.outcome !== 'error' || AgentErrorCode.safeParse(r.error?.code).success, { message: 'outcome "error" needs an agent error code', path: ['error', 'code'] })
+  .refine((r) => r.outcome !== 'fail' || TargetErrorCode.safeParse(r.error?.code).success, { message: 'outcome "fail" needs a target error code', path: ['error', 'code'] });
+export type RunResult = z.infer<typeof RunResult>;
+
+// ---------------------------------------------------------------------------------------------
+// Agent heartbeats (agent → Redis key with expiry, read by every coordinator)
+// ---------------------------------------------------------------------------------------------
+
+export const Heartbeat = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  agentId: z.string().min(1).max(200),
+  region: RegionName,
+  version: z.string(),
+  hostname: z.string(),
+  pid: z.number().int(),
+  concurrency: z.number().int().positive(),
+  inFlight: z.number().int().nonnegative(),
+  capabilities: z.array(z.string()),
+  startedAt: Millis,
+  sentAt: Millis,
+});
+export type Heartbeat = z.infer<typeof Heartbeat>;
+
+// ---------------------------------------------------------------------------------------------
+// Names shared by both sides. Everything lives under one BullMQ prefix (default `lookout`); use a
+// `{hash tag}` prefix such as `{lookout}` on Redis Cluster so that a queue's keys share a slot.
+// ---------------------------------------------------------------------------------------------
+
+export const DEFAULT_PREFIX = 'lookout';
+/** The queue of check runs for one region; only that region's agents consume it. */
+export const checkQueueName = (region: RegionName): string => `checks.${region}`;
+/** The single queue of run results, consumed by the coordinators. */
+export const RESULTS_QUEUE = 'results';
+/** How often agents write their heartbeat, and how long one stays valid. */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
+export const HEARTBEAT_TTL_MS = 7_000;
+/** Redis key (a string with expiry) holding one agent's latest {@link Heartbeat}. */
+export const heartbeatKey = (prefix: string, agentId: string): string => `${prefix}:agents:hb:${agentId}`;
+/** Redis set of every agent id ever seen, so coordinators can find expired heartbeats. */
+export const agentIndexKey = (prefix: string): string => `${prefix}:agents:index`;
+
+/** Formats a zod error as `field.path: message` lines, for CLI output and API error bodies. */
+export function describeZodError(error: z.ZodError, at = ''): string[] {
+  return error.issues.map((issue) => {
+    const path = [at, ...issue.path.map(String)].filter(Boolean).join('.');
+    return path ? `${path}: ${issue.message}` : issue.message;
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * The SDK that check files import. A check file (`*.check.ts`) default-exports a check, an array of
+ * checks, or exports them by name:
+ *
+ * ```ts
+ * import { defineHttpCheck, assert } from 'lookout/checks';
+ * export default defineHttpCheck({
+ *   id: 'homepage', name: 'Homepage', url: 'https://example.com/',
+ *   regions: ['us-east', 'eu-west'], frequency: '30s', timeout: '10s',
+ *   assertions: [assert.status(200), assert.body.contains('Welcome')],
+ * });
+ * ```
+ *
+ * `define*` functions do no validation of their own: the loader validates every check of a project
+ * together and reports every problem at once, with file, check id and field.
+ */
+import type { Assertion } from './contract.ts';
+import type { Duration } from './duration.ts';
+
+/** Marks objects made by the SDK so that the loader can find checks among a file's exports. */
+export const CHECK_MARKER = '__lookoutCheck' as const;
+
+/** Options every kind of check shares. */
+export interface CheckOptionsBase {
+  /** Stable identifier; renaming it creates a new check (and loses the old one's history). a-z, 0-9, `_`, `-`. */
+  id: string;
+  /** Shown in alerts and the dashboard. */
+  name: string;
+  /** Regions that run the check, each with its own verdict. */
+  regions: string[];
+  /** How often each region runs the check, e.g. `'30s'`, `'1m'`. @defaultValue `'1m'` */
+  frequency?: Duration;
+  /** Deadline of one whole run (DNS to last body byte); never longer than `frequency`. @defaultValue `'10s'` */
+  timeout?: Duration;
+  /** Consecutive failed runs before a region is `down`. @defaultValue 2 */
+  failureThreshold?: number;
+  /** Consecutive passing runs before a `down` region is `up` again. @defaultValue 2 */
+  successThreshold?: number;
+  /** Free-form labels, for filtering and (later) alert routing. @defaultValue [] */
+  tags?: string[];
+}
+
+/** Options of an HTTP check. */
+export interface HttpCheckOptions extends CheckOptionsBase {
+  /** Absolute `http://` or `https://` URL to request. */
+  url: string;
+  /** @defaultValue `'GET'` */
+  method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+  /** Extra request headers. Lookout always adds `user-agent` (unless set here) and `x-lookout-region`. @defaultValue {} */
+  headers?: Record<string, string>;
+  /** Request body, sent as given. */
+  body?: string;
+  /** What must hold for the run to pass. @defaultValue `[assert.statusBetween(200, 399)]` */
+  assertions?: Assertion[];
+  /** Follow 3xx responses. @defaultValue true */
+  followRedirects?: boolean;
+  /** Redirects followed before the run fails with `TOO_MANY_REDIRECTS`. @defaultValue 5 */
+  maxRedirects?: number;
+  /** Cap on the decoded response body, in bytes; beyond it the run fails with `BODY_TOO_LARGE`. @defaultValue 1048576 */
+  maxBodyBytes?: number;
+}
+
+export type HttpCheck = HttpCheckOptions & { readonly type: 'http'; readonly [CHECK_MARKER]: true };
+export type AnyCheck = HttpCheck;
+
+/** Declares an HTTP check. */
+export function defineHttpCheck(options: HttpCheckOptions): HttpCheck {
+  return { ...options, type: 'http', [CHECK_MARKER]: true };
+}
+
+/** Whether a value exported by a check file is a check made by this SDK. */
+export function isCheck(value: unknown): value is AnyCheck {
+  return typeof value === 'object' && value !== null && (value as Record<string, unknown>)[CHECK_MARKER] === true;
+}
+
+/** Assertion builders; each returns plain data that is sent to the agents. */
+export const assert = {
+  /** The response status equals `code`. */
+  status: (code: number): Assertion => ({ type: 'status', op: 'equals', value: code }),
+  /** The response status is one of `codes`. */
+  statusIn: (codes: number[]): Assertion => ({ type: 'status', op: 'oneOf', values: codes }),
+  /** The response status is within `[min, max]`. */
+  statusBetween: (min: number, max: number): Assertion => ({ type: 'status', op: 'between', min, max }),
+  /** A response header (case-insensitive name). */
+  header: (name: string) => ({
+    exists: (): Assertion => ({ type: 'header', name, op: 'exists' }),
+    equals: (value: string): Assertion => ({ type: 'header', name, op: 'equals', value }),
+    contains: (value: string): Assertion => ({ type: 'header', name, op: 'contains', value }),
+    matches: (pattern: RegExp | string): Assertion => ({ type: 'header', name, op: 'matches', value: regexSource(pattern) }),
+  }),
+  /** The decoded response body, as text. */
+  body: {
+    contains: (value: string): Assertion => ({ type: 'body', op: 'contains', value }),
+    notContains: (value: string): Assertion => ({ type: 'body', op: 'notContains', value }),
+    matches: (pattern: RegExp | string): Assertion => ({ type: 'body', op: 'matches', value: regexSource(pattern) }),
+  },
+  /** A value in a JSON body, by path such as `$.status` or `$.items[0].id`. */
+  jsonPath: (path: string) => ({
+    exists: (): Assertion => ({ type: 'jsonPath', path, op: 'exists' }),
+    equals: (value: unknown): Assertion => ({ type: 'jsonPath', path, op: 'equals', value }),
+  }),
+  /** The whole run (DNS to last body byte) took less than `ms` milliseconds. */
+  responseTimeUnder: (ms: number): Assertion => ({ type: 'responseTime', op: 'lessThan', ms }),
+};
+
+function regexSource(pattern: RegExp | string): string {
+  // Flags are not carried over the wire except `i`, folded into the source as a `(?i:…)` group.
+  if (typeof pattern === 'string') return pattern;
+  return pattern.flags.includes("i") ? `(?i:${pattern.source})` : pattern.source;
+}

@@ -1,0 +1,72 @@
+/**
+ * A real `redis-server` per test file, on a free loopback port, with its data in a temporary folder.
+ * Stopped by pid when the test file ends. Every test should still use its own BullMQ prefix
+ * ({@link uniquePrefix}) so that tests in one file never see each other's keys.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+
+export interface TestRedis {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Asks the kernel for a free loopback port. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (typeof address !== 'object' || address === null) throw new Error('no port');
+  return address.port;
+}
+
+export function uniquePrefix(label = 't'): string {
+  return `${label}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Starts `redis-server` with `noeviction`, as Lookout requires, and resolves once it accepts connections. */
+export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'lookout-redis-'));
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const child: ChildProcess = spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
+      '--maxmemory-policy', 'noeviction', ...extraArgs,
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const ready = await new Promise<boolean>((resolve, reject) => {
+      let output = '';
+      child.once('error', (err) => reject(new Error(`could not start redis-server (is it installed? apt-get install redis-server): ${err.message}`)));
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes('Ready to accept connections')) resolve(true);
+        if (output.includes('Address already in use')) resolve(false);
+      });
+      child.once('exit', () => resolve(false));
+    });
+    if (ready) {
+      child.stdout!.resume();
+      return {
+        url: `redis://127.0.0.1:${port}`,
+        port,
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) {
+            const exited = once(child, 'exit');
+            child.kill('SIGTERM');
+            await exited;
+          }
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    }
+    if (child.exitCode === null) child.kill('SIGKILL');
+    if (attempt >= 4) throw new Error('redis-server did not start after 5 attempts');
+  }
+}
