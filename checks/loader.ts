@@ -1,0 +1,134 @@
+/**
+ * Loads a project's check files: finds `*.check.ts` files, bundles each with esbuild (so a check may
+ * import its own helpers by relative path and the result is one self-contained module), imports the
+ * bundle, collects the checks it exports, and validates them all. Every problem of every file is
+ * reported together with file, line, check id and field; callers deploy nothing when any exists.
+ */
+import { build, type Message } from 'esbuild';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CheckDefinition } from './contract.ts';
+import type { Diagnostic } from './diagnostics.ts';
+import { normalizeCheck } from './normalize.ts';
+import { isCheck, type AnyCheck } from './sdk.ts';
+
+const SDK_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
+const CHECK_FILE = /\.check\.(ts|mts|js|mjs)$/;
+
+export interface LoadedCheck {
+  definition: CheckDefinition;
+  /** Path of the file that defines it, relative to the working directory. */
+  file: string;
+  /** The file's bundled ESM code (the file with its relative imports and the SDK inlined). */
+  bundle: string;
+}
+
+export interface LoadResult {
+  checks: LoadedCheck[];
+  problems: Diagnostic[];
+  files: string[];
+}
+
+/** Finds check files under the given files and folders (skipping node_modules and dot folders). */
+export function findCheckFiles(paths: string[]): { files: string[]; problems: Diagnostic[] } {
+  const files = new Set<string>();
+  const problems: Diagnostic[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (CHECK_FILE.test(entry.name)) files.add(full);
+    }
+  };
+  for (const path of paths) {
+    let stats;
+    try { stats = statSync(path); } catch {
+      problems.push({ file: path, message: 'no such file or folder' });
+      continue;
+    }
+    if (stats.isDirectory()) walk(path);
+    else files.add(path);
+  }
+  return { files: [...files].sort(), problems };
+}
+
+/** Bundles one check file into ESM code, or reports its build errors with file and line. */
+export async function bundleCheckFile(file: string): Promise<{ code?: string; problems: Diagnostic[] }> {
+  try {
+    const output = await build({
+      entryPoints: [file],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22',
+      logLevel: 'silent',
+      sourcemap: 'inline',
+      sourcesContent: false,
+      alias: { 'lookout/checks': SDK_ENTRY, lookout: SDK_ENTRY },
+    });
+    return { code: output.outputFiles[0]!.text, problems: [] };
+  } catch (error) {
+    const messages: Message[] = (error as { errors?: Message[] }).errors ?? [];
+    if (messages.length === 0) return { problems: [{ file, message: `could not bundle: ${(error as Error).message}` }] };
+    return {
+      problems: messages.map((m) => ({
+        file: m.location ? relative(process.cwd(), resolve(m.location.file)) || m.location.file : file,
+        line: m.location?.line,
+        column: m.location ? m.location.column + 1 : undefined,
+        message: m.text,
+      })),
+    };
+  }
+}
+
+/** Imports bundled check code and returns the checks it exports (default and named, arrays allowed). */
+export async function importChecks(code: string, file: string): Promise<{ checks: AnyCheck[]; problems: Diagnostic[] }> {
+  let module: Record<string, unknown>;
+  try {
+    module = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
+  } catch (error) {
+    return { checks: [], problems: [{ file, message: `failed while loading: ${(error as Error).message}` }] };
+  }
+  const checks: AnyCheck[] = [];
+  for (const value of Object.values(module)) {
+    for (const item of Array.isArray(value) ? value : [value]) if (isCheck(item)) checks.push(item);
+  }
+  if (checks.length === 0) return { checks, problems: [{ file, message: 'exports no checks (export defineHttpCheck(...) as default or by name)' }] };
+  return { checks, problems: [] };
+}
+
+/** Loads and validates every check under `paths`. */
+export async function loadChecks(paths: string[]): Promise<LoadResult> {
+  const found = findCheckFiles(paths);
+  const problems = [...found.problems];
+  const checks: LoadedCheck[] = [];
+  const seen = new Map<string, string>();
+  if (found.files.length === 0 && problems.length === 0) {
+    problems.push({ file: paths.join(', '), message: 'no check files found (files must end in .check.ts)' });
+  }
+  for (const absolute of found.files) {
+    const file = relative(process.cwd(), absolute) || absolute;
+    const bundled = await bundleCheckFile(absolute);
+    problems.push(...bundled.problems);
+    if (!bundled.code) continue;
+    const imported = await importChecks(bundled.code, file);
+    problems.push(...imported.problems);
+    for (const check of imported.checks) {
+      const normalized = normalizeCheck(check, file);
+      problems.push(...normalized.problems);
+      if (!normalized.definition) continue;
+      const id = normalized.definition.id;
+      const earlier = seen.get(id);
+      if (earlier) {
+        problems.push({ file, checkId: id, field: 'id', message: `duplicate check id (also defined in ${earlier})` });
+        continue;
+      }
+      seen.set(id, file);
+      checks.push({ definition: normalized.definition, file, bundle: bundled.code });
+    }
+  }
+  return { checks, problems, files: found.files };
+}

@@ -1,0 +1,171 @@
+/**
+ * `lookout fleet`: the whole system on one machine — Redis (spawned, data under .lookout/, unless
+ * --redis/REDIS_URL is given), the demo service, a coordinator, one agent per region, the example
+ * checks deployed — then a live one-line-per-check summary of per-region verdicts until Ctrl-C, which
+ * stops every process it started.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RegionName } from '../checks/contract.ts';
+import { formatDiagnostic } from '../checks/diagnostics.ts';
+import { loadChecks } from '../checks/loader.ts';
+import { parseFlags } from './args.ts';
+import { deployDefinitions } from './deploy.ts';
+import { startDemoTarget, type DemoTarget } from './demo-target.ts';
+import { startProcess, stopAll, waitForOutput, type ManagedProcess } from './processes.ts';
+import { freePort, renderSummary, waitFor } from './fleet-support.ts';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
+
+export const fleetHelp = `Usage: lookout fleet [options]
+
+Runs a local Lookout fleet: Redis, the demo service, a coordinator and one agent per region, deploys
+the example checks, prints the dashboard and API URLs, and shows live per-region verdicts.
+Ctrl-C stops everything it started.
+
+Options:
+  --regions <list>     Comma-separated regions, one agent each [default: us-east,eu-west,ap-south]
+  --port <n>           Coordinator API/dashboard port (env LOOKOUT_PORT) [default: 8080, or a free one if taken]
+  --redis <url>        Use this Redis instead of spawning one (env REDIS_URL)
+  --checks <path>      Check files or folders to deploy [default: checks/examples]
+  --data-dir <dir>     Where the spawned Redis keeps its data and processes their logs [default: .lookout]
+  -h, --help           Show this help
+`;
+
+export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const parsed = parseFlags(argv, {
+    regions: { type: 'string' }, port: { type: 'string' }, redis: { type: 'string' }, checks: { type: 'string', multiple: true },
+    'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
+  if ('error' in parsed) { process.stderr.write(`lookout fleet: ${parsed.error}\n\n${fleetHelp}`); return 2; }
+  if (parsed.values.help) { process.stdout.write(fleetHelp); return 0; }
+
+  const problems: string[] = [];
+  const regions = String(parsed.values.regions ?? 'us-east,eu-west,ap-south').split(',').map((r) => r.trim()).filter(Boolean);
+  for (const region of regions) if (!RegionName.safeParse(region).success) problems.push(`--regions: "${region}" is not a valid region name (a-z, 0-9, "-")`);
+  const portText = String(parsed.values.port ?? env.LOOKOUT_PORT ?? '');
+  const port = portText === '' ? null : Number(portText);
+  if (port !== null && !(Number.isInteger(port) && port >= 0 && port < 65536)) problems.push(`--port: expected a port number, got "${portText}"`);
+  const externalRedis = (parsed.values.redis as string | undefined) ?? env.REDIS_URL;
+  if (externalRedis !== undefined && !/^rediss?:\/\//.test(externalRedis)) problems.push(`--redis: expected redis://host:port, got "${externalRedis}"`);
+  if (problems.length > 0) { process.stderr.write(problems.map((p) => `lookout fleet: ${p}\n`).join('')); return 2; }
+
+  const dataDir = resolve(String(parsed.values['data-dir'] ?? join(ROOT, '.lookout')));
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const checkPaths = (parsed.values.checks as string[] | undefined) ?? [join(ROOT, 'checks/examples')];
+  const processes: ManagedProcess[] = [];
+  let demo: DemoTarget | undefined;
+  let stopping = false;
+  let summaryTimer: NodeJS.Timeout | undefined;
+
+  const shutdown = async (code: number, why?: string): Promise<number> => {
+    if (stopping) return code;
+    stopping = true;
+    if (summaryTimer) clearInterval(summaryTimer);
+    if (why) process.stderr.write(`\n${why}\n`);
+    process.stdout.write('\nstopping the fleet…\n');
+    await stopAll(processes);
+    await demo?.close();
+    process.stdout.write('stopped.\n');
+    return code;
+  };
+  const interrupted = new Promise<number>((resolveSignal) => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolveSignal(shutdown(0)));
+  });
+
+  const run = async (): Promise<number> => {
+    // 1. Redis
+    let redisUrl = externalRedis;
+    if (!redisUrl) {
+      const redisPort = await freePort();
+      const redisDir = join(dataDir, 'redis');
+      mkdirSync(redisDir, { recursive: true });
+      const redis = startProcess('redis', 'redis-server', [
+        '--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction',
+      ], { logDir });
+      processes.push(redis);
+      await waitForOutput(redis, /Ready to accept connections/, 15_000);
+      redisUrl = `redis://127.0.0.1:${redisPort}`;
+    }
+    // 2. The demo service the example checks probe
+    demo = await startDemoTarget(await freePort());
+    process.env.LOOKOUT_DEMO_URL = demo.url;
+    // 3. Validate the checks before starting anything that would run them
+    const loaded = await loadChecks(checkPaths);
+    if (loaded.problems.length > 0) {
+      return shutdown(1, `lookout fleet: the checks have ${loaded.problems.length} problem(s); nothing deployed:\n${loaded.problems.map((p) => `  ${formatDiagnostic(p)}`).join('\n')}`);
+    }
+    // 4. Coordinator
+    const apiPort = port ?? await preferredPort(8080);
+    const nodeArgs = ['--disable-warning=ExperimentalWarning'];
+    const coordinator = startProcess('coordinator', process.execPath, [...nodeArgs, join(ROOT, 'coordinator/main.ts'), '--redis', redisUrl, '--port', String(apiPort)], { logDir });
+    processes.push(coordinator);
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    await waitFor(`coordinator at ${apiUrl} (log: ${coordinator.logFile})`, 30_000, async () => {
+      if (coordinator.child.exitCode !== null) throw new Error(`coordinator exited with code ${coordinator.child.exitCode}; see ${coordinator.logFile}`);
+      const response = await fetch(`${apiUrl}/readyz`).catch(() => null);
+      return response?.ok === true;
+    });
+    // 5. One agent per region
+    for (const region of regions) {
+      const agent = startProcess(`agent-${region}`, process.execPath, [...nodeArgs, join(ROOT, 'agent/main.ts'), '--region', region, '--redis', redisUrl, '--agent-id', `local-${region}`], { logDir });
+      processes.push(agent);
+    }
+    await waitFor('agents to report', 30_000, async () => {
+      const dead = processes.find((p) => p.child.exitCode !== null);
+      if (dead) throw new Error(`${dead.name} exited with code ${dead.child.exitCode}; see ${dead.logFile}`);
+      const body = await fetch(`${apiUrl}/api/agents`).then((r) => r.json()).catch(() => null) as { agents?: { region: string; online: boolean }[] } | null;
+      const online = new Set((body?.agents ?? []).filter((a) => a.online).map((a) => a.region));
+      return regions.every((r) => online.has(r));
+    });
+    // 6. Deploy the example checks
+    const summary = await deployDefinitions(apiUrl, loaded.checks.map((c) => c.definition), externalRedis === undefined);
+    // 7. Watch: one line per check, redrawn
+    process.stdout.write([
+      '',
+      `Lookout is running: ${regions.length} regions (${regions.join(', ')}), ${loaded.checks.length} checks deployed (${summary.added.length} new).`,
+      `  Dashboard   ${apiUrl}/`,
+      `  API         ${apiUrl}/api/checks`,
+      `  Redis       ${redisUrl}`,
+      `  Logs        ${logDir}`,
+      `  Demo        ${demo.url}  — try: curl -X POST '${demo.url}/_demo/fail?regions=eu-west'   then   curl -X POST ${demo.url}/_demo/recover`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n') + '\n');
+    let lastLines = 0;
+    const tty = process.stdout.isTTY === true;
+    let lastText = '';
+    const draw = async (): Promise<void> => {
+      const body = await fetch(`${apiUrl}/api/checks`).then((r) => r.json()).catch(() => null);
+      if (stopping) return;
+      const lines = renderSummary(body, regions);
+      const text = lines.join('\n');
+      if (tty) {
+        process.stdout.write((lastLines ? `\x1b[${lastLines}A\x1b[J` : '') + text + '\n');
+        lastLines = lines.length;
+      } else if (text !== lastText) {
+        process.stdout.write(`${new Date().toISOString()}\n${text}\n`);
+      }
+      lastText = text;
+    };
+    await draw();
+    summaryTimer = setInterval(() => { void draw(); }, 2_000);
+    // 8. Any core process dying ends the fleet; Ctrl-C ends it cleanly.
+    const died = Promise.race(processes.map((p) => p.exited.then((code) => ({ p, code }))))
+      .then(({ p, code }) => shutdown(1, `lookout fleet: ${p.name} exited unexpectedly (${code}); see ${p.logFile}`));
+    return Promise.race([interrupted, died]);
+  };
+
+  try {
+    return await Promise.race([run(), interrupted]);
+  } catch (error) {
+    return shutdown(1, `lookout fleet: ${(error as Error).message}`);
+  }
+}
+
+async function preferredPort(port: number): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${port}/`).catch(() => null);
+  return response === null ? port : freePort();
+}
