@@ -11,15 +11,23 @@ export interface RunContext {
   /** Region this agent probes from; sent to targets as `x-lookout-region`. */
   region: string;
   agentId: string;
-  /** Aborted at the run's deadline (check timeout) or when the agent shuts down. */
+  /**
+   * Aborted at the run's deadline (check timeout) or when the agent shuts down. `signal.reason` is an
+   * Error whose `code` says which: `'TIMEOUT'` (deadline: report the target's `TIMEOUT`) or
+   * `'RUN_CANCELLED'` (shutdown: the worker reports `RUN_CANCELLED` whatever the runner returns, unless
+   * it passed). A runner that ignores the signal is abandoned shortly after and reported `AGENT_INTERNAL`.
+   */
   signal: AbortSignal;
   /** Epoch ms at which the run must be over; `signal` fires then too. */
   deadlineAt: number;
 }
 
-/** The part of a result a runner decides; the worker adds ids, region, agent and schedule. */
+/**
+ * The part of a result a runner decides; the worker adds ids, region, agent and schedule.
+ * `browser` (optional) is set by browser runs only.
+ */
 export type RunReport = Pick<RunResult,
-  'startedAt' | 'endedAt' | 'outcome' | 'error' | 'timings' | 'assertions' | 'statusCode' | 'responseBytes'>;
+  'startedAt' | 'endedAt' | 'outcome' | 'error' | 'timings' | 'assertions' | 'statusCode' | 'responseBytes' | 'browser'>;
 
 export type Runner<D extends CheckDefinition> = (definition: D, context: RunContext) => Promise<RunReport>;
 

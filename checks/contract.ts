@@ -94,7 +94,8 @@ export const HttpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE
 export const HttpCheckDefinition = z.object({
   type: z.literal('http'),
   ...CheckCommon,
-  url: z.string().url().refine((u) => /^https?:$/.test(new URL(u).protocol), 'url must be http:// or https://'),
+  // zod 4 runs this refine even when .url() failed, so it must not throw on a non-URL.
+  url: z.string().url().refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), 'url must be http:// or https://'),
   method: HttpMethod.default('GET'),
   headers: z.record(HeaderName, z.string()).default({}),
   body: z.string().optional(),
@@ -106,8 +107,28 @@ export const HttpCheckDefinition = z.object({
 }).refine((c) => c.timeoutMs <= c.frequencyMs, { message: 'timeout must not exceed frequency', path: ['timeoutMs'] });
 export type HttpCheckDefinition = z.infer<typeof HttpCheckDefinition>;
 
+/** Largest bundled script a browser check may carry (it travels inside every job). */
+export const MAX_BROWSER_BUNDLE_CHARS = 2 * 1024 * 1024;
+
+/**
+ * A browser journey: a Playwright script, bundled at deploy time by the loader (the check file with its
+ * relative imports and the SDK inlined), so that an agent never needs the user's repository.
+ */
+export const BrowserCheckDefinition = z.object({
+  type: z.literal('browser'),
+  ...CheckCommon,
+  timeoutMs: z.number().int().min(1_000).max(300_000),
+  script: z.object({
+    /** Self-contained ESM code; the agent imports it and runs the export whose `id` is this check's. */
+    bundle: z.string().min(1).max(MAX_BROWSER_BUNDLE_CHARS, `bundled script is too large (at most ${MAX_BROWSER_BUNDLE_CHARS} characters)`),
+    /** The check file it came from, relative to the project, for messages. */
+    file: z.string().min(1).max(500),
+  }),
+}).refine((c) => c.timeoutMs <= c.frequencyMs, { message: 'timeout must not exceed frequency', path: ['timeoutMs'] });
+export type BrowserCheckDefinition = z.infer<typeof BrowserCheckDefinition>;
+
 /** Every kind of check. Add a new kind here and in the agent's runner table (which then fails to compile until wired). */
-export const CheckDefinition = HttpCheckDefinition;
+export const CheckDefinition = z.discriminatedUnion('type', [HttpCheckDefinition, BrowserCheckDefinition]);
 export type CheckDefinition = z.infer<typeof CheckDefinition>;
 export type CheckType = CheckDefinition['type'];
 
@@ -151,10 +172,16 @@ export const TargetErrorCode = z.enum([
   'TLS_CERT_EXPIRED', 'TLS_CERT_UNTRUSTED', 'TLS_HOSTNAME_MISMATCH', 'TLS_FAILURE',
   'TIMEOUT', 'BODY_TOO_LARGE', 'TOO_MANY_REDIRECTS', 'HTTP_PROTOCOL_ERROR', 'REQUEST_FAILED',
   'ASSERTION_FAILED',
+  /** A browser check's script threw (anything but a failed `expect` or a Playwright timeout). */
+  'SCRIPT_ERROR',
 ]);
 /** Failures of the probe itself: recorded, never counted against the target. */
 export const AgentErrorCode = z.enum([
   'AGENT_INTERNAL', 'INVALID_JOB', 'RUN_CANCELLED', 'UNSUPPORTED_CHECK_TYPE',
+  /** The agent's browser (or a page's renderer) crashed or disconnected during the run. */
+  'BROWSER_CRASHED',
+  /** No browser slot or not enough memory before the run's deadline: the agent is overloaded. */
+  'BROWSER_CAPACITY',
 ]);
 export const ErrorCode = z.union([TargetErrorCode, AgentErrorCode]);
 export type TargetErrorCode = z.infer<typeof TargetErrorCode>;
@@ -185,6 +212,53 @@ export const AssertionResult = z.object({
 });
 export type AssertionResult = z.infer<typeof AssertionResult>;
 
+/** An artifact a browser run stored (in Redis, see {@link artifactKey}); read through the coordinator's API. */
+export const ArtifactRef = z.object({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/),
+  /** Where it is stored: a Redis key for agents, a file path for local runs. */
+  key: z.string().min(1).max(1000),
+  bytes: z.number().int().nonnegative(),
+  contentType: z.string().min(1).max(100),
+});
+export type ArtifactRef = z.infer<typeof ArtifactRef>;
+
+const NullableMs = z.number().nonnegative().nullable();
+/** Details of a browser run, beside the common result fields. Every list is capped by the agent. */
+export const BrowserRunDetails = z.object({
+  /** Identifies the run's artifacts: `GET /api/artifacts/:runId/:name`. */
+  runId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/),
+  steps: z.array(z.object({
+    name: z.string().max(300),
+    durationMs: z.number().nonnegative(),
+    status: z.enum(['passed', 'failed']),
+    error: z.string().max(2000).optional(),
+  })).max(200),
+  /** Name of the first step that failed (the innermost one, for nested steps); null when none did. */
+  failedStep: z.string().max(300).nullable(),
+  /** One entry per document loaded (http/https), in load order. */
+  pageLoads: z.array(z.object({
+    url: z.string().max(2000),
+    ttfbMs: NullableMs,
+    domContentLoadedMs: NullableMs,
+    loadMs: NullableMs,
+    fcpMs: NullableMs,
+    lcpMs: NullableMs,
+    /** Cumulative layout shift (unitless), shifts right after user input excluded. */
+    cls: z.number().nonnegative().nullable(),
+  })).max(100),
+  consoleErrors: z.array(z.string().max(1000)).max(50),
+  failedRequests: z.array(z.object({
+    url: z.string().max(2000),
+    method: z.string().max(20),
+    /** The network error (`net::ERR_…`) or `HTTP <status>`. */
+    failure: z.string().max(500),
+  })).max(50),
+  artifacts: z.array(ArtifactRef).max(10),
+  /** Artifacts that were not stored, and why (e.g. over the size cap). */
+  artifactNotes: z.array(z.string().max(500)).max(10),
+});
+export type BrowserRunDetails = z.infer<typeof BrowserRunDetails>;
+
 export const RunResult = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   checkId: CheckId,
@@ -201,6 +275,8 @@ export const RunResult = z.object({
   assertions: z.array(AssertionResult),
   statusCode: z.number().int().min(100).max(599).nullable(),
   responseBytes: z.number().int().nonnegative().nullable(),
+  /** Set by browser runs only. */
+  browser: BrowserRunDetails.optional(),
 }).refine((r) => (r.outcome === 'pass') === (r.error === null), { message: 'error must be set exactly when outcome is not "pass"', path: ['error'] })
   .refine((r) => r.outcome !== 'error' || AgentErrorCode.safeParse(r.error?.code).success, { message: 'outcome "error" needs an agent error code', path: ['error', 'code'] })
   .refine((r) => r.outcome !== 'fail' || TargetErrorCode.safeParse(r.error?.code).success, { message: 'outcome "fail" needs a target error code', path: ['error', 'code'] });
@@ -242,6 +318,11 @@ export const HEARTBEAT_TTL_MS = 7_000;
 export const heartbeatKey = (prefix: string, agentId: string): string => `${prefix}:agents:hb:${agentId}`;
 /** Redis set of every agent id ever seen, so coordinators can find expired heartbeats. */
 export const agentIndexKey = (prefix: string): string => `${prefix}:agents:index`;
+
+/** Redis key (a hash: data, contentType, bytes, createdAt; with expiry) of one artifact of one run. */
+export const artifactKey = (prefix: string, runId: string, name: string): string => `${prefix}:artifact:${runId}:${name}`;
+/** Redis set (with expiry) of the artifact names stored for one run. */
+export const artifactIndexKey = (prefix: string, runId: string): string => `${prefix}:artifact-index:${runId}`;
 
 /** Formats a zod error as `field.path: message` lines, for CLI output and API error bodies. */
 export function describeZodError(error: z.ZodError, at = ''): string[] {

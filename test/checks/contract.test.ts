@@ -55,7 +55,7 @@ describe('RunResult', () => {
     [{ outcome: 'error', error: { code: 'TIMEOUT', message: 'x' } }, 'agent errors need agent codes'],
     [{ outcome: 'fail', error: { code: 'AGENT_INTERNAL', message: 'x' } }, 'target failures need target codes'],
     [{ outcome: 'fail', error: { code: 'MADE_UP', message: 'x' } }, 'codes are a closed set'],
-  ])('rejects %j (%s)', (patch) => {
+  ])('rejects %j (%s)', (patch, _why) => {
     expect(RunResult.safeParse({ ...result, ...patch }).success).toBe(false);
   });
 });

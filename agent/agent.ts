@@ -1,0 +1,227 @@
+/**
+ * Wires one agent together: a Redis connection (heartbeats, results, readiness), the check worker,
+ * the result publisher with its spool, the heartbeat, and the health server.
+ *
+ * Start-up does not wait for Redis: the health server answers at once (`/readyz` says why the agent
+ * is not ready yet), and the agent starts consuming once Redis is reachable and configured with
+ * `maxmemory-policy noeviction`; with any other policy BullMQ may lose jobs silently, so the agent
+ * refuses to run (`ready` rejects with code `REDIS_EVICTION_POLICY`).
+ */
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import type { AgentConfig } from './config.ts';
+import { settlesWithin, withTimeout } from './deadline.ts';
+import { startHealthServer, type Readiness } from './health.ts';
+import { startHeartbeat, type HeartbeatHandle } from './heartbeat.ts';
+import { createLogger, redactUrl, throttledErrorLog, type Logger } from './log.ts';
+import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
+import { ResultPublisher } from './publisher.ts';
+import type { RunnerTable } from './runner.ts';
+import { runners as builtInRunners } from './runners/index.ts';
+import { AGENT_VERSION } from './version.ts';
+import { createCheckWorker } from './worker.ts';
+import { checkQueueName } from '../checks/contract.ts';
+
+export interface StartAgentOptions {
+  /** Runner per check type. @defaultValue the built-in table (`agent/runners/index.ts`) */
+  runners?: RunnerTable;
+  /** @defaultValue JSON lines on stdout */
+  logger?: Logger;
+  /** Results kept in memory while Redis is away. @defaultValue 10000 */
+  spoolCapacity?: number;
+  /** How long a runner may ignore its aborted signal before it is abandoned. @defaultValue 1000 */
+  graceMs?: number;
+  /**
+   * Check types this agent really serves, announced in heartbeats (a table entry may be a stub that
+   * refuses, such as disabled browser checks). @defaultValue every key of `runners`
+   */
+  capabilities?: string[];
+  /**
+   * Things the runners hold (a browser, say), closed in order on stop once the worker has stopped
+   * taking runs. Each close is bounded by 10 s; a failure is logged and the next one still runs.
+   */
+  resources?: Array<{ name: string; close(): Promise<void> }>;
+}
+
+export interface RunningAgent {
+  agentId: string;
+  /** Base URL of `/healthz`, `/readyz`, `/metrics`. */
+  healthUrl: string;
+  /**
+   * Resolves once the agent is connected and consuming; rejects with an error carrying a stable
+   * `code` when it refuses to run (`REDIS_EVICTION_POLICY`), or `AGENT_STOPPED` if stopped first.
+   */
+  ready: Promise<void>;
+  metrics: AgentMetrics;
+  /** Runs executing now. */
+  inFlight(): number;
+  /** Stops taking jobs, lets in-flight runs finish within `shutdownTimeoutMs`, cancels the rest, closes everything. Bounded. */
+  stop(): Promise<void>;
+}
+
+/** An error that stops the agent from running, with a stable code. */
+export class AgentStartError extends Error {
+  readonly code: 'REDIS_EVICTION_POLICY' | 'AGENT_STOPPED';
+  constructor(code: AgentStartError['code'], message: string) {
+    super(message);
+    this.name = 'AgentStartError';
+    this.code = code;
+  }
+}
+
+export async function startAgent(config: AgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
+  const runners = options.runners ?? builtInRunners;
+  const capabilities = options.capabilities ?? Object.keys(runners);
+  const logger = (options.logger ?? createLogger()).child({ agentId: config.agentId, region: config.region });
+  const startedAt = Date.now();
+  const metrics = createAgentMetrics();
+
+  const redis = new Redis(config.redisUrl, {
+    maxRetriesPerRequest: null,
+    // Reconnect quickly: a probe agent that is away from Redis is blind.
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+    connectionName: `lookout-agent:${config.agentId}`,
+  });
+  const logRedisError = throttledErrorLog(logger, 'redis.error');
+  redis.on('error', (error) => logRedisError(error));
+  // Log transitions only: ioredis emits `close` for every failed reconnect attempt.
+  let connected = false;
+  let everConnected = false;
+  redis.on('ready', () => {
+    if (everConnected) logger.info('redis.reconnected');
+    connected = true;
+    everConnected = true;
+  });
+  redis.on('close', () => {
+    if (connected) logger.warn('redis.disconnected');
+    connected = false;
+  });
+
+  const publisher = new ResultPublisher({ redis, prefix: config.prefix, logger, metrics, spoolCapacity: options.spoolCapacity });
+  const checkWorker = createCheckWorker({ config, runners, publisher, metrics, logger, graceMs: options.graceMs });
+
+  let booted = false;
+  let stopping = false;
+  let bootError: Error | undefined;
+  let heartbeat: HeartbeatHandle | undefined;
+  const stopped = new AbortController();
+
+  const readiness = (): Readiness => {
+    if (stopping) return { ok: false, reason: 'shutting down' };
+    if (bootError) return { ok: false, reason: bootError.message };
+    if (redis.status !== 'ready') return { ok: false, reason: `redis not connected (connection ${redis.status})` };
+    if (!booted) return { ok: false, reason: 'starting' };
+    if (!checkWorker.isRunning()) return { ok: false, reason: 'worker not running' };
+    return { ok: true };
+  };
+
+  let health;
+  try {
+    health = await startHealthServer({ host: config.healthHost, port: config.healthPort, registry: metrics.registry, readiness });
+  } catch (error) {
+    redis.disconnect();
+    await checkWorker.close(0);
+    throw error;
+  }
+  logger.info('agent.started', {
+    version: AGENT_VERSION, queue: checkQueueName(config.region), prefix: config.prefix, redis: redactUrl(config.redisUrl),
+    concurrency: config.concurrency, healthUrl: health.url, checkTypes: capabilities,
+  });
+
+  const boot = async (): Promise<void> => {
+    await untilRedisReady(redis, stopped.signal);
+    await checkEvictionPolicy(redis, logger);
+    if (stopped.signal.aborted) throw stoppedError();
+    checkWorker.start();
+    await Promise.race([checkWorker.worker.waitUntilReady(), abortion(stopped.signal)]);
+    heartbeat = startHeartbeat({
+      redis, prefix: config.prefix, logger, inFlight: checkWorker.inFlight,
+      identity: {
+        agentId: config.agentId, region: config.region, version: AGENT_VERSION, hostname: hostname(), pid: process.pid,
+        concurrency: config.concurrency, capabilities, startedAt,
+      },
+    });
+    await heartbeat.beat();
+    booted = true;
+    logger.info('agent.ready', { queue: checkQueueName(config.region), healthUrl: health.url });
+  };
+  const ready = boot().catch((error: unknown) => {
+    if (error instanceof AgentStartError && error.code === 'AGENT_STOPPED') throw error;
+    bootError = error instanceof Error ? error : new Error(String(error));
+    logger.error('agent.refused_to_start', { error: bootError });
+    throw bootError;
+  });
+  ready.catch(() => {}); // observed by callers that care; must not crash those that do not
+
+  let stopping$: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    stopping = true;
+    stopped.abort(stoppedError());
+    logger.info('agent.stopping', { inFlight: checkWorker.inFlight(), drainTimeoutMs: config.shutdownTimeoutMs });
+    // Leave the fleet first: coordinators stop counting on this agent at once.
+    await heartbeat?.stop();
+    await checkWorker.close(config.shutdownTimeoutMs);
+    for (const resource of options.resources ?? []) {
+      try {
+        await withTimeout(resource.close(), 10_000, `closing ${resource.name}`);
+      } catch (error) {
+        logger.error('agent.resource_close_failed', { resource: resource.name, error });
+      }
+    }
+    const unsent = await publisher.close(2_000);
+    try {
+      await withTimeout(redis.quit(), 1_000, 'redis quit');
+    } catch {
+      redis.disconnect();
+    }
+    await settlesWithin(health.close(), 1_000);
+    logger.info('agent.stopped', { unsentResults: unsent });
+  };
+
+  return {
+    agentId: config.agentId,
+    healthUrl: health.url,
+    ready,
+    metrics,
+    inFlight: checkWorker.inFlight,
+    stop() {
+      stopping$ ??= stop();
+      return stopping$;
+    },
+  };
+}
+
+const stoppedError = (): AgentStartError => new AgentStartError('AGENT_STOPPED', 'agent stopped before it was ready');
+
+function abortion(signal: AbortSignal): Promise<never> {
+  return new Promise((_resolve, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+async function untilRedisReady(redis: Redis, signal: AbortSignal): Promise<void> {
+  if (redis.status === 'ready') return;
+  let onReady: () => void = () => {};
+  try {
+    await Promise.race([new Promise<void>((resolve) => { onReady = resolve; redis.once('ready', onReady); }), abortion(signal)]);
+  } finally {
+    redis.off('ready', onReady);
+  }
+}
+
+/** BullMQ needs `noeviction`: under memory pressure any other policy silently deletes jobs. */
+async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
+  let info: string;
+  try {
+    info = await withTimeout(redis.info('memory'), 5_000, 'INFO memory');
+  } catch (error) {
+    logger.warn('redis.policy_unknown', { error, note: 'could not read maxmemory-policy; make sure it is noeviction' });
+    return;
+  }
+  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  if (policy && policy !== 'noeviction') {
+    throw new AgentStartError('REDIS_EVICTION_POLICY',
+      `redis maxmemory-policy is "${policy}"; Lookout needs "noeviction" (CONFIG SET maxmemory-policy noeviction), or queued jobs can vanish`);
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The agent's Prometheus metrics, in a registry of its own (never prom-client's global one, so two
+ * agents in one process, as in tests, do not collide).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface AgentMetrics {
+  registry: Registry;
+  /** `lookout_agent_runs_total{check_type,outcome}` */
+  runsTotal: Counter<'check_type' | 'outcome'>;
+  /** `lookout_agent_run_duration_seconds{check_type}`: endedAt − startedAt. */
+  runDuration: Histogram<'check_type'>;
+  /** `lookout_agent_schedule_lateness_seconds`: startedAt − scheduledAt. */
+  scheduleLateness: Histogram;
+  /** `lookout_agent_runs_in_flight` */
+  runsInFlight: Gauge;
+  /** `lookout_agent_results_spooled`: results waiting for Redis. */
+  resultsSpooled: Gauge;
+  /** `lookout_agent_results_spooled_dropped_total`: results lost because the spool was full. */
+  resultsSpooledDropped: Counter;
+  /** `lookout_agent_invalid_jobs_total` */
+  invalidJobs: Counter;
+}
+
+/** Identity (region, agent) is left to Prometheus target labels, as for any other exporter. */
+export function createAgentMetrics(): AgentMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    runsTotal: new Counter({
+      name: 'lookout_agent_runs_total', help: 'Runs finished, by check type and outcome (pass, fail, error).',
+      labelNames: ['check_type', 'outcome'], registers,
+    }),
+    runDuration: new Histogram({
+      name: 'lookout_agent_run_duration_seconds', help: 'Duration of runs as reported by the runner.',
+      labelNames: ['check_type'], buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers,
+    }),
+    scheduleLateness: new Histogram({
+      name: 'lookout_agent_schedule_lateness_seconds', help: 'How long after its due time a run started.',
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers,
+    }),
+    runsInFlight: new Gauge({ name: 'lookout_agent_runs_in_flight', help: 'Runs executing now.', registers }),
+    resultsSpooled: new Gauge({ name: 'lookout_agent_results_spooled', help: 'Results kept in memory until Redis accepts them.', registers }),
+    resultsSpooledDropped: new Counter({
+      name: 'lookout_agent_results_spooled_dropped_total', help: 'Results dropped because the in-memory spool was full.', registers,
+    }),
+    invalidJobs: new Counter({ name: 'lookout_agent_invalid_jobs_total', help: 'Jobs rejected because their payload was invalid.', registers }),
+  };
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { agentHelp, parseAgentConfig, type AgentConfig } from '../../agent/config.ts';
+
+const facts = { hostname: 'probe-7', pid: 4242 };
+const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
+  redisUrl: 'redis://127.0.0.1:6379',
+  prefix: 'lookout',
+  concurrency: 10,
+  healthPort: 0,
+  healthHost: '127.0.0.1',
+  shutdownTimeoutMs: 10_000,
+};
+
+describe('parseAgentConfig', () => {
+  const valid: Array<{ name: string; argv: string[]; env?: Record<string, string>; expected: Partial<AgentConfig> }> = [
+    { name: 'defaults with only a region flag', argv: ['--region', 'us-east'], expected: { ...defaults, region: 'us-east', agentId: 'probe-7-us-east-4242' } },
+    { name: 'region from env', argv: [], env: { LOOKOUT_REGION: 'eu-west' }, expected: { region: 'eu-west', agentId: 'probe-7-eu-west-4242' } },
+    { name: '--flag=value form', argv: ['--region=ap-south', '--concurrency=3'], expected: { region: 'ap-south', concurrency: 3 } },
+    { name: 'flag wins over env', argv: ['--region', 'us-east', '--concurrency', '4'], env: { LOOKOUT_CONCURRENCY: '9' }, expected: { concurrency: 4 } },
+    { name: 'LOOKOUT_REDIS_URL wins over REDIS_URL', argv: ['--region', 'r1'], env: { LOOKOUT_REDIS_URL: 'redis://a:1', REDIS_URL: 'redis://b:2' }, expected: { redisUrl: 'redis://a:1' } },
+    { name: 'REDIS_URL as fallback', argv: ['--region', 'r1'], env: { REDIS_URL: 'rediss://b:2/3' }, expected: { redisUrl: 'rediss://b:2/3' } },
+    { name: 'empty env var counts as unset', argv: ['--region', 'r1'], env: { LOOKOUT_CONCURRENCY: '' }, expected: { concurrency: 10 } },
+    {
+      name: 'every option',
+      argv: ['--region', 'r1', '--redis', 'redis://h:7000', '--prefix', '{lk}', '--concurrency', '50', '--agent-id', 'a-1',
+        '--health-port', '9100', '--health-host', '0.0.0.0', '--shutdown-timeout', '1m30s'],
+      expected: { region: 'r1', redisUrl: 'redis://h:7000', prefix: '{lk}', concurrency: 50, agentId: 'a-1', healthPort: 9100, healthHost: '0.0.0.0', shutdownTimeoutMs: 90_000 },
+    },
+    { name: 'health port from env', argv: ['--region', 'r1'], env: { LOOKOUT_HEALTH_PORT: '8081' }, expected: { healthPort: 8081 } },
+  ];
+  it.each(valid)('accepts $name', ({ argv, env, expected }) => {
+    const result = parseAgentConfig(argv, env ?? {}, facts);
+    if (!('config' in result)) throw new Error(`expected a config, got ${JSON.stringify(result)}`);
+    expect(result.config).toMatchObject(expected);
+  });
+
+  const invalid: Array<{ name: string; argv: string[]; env?: Record<string, string>; errors: string[] }> = [
+    { name: 'missing region', argv: [], errors: ['--region: required (or set LOOKOUT_REGION)'] },
+    {
+      name: 'bad concurrency from env, with its source',
+      argv: ['--region', 'r1'], env: { LOOKOUT_CONCURRENCY: 'abc' },
+      errors: ['--concurrency: expected a positive integer, got "abc" (from LOOKOUT_CONCURRENCY)'],
+    },
+    { name: 'zero concurrency from a flag', argv: ['--region', 'r1', '--concurrency', '0'], errors: ['--concurrency: expected a positive integer, got "0"'] },
+    { name: 'negative concurrency', argv: ['--region', 'r1', '--concurrency', '-5'], errors: ['--concurrency: expected a positive integer, got "-5"'] },
+    { name: 'unknown flag', argv: ['--region', 'r1', '--bogus', 'x'], errors: ['--bogus: unknown flag (see --help)', '"x": unexpected argument (see --help)'] },
+    { name: 'flag without value', argv: ['--region'], errors: ['--region: expected a value', '--region: required (or set LOOKOUT_REGION)'] },
+    { name: 'non-redis URL', argv: ['--region', 'r1', '--redis', 'http://x'], errors: ['--redis: expected a redis:// or rediss:// URL, got "http://x"'] },
+    { name: 'port out of range', argv: ['--region', 'r1', '--health-port', '70000'], errors: ['--health-port: expected a port number (0-65535) of at most 65535, got "70000"'] },
+    { name: 'bad duration', argv: ['--region', 'r1', '--shutdown-timeout', '10'], errors: ['--shutdown-timeout: expected a duration like "10s" or "500ms", got "10"'] },
+    { name: 'flag given twice', argv: ['--region', 'r1', '--region', 'r2'], errors: ['--region: given more than once'] },
+    {
+      name: 'every problem at once',
+      argv: ['--region', 'US EAST', '--concurrency', 'many', '--agent-id', 'has space'], env: { LOOKOUT_HEALTH_PORT: 'x' },
+      errors: [
+        '--region: region must be 1-32 chars of a-z, 0-9 and "-", starting with a letter or digit, got "US EAST"',
+        '--concurrency: expected a positive integer, got "many"',
+        '--agent-id: expected 1-200 chars of A-Z, a-z, 0-9, "_", ".", ":", "@", "-", got "has space"',
+        '--health-port: expected a port number (0-65535), got "x" (from LOOKOUT_HEALTH_PORT)',
+      ],
+    },
+  ];
+  it.each(invalid)('rejects $name', ({ argv, env, errors }) => {
+    expect(parseAgentConfig(argv, env ?? {}, facts)).toEqual({ errors });
+  });
+
+  it('makes a default agent id out of an odd hostname', () => {
+    const result = parseAgentConfig(['--region', 'r1'], {}, { hostname: 'my host.local', pid: 1 });
+    expect(result).toMatchObject({ config: { agentId: 'my_host.local-r1-1' } });
+  });
+
+  it('answers --help with the help text, which lists every flag with its default', () => {
+    expect(parseAgentConfig(['--concurrency', 'x', '--help'], {}, facts)).toEqual({ help: true });
+    for (const flag of ['--region', '--redis', '--prefix', '--concurrency', '--agent-id', '--health-port', '--health-host', '--shutdown-timeout']) {
+      expect(agentHelp).toContain(flag);
+    }
+    expect(agentHelp).toContain('default: 10s');
+  });
+});
