@@ -1,4 +1,15 @@
-// Placeholder: the HTTP runner is being written; see agent/runner.ts for the contract.
-import type { Runner } from '../../runner.ts';
+/**
+ * The HTTP check type. `runHttpCheck` is what the agent registers; `createHttpRunner` builds one with
+ * extra trusted CAs or another resolver (see {@link HttpRunnerOptions}).
+ */
 import type { HttpCheckDefinition } from '../../../checks/contract.ts';
-export const runHttpCheck: Runner<HttpCheckDefinition> = async () => { throw new Error('http runner not written yet'); };
+import type { Runner } from '../../runner.ts';
+import { createHttpRunner } from './http-runner.ts';
+
+export { createHttpRunner, type HttpRunnerOptions } from './http-runner.ts';
+export { lookupVia, defaultLookup } from './lookup.ts';
+export type { Lookup } from './connector.ts';
+export { isRunCancelled } from './deadline.ts';
+
+/** The HTTP runner with default options: system resolver, Node's bundled CA roots. */
+export const runHttpCheck: Runner<HttpCheckDefinition> = createHttpRunner();

@@ -1,0 +1,101 @@
+/**
+ * undici connector (the `connect` option of a `Client`) that opens one fresh TCP/TLS connection and
+ * records when each phase ended: the host lookup, TCP `connect`, TLS `secureConnect`.
+ *
+ * Cold on purpose: a synthetic check measures what a new visitor gets, so nothing is reused between
+ * runs. No TLS session is ever offered (what undici's `maxCachedSessions: 0` would do for its own
+ * connector), the lookup goes to the resolver every time (Node caches no DNS answers), and the socket
+ * belongs to one `Client` that the runner destroys after the run.
+ */
+import { connect as connectTcp, isIP, type Socket } from 'node:net';
+import { connect as connectTls, type SecureContext } from 'node:tls';
+import type { LookupAddress, LookupOptions } from 'node:dns';
+import type { buildConnector } from 'undici';
+import type { RunPhase } from './errors.ts';
+import type { HopMarks } from './timings.ts';
+
+/** Same shape as `dns.lookup` (and Node's `LookupFunction`): answers one address or, with `all`, a list. */
+export type Lookup = (
+  hostname: string,
+  options: LookupOptions,
+  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
+) => void;
+
+export interface TimedConnectorOptions {
+  lookup: Lookup;
+  /** Trust store and TLS settings, built once per runner (building one per connection costs CPU). */
+  secureContext: () => SecureContext;
+  /** The run's signal: an aborted run tears down a connection still being opened. */
+  signal: AbortSignal;
+  /** Filled in as the connection progresses. */
+  marks: HopMarks;
+  /** Told when the run enters the next phase, so that a deadline or error can say where it happened. */
+  onPhase: (phase: RunPhase) => void;
+}
+
+export function createTimedConnector(options: TimedConnectorOptions): buildConnector.connector {
+  const { marks, onPhase, signal } = options;
+  return ({ hostname, protocol, port }, callback) => {
+    const secure = protocol === 'https:';
+    const literal = isIP(hostname) !== 0;
+    marks.connectStart = performance.now();
+    onPhase(literal ? 'connect' : 'dns');
+
+    const lookup: Lookup = (host, lookupOptions, done) => {
+      marks.dnsStart = performance.now();
+      options.lookup(host, lookupOptions, (error, address, family) => {
+        marks.dnsEnd = performance.now();
+        if (!error) onPhase('connect');
+        done(error, address, family);
+      });
+    };
+    const portNumber = Number(port) || (secure ? 443 : 80);
+    const socket: Socket = secure
+      ? connectTls({
+        host: hostname,
+        port: portNumber,
+        // SNI must not carry an IP literal; the certificate is then checked against the IP itself.
+        servername: literal ? undefined : hostname,
+        secureContext: options.secureContext(),
+        ALPNProtocols: ['http/1.1'],
+        lookup,
+      })
+      : connectTcp({ host: hostname, port: portNumber, lookup });
+    socket.setNoDelay(true);
+
+    let settled = false;
+    const settle = (error: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      socket.off('error', onError);
+      if (error) {
+        // A torn-down socket may still report late errors; nobody else listens to it now.
+        socket.on('error', ignore).destroy();
+        callback(error, null);
+      } else {
+        callback(null, socket);
+      }
+    };
+    const onError = (error: Error): void => settle(error);
+    const onAbort = (): void => settle(signal.reason instanceof Error ? signal.reason : new Error('run aborted'));
+
+    socket.once('connect', () => {
+      marks.connected = performance.now();
+      onPhase(secure ? 'tls' : 'request');
+      if (!secure) settle(null);
+    });
+    if (secure) {
+      socket.once('secureConnect', () => {
+        marks.secured = performance.now();
+        onPhase('request');
+        settle(null);
+      });
+    }
+    socket.on('error', onError);
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  };
+}
+
+function ignore(): void {}
