@@ -2,7 +2,8 @@
  * Incidents of one check, as pure functions over the per-region verdicts.
  *
  * Scope: `regional` while some reporting region still passes, `global` when every reporting region
- * fails. `no-data` regions never open or escalate an incident; a region that was failing in an open
+ * fails (but an open regional incident does not turn global only because its passing regions went
+ * silent). `no-data` regions never open or escalate an incident; a region that was failing in an open
  * incident and then goes silent stays counted as failing (we cannot claim it recovered) until it
  * reports `up` again. An incident resolves when none of its regions is failing any more.
  */
@@ -103,10 +104,14 @@ export function nextIncident(
     return { incident, event: { type: 'incident.opened', incident } };
   }
 
+  // No data never escalates: when the last passing regions merely went silent, no new region failed,
+  // and a regional incident stays regional. Only a newly failing region can make it global.
+  const gainedFailing = c.failing.some((region) => !open.failingRegions.includes(region));
+  const scope: IncidentScope = open.scope === 'regional' && c.scope === 'global' && !gainedFailing ? 'regional' : c.scope;
   const current: Incident = { ...open, passingRegions: c.passing, noDataRegions: c.noData, lastErrors, firstFailureAt };
-  if (open.scope === c.scope && sameList(open.failingRegions, c.failing)) {
+  if (open.scope === scope && sameList(open.failingRegions, c.failing)) {
     return { incident: current, event: null };
   }
-  const updated: Incident = { ...current, scope: c.scope, failingRegions: c.failing, updatedAt: now, seq: open.seq + 1 };
+  const updated: Incident = { ...current, scope, failingRegions: c.failing, updatedAt: now, seq: open.seq + 1 };
   return { incident: updated, event: { type: 'incident.updated', incident: updated } };
 }

@@ -90,5 +90,10 @@ export function isStale(verdict: RegionVerdict, now: number, timing: { frequency
 /** Moves a region to `no-data`, remembering what was last known. Same object when already there. */
 export function markNoData(verdict: RegionVerdict, now: number): RegionVerdict {
   if (verdict.status === 'no-data') return verdict;
-  return { ...verdict, status: 'no-data', since: now, consecutiveFailures: 0, consecutiveSuccesses: 0 };
+  // The streaks end here. A down region keeps the start of its outage (an incident may still hold it);
+  // an up region's partial failure streak is over, so a later failure starts a new one.
+  return {
+    ...verdict, status: 'no-data', since: now, consecutiveFailures: 0, consecutiveSuccesses: 0,
+    failingSince: verdict.status === 'down' ? verdict.failingSince : null,
+  };
 }

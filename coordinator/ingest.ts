@@ -1,0 +1,105 @@
+/**
+ * Result ingest: a BullMQ worker on the results queue. Each result is validated against the contract
+ * (an invalid one fails without retry and is logged with its problems; the process stays up), checked
+ * against the registry (results of unknown checks or regions are counted and dropped), recorded once
+ * (dedupe on (check, region, scheduled slot, trigger), recent runs, rollups: rollups.ts), then applied to
+ * the check's verdicts and incident in one optimistic transaction (state-store.ts).
+ *
+ * A duplicate still goes through the verdict step: that step ignores a result it has already applied
+ * (the verdict keeps the newest scheduled time), and running it again completes the work of a delivery
+ * that recorded the run but crashed before committing the verdict.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { RESULTS_QUEUE, RunResult, describeZodError } from '../checks/contract.ts';
+import type { Transition } from './check-state.ts';
+import type { Logger } from './log.ts';
+import type { CoordinatorMetrics } from './metrics.ts';
+import type { Registry } from './registry.ts';
+import { recordRun } from './rollups.ts';
+import type { CheckStateStore } from './state-store.ts';
+
+/** How long a result is remembered for de-duplication; covers redelivery and agents replaying a spool. */
+export const DEDUPE_TTL_MS = 24 * 3_600_000;
+
+export type IngestOutcome =
+  | { kind: 'ingested'; duplicate: boolean; transition: Transition | null }
+  | { kind: 'ignored'; reason: 'unknown_check' | 'unknown_region' };
+
+export interface IngestContext {
+  redis: Redis;
+  prefix: string;
+  registry: Registry;
+  store: CheckStateStore;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+  /** Called after a committed transition that emitted events (to kick the outbox). */
+  onEvents: () => void;
+}
+
+/** Ingests one already-validated result. */
+export async function ingestResult(ctx: IngestContext, result: RunResult): Promise<IngestOutcome> {
+  const check = await ctx.registry.getCheck(result.checkId);
+  if (!check || !check.definition.regions.includes(result.region)) {
+    const reason = check ? 'unknown_region' : 'unknown_check';
+    ctx.metrics.ignoredResults.inc({ reason });
+    ctx.logger.warn('ingest.result_ignored', { reason, checkId: result.checkId, region: result.region, agentId: result.agentId });
+    return { kind: 'ignored', reason };
+  }
+  const recorded = await recordRun(ctx.redis, ctx.prefix, result, DEDUPE_TTL_MS);
+  if (recorded) ctx.metrics.resultsIngested.inc({ outcome: result.outcome });
+  else ctx.metrics.duplicateResults.inc();
+
+  const transition = await ctx.store.applyResult(result);
+  if (transition?.changed) {
+    for (const change of transition.verdictChanges) {
+      ctx.metrics.verdictChanges.inc({ to: change.to });
+      ctx.logger.info('verdict.changed', { checkId: result.checkId, ...change });
+    }
+    for (const event of transition.events) {
+      ctx.metrics.incidentEvents.inc({ type: event.type });
+      ctx.logger.info('incident.event', { eventId: event.id, type: event.type, checkId: result.checkId, scope: event.incident.scope, failingRegions: event.incident.failingRegions });
+    }
+    if (transition.events.length > 0) ctx.onEvents();
+  }
+  return { kind: 'ingested', duplicate: !recorded, transition };
+}
+
+/** Validates a job payload and ingests it; invalid payloads fail for good (no retry). */
+export async function processResultJob(ctx: IngestContext, job: Pick<Job, 'id' | 'data'>): Promise<IngestOutcome> {
+  const started = performance.now();
+  const parsed = RunResult.safeParse(job.data);
+  if (!parsed.success) {
+    const problems = describeZodError(parsed.error, 'result');
+    ctx.metrics.invalidResults.inc();
+    ctx.logger.error('ingest.invalid_result', { jobId: job.id, problems });
+    throw new UnrecoverableError(`INVALID_RESULT: ${problems.join('; ')}`);
+  }
+  try {
+    return await ingestResult(ctx, parsed.data);
+  } finally {
+    ctx.metrics.ingestDuration.observe((performance.now() - started) / 1_000);
+  }
+}
+
+export interface IngestWorkerOptions {
+  /** A connection with `maxRetriesPerRequest: null` (BullMQ workers block on it). */
+  connection: Redis;
+  concurrency: number;
+}
+
+/** Starts the results worker. */
+export function startIngestWorker(ctx: IngestContext, options: IngestWorkerOptions): Worker {
+  const worker = new Worker(RESULTS_QUEUE, (job) => processResultJob(ctx, job).then(() => undefined), {
+    connection: options.connection,
+    prefix: ctx.prefix,
+    concurrency: options.concurrency,
+    removeOnComplete: { count: 1_000 },
+    removeOnFail: { count: 5_000 },
+  });
+  worker.on('error', (error) => ctx.logger.warn('ingest.worker_error', { error }));
+  worker.on('failed', (job, error) => {
+    if (!(error instanceof UnrecoverableError)) ctx.logger.warn('ingest.failed', { jobId: job?.id, attempts: job?.attemptsMade, error });
+  });
+  return worker;
+}

@@ -1,0 +1,44 @@
+/**
+ * Coordinator process entry point: parse the configuration (every problem at once, exit 2), start alert
+ * delivery (when webhooks are configured) and the coordinator, log JSON lines, and on SIGTERM/SIGINT stop
+ * both (bounded) and exit 0.
+ */
+import { coordinatorHelp, parseCoordinatorConfig } from './config.ts';
+import { createLogger } from './log.ts';
+import { startCoordinatorService, type CoordinatorService } from './service.ts';
+
+const logger = createLogger();
+const parsed = parseCoordinatorConfig(process.argv.slice(2), process.env);
+if ('help' in parsed) {
+  process.stdout.write(coordinatorHelp);
+  process.exit(0);
+}
+if ('errors' in parsed) {
+  process.stderr.write(`lookout coordinator: invalid configuration:\n${parsed.errors.map((e) => `  - ${e}`).join('\n')}\n\n${coordinatorHelp}`);
+  process.exit(2);
+}
+
+let service: CoordinatorService;
+try {
+  service = await startCoordinatorService(parsed.config, { logger });
+} catch (error) {
+  const code = (error as { code?: unknown }).code;
+  logger.error('coordinator.start_failed', { code: typeof code === 'string' ? code : 'START_FAILED', error });
+  process.stderr.write(`lookout coordinator: ${(error as Error).message}\n`);
+  process.exit(1);
+}
+
+let stopping = false;
+const shutdown = (signal: string): void => {
+  if (stopping) return;
+  stopping = true;
+  logger.info('coordinator.stopping', { signal });
+  // A stop that hangs past this still ends the process.
+  setTimeout(() => { logger.error('coordinator.stop_timeout'); process.exit(1); }, 15_000).unref();
+  service.stop().then(() => process.exit(0), (error: unknown) => {
+    logger.error('coordinator.stop_failed', { error });
+    process.exit(1);
+  });
+};
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,178 @@
+/**
+ * The sweeper, run every `sweepInterval` by every coordinator:
+ * 1. agents: an agent whose heartbeat key expired goes `offline` (`probe.offline`, once), a returning one
+ *    `online` (`probe.online`); each transition is an optimistic transaction that also watches the
+ *    heartbeat key, so two coordinators emit an event once and never against a fresh heartbeat.
+ *    Agents offline for longer than the retention are forgotten.
+ * 2. verdicts: every (check, region) without a live agent, or without a target result for two intervals
+ *    plus the timeout, becomes `no-data`, and the check's incident is recomputed in the same transaction.
+ * 3. checks removed from the registry get their open incident resolved and their state deleted.
+ * Each step reads everything with a pipeline first and only opens a transaction where something changes.
+ */
+import type { Redis } from 'ioredis';
+import { agentIndexKey, heartbeatKey, type Heartbeat } from '../checks/contract.ts';
+import { decideAgent, parseHeartbeat, parseStoredAgent } from './agent-state.ts';
+import { emptyCheckState, sweepCheck, type Transition } from './check-state.ts';
+import type { ProbeAlertEvent } from './events.ts';
+import { agentStateKey, outboxKey } from './keys.ts';
+import type { Logger } from './log.ts';
+import type { CoordinatorMetrics } from './metrics.ts';
+import type { Registry } from './registry.ts';
+import type { CheckStateStore } from './state-store.ts';
+import type { TransactionRunner } from './transaction.ts';
+
+/** How long an offline agent stays listed before it is forgotten. */
+export const AGENT_RETENTION_MS = 24 * 3_600_000;
+
+export interface SweepReport {
+  liveRegions: string[];
+  agentEvents: ProbeAlertEvent[];
+  checkTransitions: Transition[];
+}
+
+export interface SweeperOptions {
+  redis: Redis;
+  tx: TransactionRunner;
+  prefix: string;
+  registry: Registry;
+  store: CheckStateStore;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+  /** Called when a sweep committed events (to kick the outbox), and after every sweep. */
+  onSwept: (report: SweepReport) => void;
+  /** @defaultValue {@link AGENT_RETENTION_MS} */
+  agentRetentionMs?: number;
+  now?: () => number;
+}
+
+export class Sweeper {
+  readonly #o: SweeperOptions;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | null = null;
+  #current: Promise<unknown> | null = null;
+  #stopped = false;
+
+  constructor(options: SweeperOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Sweeps every `intervalMs` until {@link stop}; a sweep never overlaps the previous one. */
+  start(intervalMs: number): void {
+    const tick = (): void => {
+      if (this.#stopped) return;
+      this.#current = this.sweepOnce()
+        .then((report) => this.#o.onSwept(report))
+        .catch((error) => this.#o.logger.warn('sweep.failed', { error }))
+        .finally(() => {
+          this.#current = null;
+          if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
+        });
+    };
+    this.#timer = setTimeout(tick, 0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#current;
+  }
+
+  async sweepOnce(): Promise<SweepReport> {
+    const started = performance.now();
+    try {
+      const { liveRegions, events } = await this.#sweepAgents();
+      const checkTransitions = await this.#sweepChecks(liveRegions);
+      return { liveRegions: [...liveRegions].sort(), agentEvents: events, checkTransitions };
+    } finally {
+      this.#o.metrics.sweepDuration.observe((performance.now() - started) / 1_000);
+    }
+  }
+
+  async #sweepAgents(): Promise<{ liveRegions: Set<string>; events: ProbeAlertEvent[] }> {
+    const { redis, prefix, tx } = this.#o;
+    const retentionMs = this.#o.agentRetentionMs ?? AGENT_RETENTION_MS;
+    const agentIds = await redis.smembers(agentIndexKey(prefix));
+    const liveRegions = new Set<string>();
+    const events: ProbeAlertEvent[] = [];
+    if (agentIds.length === 0) return { liveRegions, events };
+
+    const pipeline = redis.pipeline();
+    for (const id of agentIds) pipeline.get(heartbeatKey(prefix, id)).get(agentStateKey(prefix, id));
+    const replies = (await pipeline.exec()) ?? [];
+    for (let i = 0; i < agentIds.length; i++) {
+      const agentId = agentIds[i]!;
+      const heartbeat = this.#heartbeat(agentId, replies[2 * i]?.[1] as string | null);
+      const stored = parseStoredAgent(replies[2 * i + 1]?.[1] as string | null);
+      if (heartbeat) liveRegions.add(heartbeat.region);
+      if (decideAgent(agentId, stored, heartbeat, this.#now(), retentionMs).kind === 'none') continue;
+
+      // Something changes: decide again under WATCH, from a fresh read.
+      const stateKey = agentStateKey(prefix, agentId);
+      const hbKey = heartbeatKey(prefix, agentId);
+      const event = await tx.run([stateKey, hbKey], async (conn) => {
+        const [rawHb, rawStored] = await Promise.all([conn.get(hbKey), conn.get(stateKey)]);
+        const decision = decideAgent(agentId, parseStoredAgent(rawStored), this.#heartbeat(agentId, rawHb), this.#now(), retentionMs);
+        if (decision.kind === 'none') return { result: null };
+        if (decision.kind === 'forget') {
+          return { result: null, write: (multi) => { multi.del(stateKey); multi.srem(agentIndexKey(prefix), agentId); } };
+        }
+        return {
+          result: decision.event,
+          write: (multi) => {
+            multi.set(stateKey, JSON.stringify(decision.agent));
+            if (decision.event) multi.lpush(outboxKey(prefix), JSON.stringify(decision.event));
+          },
+        };
+      });
+      if (event) {
+        events.push(event);
+        this.#o.metrics.probeEvents.inc({ type: event.type });
+        this.#o.logger.info('agent.event', { eventId: event.id, type: event.type, agentId, region: event.agent.region });
+      }
+    }
+    return { liveRegions, events };
+  }
+
+  /** A heartbeat that does not match the contract counts as absent (and is logged). */
+  #heartbeat(agentId: string, raw: string | null): Heartbeat | null {
+    const heartbeat = parseHeartbeat(raw);
+    if (raw !== null && heartbeat === null) this.#o.logger.warn('agent.invalid_heartbeat', { agentId });
+    return heartbeat;
+  }
+
+  async #sweepChecks(liveRegions: ReadonlySet<string>): Promise<Transition[]> {
+    const { registry, store, metrics, logger } = this.#o;
+    const checks = await registry.listChecks();
+    const states = await store.readMany(checks.map((c) => c.definition.id));
+    const transitions: Transition[] = [];
+    const now = this.#now();
+    for (const check of checks) {
+      const id = check.definition.id;
+      const preview = sweepCheck(states.get(id) ?? emptyCheckState(check), check, liveRegions, now, () => 'preview');
+      // A state that was never written and would only be initialised needs no write either.
+      if (!preview.changed || (!states.has(id) && preview.verdictChanges.length === 0 && preview.events.length === 0)) continue;
+      const transition = await store.sweep(id, liveRegions);
+      if (!transition?.changed) continue;
+      transitions.push(transition);
+      for (const change of transition.verdictChanges) {
+        metrics.verdictChanges.inc({ to: change.to });
+        logger.info('verdict.changed', { checkId: id, ...change, reason: 'sweep' });
+      }
+      for (const event of transition.events) metrics.incidentEvents.inc({ type: event.type });
+    }
+
+    const registered = new Set(checks.map((c) => c.definition.id));
+    for (const checkId of await store.checksWithOpenIncidents()) {
+      if (registered.has(checkId)) continue;
+      const transition = await store.retire(checkId);
+      if (transition) {
+        transitions.push(transition);
+        for (const event of transition.events) metrics.incidentEvents.inc({ type: event.type });
+        logger.info('check.retired', { checkId });
+      }
+    }
+    return transitions;
+  }
+}
+

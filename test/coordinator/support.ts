@@ -1,0 +1,79 @@
+/** Builders and helpers shared by the coordinator tests. */
+import { Redis } from 'ioredis';
+import { Queue } from 'bullmq';
+import {
+  HEARTBEAT_TTL_MS, RESULTS_QUEUE, SCHEMA_VERSION, agentIndexKey, heartbeatKey,
+  type CheckDefinition, type Heartbeat, type RunResult,
+} from '../../checks/contract.ts';
+import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/config.ts';
+import { createLogger, type Logger } from '../../coordinator/log.ts';
+
+/** Polls `probe` until it returns something truthy; fails with `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 8_000, intervalMs = 25): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value as NonNullable<T>;
+      last = value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A valid HTTP check definition (the target is never contacted: no agent runs in these tests). */
+export function httpCheck(id: string, overrides: Record<string, unknown> = {}): CheckDefinition {
+  return {
+    type: 'http', id, name: `Check ${id}`, url: 'http://127.0.0.1:9/health', regions: ['us-east', 'eu-west'],
+    frequencyMs: 60_000, timeoutMs: 5_000, failureThreshold: 2, successThreshold: 2, tags: [],
+    method: 'GET', headers: {}, assertions: [{ type: 'status', op: 'equals', value: 200 }],
+    followRedirects: true, maxRedirects: 5, maxBodyBytes: 1_048_576,
+    ...overrides,
+  } as CheckDefinition;
+}
+
+/** A valid result; `outcome` decides `error`. */
+export function runResult(overrides: Partial<RunResult> & { checkId: string; region: string; scheduledAt: number }): RunResult {
+  const outcome = overrides.outcome ?? 'pass';
+  return {
+    schemaVersion: SCHEMA_VERSION, checkVersion: 1, agentId: 'agent-1', trigger: 'schedule',
+    startedAt: overrides.scheduledAt, endedAt: overrides.scheduledAt + 42, outcome,
+    error: outcome === 'pass' ? null : outcome === 'fail' ? { code: 'CONNECT_REFUSED', message: 'connection refused' } : { code: 'AGENT_INTERNAL', message: 'boom' },
+    timings: outcome === 'error' ? null : { dnsMs: 1, connectMs: 2, tlsMs: null, firstByteMs: 30, downloadMs: 9, totalMs: 42 },
+    assertions: [], statusCode: outcome === 'pass' ? 200 : null, responseBytes: outcome === 'pass' ? 10 : null,
+    ...overrides,
+  } as RunResult;
+}
+
+/** Writes (or refreshes) an agent's heartbeat as an agent would. */
+export async function heartbeat(redis: Redis, prefix: string, agentId: string, region: string, ttlMs = HEARTBEAT_TTL_MS): Promise<void> {
+  const now = Date.now();
+  const hb: Heartbeat = {
+    schemaVersion: SCHEMA_VERSION, agentId, region, version: '0.1.0-test', hostname: 'test-host', pid: process.pid,
+    concurrency: 4, inFlight: 1, capabilities: ['http'], startedAt: now - 1_000, sentAt: now,
+  };
+  await redis.multi().set(heartbeatKey(prefix, agentId), JSON.stringify(hb), 'PX', ttlMs).sadd(agentIndexKey(prefix), agentId).exec();
+}
+
+export function testConfig(redisUrl: string, prefix: string, overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
+  return { ...DEFAULT_COORDINATOR_CONFIG, redisUrl, prefix, port: 0, sweepIntervalMs: 100, ingestConcurrency: 4, ...overrides };
+}
+
+/** A logger that keeps lines for assertions (and prints nothing). */
+export function memoryLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  return { logger: createLogger((line) => lines.push(JSON.parse(line) as Record<string, unknown>)), lines };
+}
+
+/** A producer on the results queue, as agents use it. */
+export function resultsProducer(redis: Redis, prefix: string): Queue {
+  return new Queue(RESULTS_QUEUE, { connection: redis, prefix });
+}
+
+export async function json(response: Response): Promise<any> {
+  return response.json();
+}

@@ -1,0 +1,115 @@
+import { Redis } from 'ioredis';
+import type { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { heartbeatKey } from '../../checks/contract.ts';
+import type { AlertEvent } from '../../coordinator/events.ts';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
+import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig, waitFor } from './support.ts';
+
+let server: TestRedis;
+let redis: Redis;
+const cleanups: Array<() => Promise<unknown>> = [];
+beforeAll(async () => {
+  server = await startRedis();
+  redis = new Redis(server.url, { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+  await redis?.quit();
+  await server?.stop();
+});
+
+async function twoCoordinators(checks: unknown[]) {
+  const prefix = uniquePrefix('swp');
+  const delivered: AlertEvent[] = [];
+  const { logger } = memoryLogger();
+  const coordinators: RunningCoordinator[] = [];
+  for (let i = 0; i < 2; i++) {
+    const c = await startCoordinator(testConfig(server.url, prefix), { logger, deliver: async (e) => { delivered.push(e); } });
+    cleanups.push(() => c.stop());
+    coordinators.push(c);
+  }
+  const producer: Queue = resultsProducer(redis, prefix);
+  cleanups.push(() => producer.close());
+  const deployed = await fetch(`${coordinators[0]!.url}/api/deployments`, { method: 'POST', body: JSON.stringify({ checks }) });
+  expect(deployed.status).toBe(200);
+  const get = async (path: string): Promise<any> => (await fetch(`${coordinators[0]!.url}${path}`)).json();
+  const regionStatus = async (checkId: string, region: string): Promise<string> =>
+    (await get(`/api/checks/${checkId}`)).regions.find((r: any) => r.region === region).verdict.status;
+  const committed = async (type: string): Promise<number> => {
+    let sum = 0;
+    for (const c of coordinators) {
+      const metric = await c.metrics.registry.getSingleMetric(type.startsWith('probe') ? 'lookout_probe_events_total' : 'lookout_incident_events_total')!.get();
+      sum += metric.values.filter((v) => v.labels.type === type).reduce((a, v) => a + v.value, 0);
+    }
+    return sum;
+  };
+  return { prefix, coordinators, delivered, producer, get, regionStatus, committed };
+}
+
+describe('sweeper', () => {
+  it('emits probe.offline once when a heartbeat expires, makes its region no-data without an incident, and probe.online on return', async () => {
+    const s = await twoCoordinators([httpCheck('web')]);
+    await heartbeat(redis, s.prefix, 'agent-eu', 'eu-west', 60_000);
+    await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
+    const t = Date.now() - 5_000;
+    await s.producer.add('r', runResult({ checkId: 'web', region: 'us-east', scheduledAt: t }));
+    await s.producer.add('r', runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t }));
+    await waitFor('both regions up', async () => (await s.regionStatus('web', 'us-east')) === 'up' && (await s.regionStatus('web', 'eu-west')) === 'up');
+    await waitFor('agents seen online', async () => (await s.get('/api/agents')).regions.length === 2);
+
+    // The us-east agent dies: its heartbeat key goes away.
+    await redis.del(heartbeatKey(s.prefix, 'agent-us'));
+    // Besides their own loops, make both coordinators sweep at the same moment, twice each.
+    await Promise.all(s.coordinators.flatMap((c) => [c.sweeper.sweepOnce(), c.sweeper.sweepOnce()]));
+    await waitFor('us-east no-data', async () => (await s.regionStatus('web', 'us-east')) === 'no-data');
+    await waitFor('probe.offline delivered', () => s.delivered.some((e) => e.type === 'probe.offline'));
+    // Let both sweepers run a few more times: still exactly one offline transition committed.
+    const sweeps = async () => (await s.coordinators[0]!.metrics.registry.getSingleMetric('lookout_sweep_duration_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))!.value;
+    const before = await sweeps();
+    await waitFor('three more sweeps', async () => (await sweeps()) >= before + 3);
+    expect(await s.committed('probe.offline')).toBe(1);
+    const offline = s.delivered.find((e) => e.type === 'probe.offline')!;
+    expect(offline).toMatchObject({ agent: { agentId: 'agent-us', region: 'us-east' } });
+    expect(await s.regionStatus('web', 'eu-west')).toBe('up');
+    expect((await s.get('/api/incidents')).open).toEqual([]);
+    expect(await s.committed('incident.opened')).toBe(0);
+
+    const agents = await s.get('/api/agents');
+    expect(agents.regions.find((r: any) => r.region === 'us-east')).toMatchObject({ online: 0, offline: 1, agents: [{ agentId: 'agent-us', status: 'offline', version: '0.1.0-test' }] });
+
+    // It comes back.
+    await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
+    await waitFor('probe.online delivered', () => s.delivered.some((e) => e.type === 'probe.online'));
+    expect(await s.committed('probe.online')).toBe(1);
+  });
+
+  it('keeps an incident open (and regional) when its failing region goes silent', async () => {
+    const s = await twoCoordinators([httpCheck('api', { failureThreshold: 1 })]);
+    await heartbeat(redis, s.prefix, 'agent-eu', 'eu-west', 60_000);
+    await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
+    const t = Date.now() - 5_000;
+    await s.producer.add('r', runResult({ checkId: 'api', region: 'eu-west', scheduledAt: t }));
+    await waitFor('eu-west up', async () => (await s.regionStatus('api', 'eu-west')) === 'up');
+    await s.producer.add('r', runResult({ checkId: 'api', region: 'us-east', scheduledAt: t, outcome: 'fail' }));
+    await waitFor('incident open', async () => (await s.get('/api/incidents')).open.length === 1);
+
+    await redis.del(heartbeatKey(s.prefix, 'agent-us'));
+    await waitFor('us-east no-data', async () => (await s.regionStatus('api', 'us-east')) === 'no-data');
+    const [incident] = (await s.get('/api/incidents')).open;
+    expect(incident).toMatchObject({ scope: 'regional', failingRegions: ['us-east'], noDataRegions: ['us-east'], seq: 1 });
+    expect(await s.committed('incident.resolved')).toBe(0);
+  });
+
+  it('marks a region no-data when results stop for two intervals plus the timeout', async () => {
+    const s = await twoCoordinators([httpCheck('fast', { frequencyMs: 1_000, timeoutMs: 200, regions: ['us-east'] })]);
+    await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
+    const t = Date.now();
+    await s.producer.add('r', runResult({ checkId: 'fast', region: 'us-east', scheduledAt: t }));
+    await waitFor('up', async () => (await s.regionStatus('fast', 'us-east')) === 'up');
+    await waitFor('no-data after silence', async () => (await s.regionStatus('fast', 'us-east')) === 'no-data', 6_000);
+    // Two intervals plus the timeout: not before 2.2 s after the run's slot.
+    expect(Date.now() - t).toBeGreaterThanOrEqual(2_200);
+  });
+});
