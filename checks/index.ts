@@ -1,5 +1,6 @@
 /** What check files import: `import { defineHttpCheck, assert } from 'lookout/checks'`. */
-export { defineHttpCheck, assert, isCheck } from './sdk.ts';
-export type { HttpCheckOptions, HttpCheck, AnyCheck, CheckOptionsBase } from './sdk.ts';
+export { defineHttpCheck, defineBrowserCheck, assert, isCheck } from './sdk.ts';
+export type { HttpCheckOptions, HttpCheck, BrowserCheckOptions, BrowserCheck, AnyCheck, CheckOptionsBase } from './sdk.ts';
+export type { BrowserScriptContext, BrowserExpect, BrowserScript } from './browser.ts';
 export type { Duration } from './duration.ts';
 export type { Assertion } from './contract.ts';

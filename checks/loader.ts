@@ -10,6 +10,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckDefinition } from './contract.ts';
 import type { Diagnostic } from './diagnostics.ts';
+import { browserImportPolicy } from './import-policy.ts';
 import { normalizeCheck } from './normalize.ts';
 import { isCheck, type AnyCheck } from './sdk.ts';
 
@@ -54,8 +55,11 @@ export function findCheckFiles(paths: string[]): { files: string[]; problems: Di
   return { files: [...files].sort(), problems };
 }
 
-/** Bundles one check file into ESM code, or reports its build errors with file and line. */
-export async function bundleCheckFile(file: string): Promise<{ code?: string; problems: Diagnostic[] }> {
+/**
+ * Bundles one check file into ESM code, or reports its build errors with file and line.
+ * `browserImports`: also refuse, at their line, imports that agents cannot satisfy (browser checks).
+ */
+export async function bundleCheckFile(file: string, options: { browserImports?: boolean } = {}): Promise<{ code?: string; problems: Diagnostic[] }> {
   try {
     const output = await build({
       entryPoints: [file],
@@ -68,6 +72,7 @@ export async function bundleCheckFile(file: string): Promise<{ code?: string; pr
       sourcemap: 'inline',
       sourcesContent: false,
       alias: { 'lookout/checks': SDK_ENTRY, lookout: SDK_ENTRY },
+      plugins: options.browserImports ? [browserImportPolicy()] : [],
     });
     return { code: output.outputFiles[0]!.text, problems: [] };
   } catch (error) {
@@ -116,8 +121,14 @@ export async function loadChecks(paths: string[]): Promise<LoadResult> {
     if (!bundled.code) continue;
     const imported = await importChecks(bundled.code, file);
     problems.push(...imported.problems);
+    if (imported.checks.some((check) => check.type === 'browser')) {
+      // Browser checks ship this bundle to agents: rebuild it under the agents' import policy.
+      const strict = await bundleCheckFile(absolute, { browserImports: true });
+      problems.push(...strict.problems);
+      if (!strict.code) continue;
+    }
     for (const check of imported.checks) {
-      const normalized = normalizeCheck(check, file);
+      const normalized = normalizeCheck(check, file, bundled.code);
       problems.push(...normalized.problems);
       if (!normalized.definition) continue;
       const id = normalized.definition.id;

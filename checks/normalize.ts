@@ -16,11 +16,17 @@ const DURATION_FIELDS = [
   ['timeout', 'timeoutMs', DEFAULT_TIMEOUT],
 ] as const;
 
-export function normalizeCheck(check: AnyCheck, file: string): { definition?: CheckDefinition; problems: Diagnostic[] } {
+/** `bundle`: the file's bundled code, which a browser check carries to the agents as its script. */
+export function normalizeCheck(check: AnyCheck, file: string, bundle?: string): { definition?: CheckDefinition; problems: Diagnostic[] } {
   const problems: Diagnostic[] = [];
   const checkId = typeof check.id === 'string' ? check.id : undefined;
   const raw: Record<string, unknown> = { ...check };
   delete raw[CHECK_MARKER];
+  if (raw.type === 'browser') {
+    if (typeof raw.script !== 'function') problems.push({ file, checkId, field: 'script', message: 'script must be an async function ({ page, step, expect }) => { … }' });
+    if (bundle === undefined) problems.push({ file, checkId, field: 'script', message: 'internal: browser checks need their bundled code' });
+    raw.script = { bundle: bundle ?? '', file };
+  }
   for (const [sdkField, wireField, fallback] of DURATION_FIELDS) {
     const parsed = parseDuration(raw[sdkField] ?? fallback);
     delete raw[sdkField];

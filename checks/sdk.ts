@@ -14,6 +14,7 @@
  * `define*` functions do no validation of their own: the loader validates every check of a project
  * together and reports every problem at once, with file, check id and field.
  */
+import type { BrowserScript } from './browser.ts';
 import type { Assertion } from './contract.ts';
 import type { Duration } from './duration.ts';
 
@@ -60,12 +61,28 @@ export interface HttpCheckOptions extends CheckOptionsBase {
   maxBodyBytes?: number;
 }
 
+/** Options of a browser check: a Playwright journey run by the agents. */
+export interface BrowserCheckOptions extends CheckOptionsBase {
+  /**
+   * The journey: `async ({ page, context, step, expect, secrets }) => { … }`. It may import helpers from
+   * the project by relative path; bare imports are limited to `lookout/checks` and Node built-ins.
+   * It is stopped at `timeout` and the run fails with `TIMEOUT`.
+   */
+  script: BrowserScript;
+}
+
 export type HttpCheck = HttpCheckOptions & { readonly type: 'http'; readonly [CHECK_MARKER]: true };
-export type AnyCheck = HttpCheck;
+export type BrowserCheck = BrowserCheckOptions & { readonly type: 'browser'; readonly [CHECK_MARKER]: true };
+export type AnyCheck = HttpCheck | BrowserCheck;
 
 /** Declares an HTTP check. */
 export function defineHttpCheck(options: HttpCheckOptions): HttpCheck {
   return { ...options, type: 'http', [CHECK_MARKER]: true };
+}
+
+/** Declares a browser check. */
+export function defineBrowserCheck(options: BrowserCheckOptions): BrowserCheck {
+  return { ...options, type: 'browser', [CHECK_MARKER]: true };
 }
 
 /** Whether a value exported by a check file is a check made by this SDK. */

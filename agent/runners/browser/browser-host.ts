@@ -1,0 +1,251 @@
+/**
+ * The agent's one browser: launched on first use (Playwright is imported only then, so an agent that
+ * runs no browser checks never loads it), relaunched after a crash or disconnect, recycled after N runs
+ * or past an RSS ceiling of its process tree, and never left behind: every close has a deadline, after
+ * which the browser's process group and its crashpad handlers are SIGKILLed.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { decideAdmission } from './admission.ts';
+import { chromiumArgs, type ResolvedBrowserOptions } from './options.ts';
+import { browserTree, findBrowserPid, killBrowserTree, memAvailableBytes, treeRssBytes } from './process-tree.ts';
+import { Semaphore } from './semaphore.ts';
+
+/** One run's hold on the browser. */
+export interface BrowserLease {
+  browser: Browser;
+  /** Resolves when this browser disconnects (crash, kill, close). */
+  disconnected: Promise<void>;
+  /** SIGKILLs this browser (for a close that hangs); the next run gets a fresh one. */
+  kill(reason: string): void;
+  release(): void;
+}
+
+export interface BrowserHostStats {
+  launches: number;
+  /** Disconnects that Lookout did not ask for. */
+  crashes: number;
+  recycles: number;
+  kills: number;
+  browserPid: number | undefined;
+  runsOnBrowser: number;
+  activeRuns: number;
+}
+
+interface Instance {
+  browser: Browser;
+  pid: number | undefined;
+  /** A folder unique to this browser: its XDG config home and crash dumps dir, so on its crashpad handlers' command line. */
+  marker: string;
+  profileDir: string | undefined;
+  runs: number;
+  active: number;
+  closing: boolean;
+  disconnected: Promise<void>;
+}
+
+export type HostLog = (event: string, fields: Record<string, unknown>) => void;
+
+export class BrowserHost {
+  readonly #options: ResolvedBrowserOptions;
+  readonly #log: HostLog;
+  /** Admission, launches and recycles happen one at a time. */
+  readonly #gate = new Semaphore(1);
+  #current: Instance | undefined;
+  #closed = false;
+  /** Why the last admission had to wait (memory), for messages. */
+  waitReason: string | undefined;
+  readonly #idle = new Set<() => void>();
+  readonly #stats = { launches: 0, crashes: 0, recycles: 0, kills: 0 };
+
+  constructor(options: ResolvedBrowserOptions, log: HostLog = () => {}) {
+    this.#options = options;
+    this.#log = log;
+  }
+
+  stats(): BrowserHostStats {
+    return { ...this.#stats, browserPid: this.#current?.pid, runsOnBrowser: this.#current?.runs ?? 0, activeRuns: this.#current?.active ?? 0 };
+  }
+
+  /** Pids of the current browser's process tree (empty when none is up). */
+  treePids(): number[] {
+    const current = this.#current;
+    return current?.pid ? browserTree(current.pid, current.marker) : [];
+  }
+
+  /**
+   * A browser for one run, once memory allows. Rejects with `signal.reason` if the signal aborts first,
+   * or with the launch error.
+   */
+  async acquire(signal: AbortSignal): Promise<BrowserLease> {
+    const releaseGate = await this.#gate.acquire(signal);
+    try {
+      for (;;) {
+        if (this.#closed) throw new Error('the browser host is closed');
+        signal.throwIfAborted();
+        const current = this.#current;
+        const decision = decideAdmission({
+          browserUp: current !== undefined,
+          runsOnBrowser: current?.runs ?? 0,
+          activeRuns: current?.active ?? 0,
+          treeRssBytes: current ? treeRssBytes(this.treePids()) : 0,
+          memAvailableBytes: memAvailableBytes(),
+        }, this.#options);
+        if (decision.action === 'recycle' && current) {
+          this.#log('browser.recycle', { reason: decision.reason, pid: current.pid });
+          this.waitReason = `waiting for the browser to be recycled (${decision.reason})`;
+          await this.#whenIdle(current, signal);
+          this.#stats.recycles++;
+          await this.#shutdown(current);
+          continue;
+        }
+        if (decision.action === 'wait') {
+          if (this.waitReason !== decision.reason) this.#log('browser.wait', { reason: decision.reason });
+          this.waitReason = decision.reason;
+          await sleep(250, signal);
+          continue;
+        }
+        this.waitReason = undefined;
+        const instance = current ?? await this.#launch();
+        instance.runs++;
+        instance.active++;
+        return this.#lease(instance);
+      }
+    } finally {
+      releaseGate();
+    }
+  }
+
+  /** Closes the browser (bounded) and kills whatever is left of it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#current) await this.#shutdown(this.#current);
+  }
+
+  #lease(instance: Instance): BrowserLease {
+    let released = false;
+    return {
+      browser: instance.browser,
+      disconnected: instance.disconnected,
+      kill: (reason) => this.#kill(instance, reason),
+      release: () => {
+        if (released) return;
+        released = true;
+        instance.active--;
+        if (instance.active === 0) for (const notify of [...this.#idle]) notify();
+      },
+    };
+  }
+
+  async #launch(): Promise<Instance> {
+    const { chromium } = await import('playwright-core');
+    const marker = mkdtempSync(join(this.#options.tempDir ?? tmpdir(), 'lookout-chromium-'));
+    const startedAt = Date.now();
+    let browser: Browser;
+    try {
+      browser = await chromium.launch({
+        executablePath: this.#options.executablePath,
+        headless: true,
+        args: chromiumArgs({ extraArgs: this.#options.extraArgs, marker, runningAsRoot: process.getuid?.() === 0 }),
+        env: { ...process.env, XDG_CONFIG_HOME: marker },
+        // Inside the marker folder, so that reaping the browser removes them even when Playwright cannot.
+        artifactsDir: join(marker, 'artifacts'),
+        tracesDir: join(marker, 'traces'),
+        timeout: this.#options.launchTimeoutMs,
+        // The agent decides when to stop; Playwright still kills the browser's group when the process exits.
+        handleSIGINT: false,
+        handleSIGTERM: false,
+        handleSIGHUP: false,
+      });
+    } catch (error) {
+      rmSync(marker, { recursive: true, force: true });
+      throw new Error(`could not launch Chromium at ${this.#options.executablePath}: ${(error as Error).message.split('\n')[0]}`);
+    }
+    const pid = findBrowserPid(marker);
+    // Playwright makes the profile folder in the OS temp folder; after a kill it may not get to remove it.
+    const profileDir = pid ? /--user-data-dir=(\S+)/.exec(readCmdline(pid))?.[1] : undefined;
+    let onDisconnected!: () => void;
+    const instance: Instance = {
+      browser, pid, marker, profileDir, runs: 0, active: 0, closing: false,
+      disconnected: new Promise<void>((resolve) => { onDisconnected = resolve; }),
+    };
+    browser.on('disconnected', () => {
+      if (!instance.closing) {
+        this.#stats.crashes++;
+        this.#log('browser.disconnected', { pid });
+      }
+      if (this.#current === instance) this.#current = undefined;
+      this.#reap(instance);
+      onDisconnected();
+    });
+    this.#current = instance;
+    this.#stats.launches++;
+    this.#log('browser.launched', { pid, version: browser.version(), ms: Date.now() - startedAt });
+    return instance;
+  }
+
+  /** Graceful close with a deadline, then SIGKILL of whatever is left. */
+  async #shutdown(instance: Instance): Promise<void> {
+    instance.closing = true;
+    if (this.#current === instance) this.#current = undefined;
+    const closed = await settlesWithin(instance.browser.close(), this.#options.closeTimeoutMs);
+    if (!closed) this.#log('browser.close_timeout', { pid: instance.pid, ms: this.#options.closeTimeoutMs });
+    this.#reap(instance);
+    await settlesWithin(instance.disconnected, this.#options.closeTimeoutMs);
+  }
+
+  #kill(instance: Instance, reason: string): void {
+    this.#stats.kills++;
+    this.#log('browser.kill', { pid: instance.pid, reason });
+    instance.closing = true;
+    if (this.#current === instance) this.#current = undefined;
+    this.#reap(instance);
+  }
+
+  /** Kills the process group and the crashpad handlers (which leave the group), then removes the marker folder. */
+  #reap(instance: Instance): void {
+    if (instance.pid) killBrowserTree(instance.pid, instance.marker);
+    rmSync(instance.marker, { recursive: true, force: true });
+    if (instance.profileDir?.includes('playwright_chromiumdev_profile-')) rmSync(instance.profileDir, { recursive: true, force: true, maxRetries: 3 });
+  }
+
+  #whenIdle(instance: Instance, signal: AbortSignal): Promise<void> {
+    if (instance.active === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        if (instance.active !== 0) return;
+        this.#idle.delete(done);
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => { this.#idle.delete(done); reject(signal.reason); };
+      this.#idle.add(done);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}
+
+/** Whether `promise` settled within `ms` (either way); never rejects. */
+export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
+  try {
+    return await Promise.race([promise.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    const onAbort = (): void => { clearTimeout(timer); reject(signal.reason); };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function readCmdline(pid: number): string {
+  try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { return ''; }
+}

@@ -1,0 +1,126 @@
+/**
+ * Many journeys in a row on one runner: no growth in the browser's process count, bounded RSS growth,
+ * and recycling (after N runs, past an RSS ceiling) that leaves no process of the old browser behind.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserCheckDefinition } from '../../checks/contract.ts';
+import { createDirectoryArtifactSink } from '../../agent/artifacts.ts';
+import type { RunContext } from '../../agent/runner.ts';
+import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/index.ts';
+import { treeRssBytes } from '../../agent/runners/browser/process-tree.ts';
+import { browserCheck, removeProjects, writeProject } from '../support/browser-checks.ts';
+import { startTestSite, type TestSite } from '../support/pages.ts';
+import { isAlive, waitFor } from '../support/processes.ts';
+
+const JOURNEYS = 200;
+/**
+ * The loop stops at 200 journeys or after this long, whichever comes first. A journey takes ~0.3-0.5 s
+ * on a 2-core machine (raw Playwright is ~25% faster without tracing and HAR, see bench/browser.ts), so
+ * 200 take 60-100 s depending on load; the claims below need at least {@link MIN_JOURNEYS} to mean something.
+ */
+const TIME_BOUND_MS = 90_000;
+const MIN_JOURNEYS = 100;
+/** Growth of the tree's summed RSS from after warm-up to the end, on one browser. */
+const RSS_GROWTH_BOUND = 120 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+let site: TestSite;
+let journey: BrowserCheckDefinition;
+
+beforeAll(async () => {
+  site = await startTestSite();
+  journey = await browserCheck('tiny', `
+    await step('open', () => page.goto('${site.url}/tiny'));
+    await step('check', () => expect(page.locator('h1')).toHaveText('ok'));
+  `);
+});
+afterAll(async () => {
+  removeProjects();
+  await site?.close();
+});
+
+const runOnce = (runner: BrowserRunner, definition = journey) => {
+  const controller = new AbortController();
+  const context: RunContext = { region: 'local', agentId: 'soak', signal: controller.signal, deadlineAt: Date.now() + definition.timeoutMs };
+  const timer = setTimeout(() => controller.abort(Object.assign(new Error('deadline'), { code: 'TIMEOUT' })), definition.timeoutMs);
+  return runner.run(definition, context).finally(() => clearTimeout(timer));
+};
+
+/** Waits for the tree to settle (renderers of closed contexts exit asynchronously), then measures it. */
+async function idleTree(runner: BrowserRunner): Promise<{ processes: number; rss: number }> {
+  let last = -1;
+  let stableSince = Date.now();
+  const until = Date.now() + 3_000;
+  while (Date.now() < until) {
+    const count = runner.browserPids().length;
+    if (count !== last) { last = count; stableSince = Date.now(); }
+    if (Date.now() - stableSince >= 300) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const pids = runner.browserPids();
+  return { processes: pids.length, rss: treeRssBytes(pids) };
+}
+
+describe('browser soak', () => {
+  it(`runs ${JOURNEYS} journeys in a row with no growth in Chromium processes and bounded RSS growth`, async () => {
+    // Artifacts on (tracing and HAR every run), as on an agent; recycling off to watch one browser age.
+    const runner = createBrowserRunner({ concurrency: 1, maxRunsPerBrowser: 10_000, artifactSink: createDirectoryArtifactSink(writeProject({})) });
+    const started = Date.now();
+    try {
+      let done = 0;
+      const failures: string[] = [];
+      const peak = { processes: 0 };
+      /** One journey after another until `count` journeys or the time bound. */
+      const journeys = async (count: number): Promise<void> => {
+        while (done < count && Date.now() - started < TIME_BOUND_MS) {
+          done++;
+          const result = await runOnce(runner);
+          if (result.outcome !== 'pass') failures.push(`${result.error?.code}: ${result.error?.message}`);
+          peak.processes = Math.max(peak.processes, runner.browserPids().length);
+        }
+      };
+      // Warm-up: the first runs grow caches and pools that then stay.
+      await journeys(20);
+      const warm = await idleTree(runner);
+      await journeys(JOURNEYS);
+      const end = await idleTree(runner);
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`soak: ${done} journeys in ${seconds.toFixed(1)}s (${(done / seconds).toFixed(1)}/s); processes ${warm.processes} → ${end.processes} (peak ${peak.processes}); tree RSS ${Math.round(warm.rss / MiB)} → ${Math.round(end.rss / MiB)} MiB`);
+      expect(failures).toEqual([]);
+      expect(done).toBeGreaterThanOrEqual(MIN_JOURNEYS);
+      expect(runner.stats().launches).toBe(1);
+      // A leak would add a process per run; +1 allows for Chromium's spare renderer, up at one idle moment and not another.
+      expect(end.processes).toBeLessThanOrEqual(warm.processes + 1);
+      // The run's renderer, the previous one still exiting, and the spare renderer.
+      expect(peak.processes).toBeLessThanOrEqual(warm.processes + 3);
+      expect(end.rss - warm.rss).toBeLessThan(RSS_GROWTH_BOUND);
+    } finally {
+      await runner.close();
+    }
+  }, TIME_BOUND_MS + 30_000);
+
+  it('recycles the browser after N runs and past its RSS ceiling, leaving no process of the old one', async () => {
+    const byCount = createBrowserRunner({ concurrency: 1, maxRunsPerBrowser: 3 });
+    const byRss = createBrowserRunner({ concurrency: 1, maxBrowserRssBytes: 64 * MiB });
+    const oldTrees: number[] = [];
+    try {
+      for (let i = 0; i < 7; i++) {
+        const result = await runOnce(byCount);
+        expect(result.outcome, JSON.stringify(result.error)).toBe('pass');
+        oldTrees.push(...byCount.browserPids());
+      }
+      // Runs 1-3, 4-6, 7: two recycles, three launches.
+      expect(byCount.stats()).toMatchObject({ launches: 3, recycles: 2, crashes: 0, runsOnBrowser: 1 });
+
+      for (let i = 0; i < 2; i++) {
+        expect((await runOnce(byRss)).outcome).toBe('pass');
+        oldTrees.push(...byRss.browserPids());
+      }
+      // A whole browser tree is far over 64 MiB, so the second run needed a fresh browser.
+      expect(byRss.stats()).toMatchObject({ launches: 2, recycles: 1 });
+    } finally {
+      await Promise.all([byCount.close(), byRss.close()]);
+    }
+    await waitFor(() => oldTrees.every((pid) => !isAlive(pid)), 5_000, 'every recycled browser process to exit');
+  }, 60_000);
+});
