@@ -26,7 +26,7 @@ export async function waitFor(what: string, timeoutMs: number, condition: () => 
 const COLOR: Record<string, string> = { up: '\x1b[32m', down: '\x1b[31m', 'no-data': '\x1b[90m' };
 
 interface ChecksBody {
-  checks?: { id: string; regions?: Record<string, { status?: string }>; uptime?: Record<string, number | null> }[];
+  checks?: { id: string; regions?: { region: string; status: string }[]; incident?: { scope: string } | null }[];
 }
 
 /** One line per check: `demo-homepage   us-east up   eu-west up   ap-south down`. */
@@ -37,10 +37,11 @@ export function renderSummary(body: unknown, regions: string[], color = process.
   const width = Math.max(...checks.map((c) => c.id.length));
   return checks.map((check) => {
     const cells = regions.map((region) => {
-      const status = check.regions?.[region]?.status ?? '-';
+      const status = check.regions?.find((r) => r.region === region)?.status ?? '-';
       const text = `${region} ${status.padEnd(7)}`;
       return color && COLOR[status] ? `${COLOR[status]}${text}\x1b[0m` : text;
     });
-    return `${check.id.padEnd(width)}  ${cells.join('  ')}`;
+    const incident = check.incident ? `  ${check.incident.scope.toUpperCase()} INCIDENT` : '';
+    return `${check.id.padEnd(width)}  ${cells.join('  ')}${incident}`;
   });
 }

@@ -116,8 +116,8 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     await waitFor('agents to report', 30_000, async () => {
       const dead = processes.find((p) => p.child.exitCode !== null);
       if (dead) throw new Error(`${dead.name} exited with code ${dead.child.exitCode}; see ${dead.logFile}`);
-      const body = await fetch(`${apiUrl}/api/agents`).then((r) => r.json()).catch(() => null) as { agents?: { region: string; online: boolean }[] } | null;
-      const online = new Set((body?.agents ?? []).filter((a) => a.online).map((a) => a.region));
+      const body = await fetch(`${apiUrl}/api/agents`).then((r) => r.json()).catch(() => null) as { regions?: { region: string; online: number }[] } | null;
+      const online = new Set((body?.regions ?? []).filter((r) => r.online > 0).map((r) => r.region));
       return regions.every((r) => online.has(r));
     });
     // 6. Deploy the example checks
