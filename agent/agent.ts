@@ -17,13 +17,13 @@ import { createLogger, redactUrl, throttledErrorLog, type Logger } from './log.t
 import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { ResultPublisher } from './publisher.ts';
 import type { RunnerTable } from './runner.ts';
-import { runners as builtInRunners } from './runners/index.ts';
+import { setUpRunners } from './runner-setup.ts';
 import { AGENT_VERSION } from './version.ts';
 import { createCheckWorker } from './worker.ts';
 import { checkQueueName } from '../checks/contract.ts';
 
 export interface StartAgentOptions {
-  /** Runner per check type. @defaultValue the built-in table (`agent/runners/index.ts`) */
+  /** Runner per check type. @defaultValue from the configuration (`setUpRunners`: HTTP, plus browser when `browserChecks` is on) */
   runners?: RunnerTable;
   /** @defaultValue JSON lines on stdout */
   logger?: Logger;
@@ -70,8 +70,6 @@ export class AgentStartError extends Error {
 }
 
 export async function startAgent(config: AgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
-  const runners = options.runners ?? builtInRunners;
-  const capabilities = options.capabilities ?? Object.keys(runners);
   const logger = (options.logger ?? createLogger()).child({ agentId: config.agentId, region: config.region });
   const startedAt = Date.now();
   const metrics = createAgentMetrics();
@@ -96,6 +94,14 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     if (connected) logger.warn('redis.disconnected');
     connected = false;
   });
+
+  // Runners given by the caller win; otherwise the configuration decides (browser checks on or off).
+  const setup = options.runners
+    ? { runners: options.runners, capabilities: Object.keys(options.runners), resources: [] }
+    : await setUpRunners(config, redis, logger);
+  const runners = setup.runners;
+  const capabilities = options.capabilities ?? setup.capabilities;
+  const resources = [...setup.resources, ...(options.resources ?? [])];
 
   const publisher = new ResultPublisher({ redis, prefix: config.prefix, logger, metrics, spoolCapacity: options.spoolCapacity });
   const checkWorker = createCheckWorker({ config, runners, publisher, metrics, logger, graceMs: options.graceMs });
@@ -161,7 +167,7 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     // Leave the fleet first: coordinators stop counting on this agent at once.
     await heartbeat?.stop();
     await checkWorker.close(config.shutdownTimeoutMs);
-    for (const resource of options.resources ?? []) {
+    for (const resource of resources) {
       try {
         await withTimeout(resource.close(), 10_000, `closing ${resource.name}`);
       } catch (error) {

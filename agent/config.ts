@@ -34,6 +34,16 @@ export interface AgentConfig {
    * (and reported as `RUN_CANCELLED`). @defaultValue 10000 (`'10s'`)
    */
   shutdownTimeoutMs: number;
+  /**
+   * Serve browser checks: launch Chromium (through Playwright, loaded only then) for `browser` jobs.
+   * Agents of one region share its queue, so enable it on every agent of a region that runs browser
+   * checks. @defaultValue false (`off`)
+   */
+  browserChecks: boolean;
+  /** Chromium binary for browser checks. @defaultValue `'/usr/bin/chromium'` */
+  chromiumPath: string;
+  /** Browser runs at once, apart from `concurrency`. @defaultValue 2 */
+  browserConcurrency: number;
 }
 
 type OptionKey = keyof AgentConfig;
@@ -57,6 +67,9 @@ const OPTIONS: Record<OptionKey, OptionSpec> = {
   healthPort: { flag: '--health-port', env: ['LOOKOUT_HEALTH_PORT'], help: 'Port of /healthz, /readyz, /metrics (0 = any free port)', defaultText: '0' },
   healthHost: { flag: '--health-host', env: ['LOOKOUT_HEALTH_HOST'], help: 'Address the health server listens on', defaultText: '127.0.0.1' },
   shutdownTimeoutMs: { flag: '--shutdown-timeout', env: ['LOOKOUT_SHUTDOWN_TIMEOUT'], help: 'Time in-flight runs get to finish on shutdown, e.g. 10s', defaultText: '10s' },
+  browserChecks: { flag: '--browser-checks', env: ['LOOKOUT_BROWSER_CHECKS'], help: 'Run browser checks in Chromium: on or off', defaultText: 'off' },
+  chromiumPath: { flag: '--chromium', env: ['LOOKOUT_CHROMIUM_PATH'], help: 'Chromium binary for browser checks', defaultText: '/usr/bin/chromium' },
+  browserConcurrency: { flag: '--browser-concurrency', env: ['LOOKOUT_BROWSER_CONCURRENCY'], help: 'Browser runs at the same time', defaultText: '2' },
 };
 
 const FLAG_TO_KEY = new Map(Object.entries(OPTIONS).map(([key, spec]) => [spec.flag, key as OptionKey]));
@@ -88,6 +101,9 @@ const RawConfig = z.object({
   healthPort: integerText('a port number (0-65535)', 0, 65535),
   healthHost: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, 'expected an IP address or host name'),
   shutdownTimeoutMs: durationText,
+  browserChecks: z.enum(['on', 'off'], 'expected "on" or "off"').transform((v) => v === 'on'),
+  chromiumPath: z.string().regex(/^\//, 'expected an absolute path'),
+  browserConcurrency: integerText('a positive integer', 1, 64),
 });
 
 /** Where a raw value came from, for error messages. */
@@ -145,6 +161,9 @@ export function parseAgentConfig(
     healthPort: '0',
     healthHost: '127.0.0.1',
     shutdownTimeoutMs: '10s',
+    browserChecks: 'off',
+    chromiumPath: '/usr/bin/chromium',
+    browserConcurrency: '2',
   };
 
   const input: Record<string, string | undefined> = {};
@@ -186,7 +205,7 @@ function fromEnv(names: string[], env: Record<string, string | undefined>): RawV
 
 /** Text printed by `--help`. */
 export const agentHelp: string = [
-  'Usage: lookout-agent --region <region> [options]',
+  'Usage: lookout agent --region <region> [options]',
   '',
   'Runs checks for one region: consumes the checks.<region> queue, publishes results, writes heartbeats,',
   'and serves /healthz, /readyz and /metrics. Every option can also be set by environment variable.',

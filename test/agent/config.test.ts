@@ -9,6 +9,9 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   healthPort: 0,
   healthHost: '127.0.0.1',
   shutdownTimeoutMs: 10_000,
+  browserChecks: false,
+  chromiumPath: '/usr/bin/chromium',
+  browserConcurrency: 2,
 };
 
 describe('parseAgentConfig', () => {
@@ -27,6 +30,11 @@ describe('parseAgentConfig', () => {
       expected: { region: 'r1', redisUrl: 'redis://h:7000', prefix: '{lk}', concurrency: 50, agentId: 'a-1', healthPort: 9100, healthHost: '0.0.0.0', shutdownTimeoutMs: 90_000 },
     },
     { name: 'health port from env', argv: ['--region', 'r1'], env: { LOOKOUT_HEALTH_PORT: '8081' }, expected: { healthPort: 8081 } },
+    {
+      name: 'browser checks on, with their options',
+      argv: ['--region', 'r1', '--browser-checks', 'on', '--browser-concurrency', '3'], env: { LOOKOUT_CHROMIUM_PATH: '/opt/chromium/chrome' },
+      expected: { browserChecks: true, browserConcurrency: 3, chromiumPath: '/opt/chromium/chrome' },
+    },
   ];
   it.each(valid)('accepts $name', ({ argv, env, expected }) => {
     const result = parseAgentConfig(argv, env ?? {}, facts);
@@ -48,6 +56,8 @@ describe('parseAgentConfig', () => {
     { name: 'non-redis URL', argv: ['--region', 'r1', '--redis', 'http://x'], errors: ['--redis: expected a redis:// or rediss:// URL, got "http://x"'] },
     { name: 'port out of range', argv: ['--region', 'r1', '--health-port', '70000'], errors: ['--health-port: expected a port number (0-65535) of at most 65535, got "70000"'] },
     { name: 'bad duration', argv: ['--region', 'r1', '--shutdown-timeout', '10'], errors: ['--shutdown-timeout: expected a duration like "10s" or "500ms", got "10"'] },
+    { name: 'browser checks neither on nor off', argv: ['--region', 'r1', '--browser-checks', 'yes'], errors: ['--browser-checks: expected "on" or "off", got "yes"'] },
+    { name: 'relative chromium path', argv: ['--region', 'r1', '--chromium', 'chromium'], errors: ['--chromium: expected an absolute path, got "chromium"'] },
     { name: 'flag given twice', argv: ['--region', 'r1', '--region', 'r2'], errors: ['--region: given more than once'] },
     {
       name: 'every problem at once',
