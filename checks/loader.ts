@@ -4,7 +4,7 @@
  * bundle, collects the checks it exports, and validates them all. Every problem of every file is
  * reported together with file, line, check id and field; callers deploy nothing when any exists.
  */
-import { build, type Message } from 'esbuild';
+import { build, stop as stopBundler, type Message } from 'esbuild';
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -142,4 +142,12 @@ export async function loadChecks(paths: string[]): Promise<LoadResult> {
     }
   }
   return { checks, problems, files: found.files };
+}
+
+/**
+ * Ends esbuild's helper process. Loading starts it and keeps it for later builds; a long-running
+ * caller (the fleet) releases it once it has loaded its checks, so it leaves no process behind.
+ */
+export async function releaseBundler(): Promise<void> {
+  await stopBundler();
 }

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RegionName } from '../checks/contract.ts';
 import { formatDiagnostic } from '../checks/diagnostics.ts';
-import { loadChecks } from '../checks/loader.ts';
+import { loadChecks, releaseBundler } from '../checks/loader.ts';
 import { parseFlags } from './args.ts';
 import { deployDefinitions } from './deploy.ts';
 import { startDemoTarget, type DemoTarget } from './demo-target.ts';
@@ -60,16 +60,21 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
   let stopping = false;
   let summaryTimer: NodeJS.Timeout | undefined;
 
-  const shutdown = async (code: number, why?: string): Promise<number> => {
-    if (stopping) return code;
-    stopping = true;
-    if (summaryTimer) clearInterval(summaryTimer);
-    if (why) process.stderr.write(`\n${why}\n`);
-    process.stdout.write('\nstopping the fleet…\n');
-    await stopAll(processes);
-    await demo?.close();
-    process.stdout.write('stopped.\n');
-    return code;
+  // One shutdown, whoever asks first (Ctrl-C, a process dying, a start-up error); every caller awaits
+  // the same promise, so nothing exits the CLI while processes are still being stopped.
+  let shuttingDown: Promise<number> | undefined;
+  const shutdown = (code: number, why?: string): Promise<number> => {
+    shuttingDown ??= (async () => {
+      stopping = true;
+      if (summaryTimer) clearInterval(summaryTimer);
+      if (why) process.stderr.write(`\n${why}\n`);
+      process.stdout.write('\nstopping the fleet…\n');
+      await stopAll(processes);
+      await demo?.close();
+      process.stdout.write('stopped.\n');
+      return code;
+    })();
+    return shuttingDown;
   };
   const interrupted = new Promise<number>((resolveSignal) => {
     for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => resolveSignal(shutdown(0)));
@@ -94,6 +99,7 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     process.env.LOOKOUT_DEMO_URL = demo.url;
     // 3. Validate the checks before starting anything that would run them
     const loaded = await loadChecks(checkPaths);
+    await releaseBundler();
     if (loaded.problems.length > 0) {
       return shutdown(1, `lookout fleet: the checks have ${loaded.problems.length} problem(s); nothing deployed:\n${loaded.problems.map((p) => `  ${formatDiagnostic(p)}`).join('\n')}`);
     }
@@ -154,7 +160,7 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     summaryTimer = setInterval(() => { void draw(); }, 2_000);
     // 8. Any core process dying ends the fleet; Ctrl-C ends it cleanly.
     const died = Promise.race(processes.map((p) => p.exited.then((code) => ({ p, code }))))
-      .then(({ p, code }) => shutdown(1, `lookout fleet: ${p.name} exited unexpectedly (${code}); see ${p.logFile}`));
+      .then(({ p, code }) => stopping ? shutdown(0) : shutdown(1, `lookout fleet: ${p.name} exited unexpectedly (${code}); see ${p.logFile}`));
     return Promise.race([interrupted, died]);
   };
 

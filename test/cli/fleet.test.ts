@@ -1,0 +1,52 @@
+/**
+ * The README's main command as a user runs it: `lookout fleet` starts Redis, a coordinator, three
+ * agents and the demo service, deploys the examples, shows every region up, and on Ctrl-C (SIGINT)
+ * stops every process it started and exits 0.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/redis.ts';
+import { waitUntil } from '../support/wait.ts';
+
+const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+const childrenOf = (pid: number): number[] => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+
+describe('lookout fleet', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'lookout-fleet-'));
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('runs the example fleet with every region up, and Ctrl-C stops everything it started', async () => {
+    const port = await freePort();
+    const fleet = spawn('./lookout', ['fleet', '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    fleet.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    fleet.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    try {
+      await waitUntil('the fleet to start', () => output.includes('Press Ctrl-C to stop.') || fleet.exitCode !== null, 60_000);
+      expect(output, output).toContain(`Dashboard   http://127.0.0.1:${port}/`);
+      const children = childrenOf(fleet.pid!);
+      expect(children.length).toBeGreaterThanOrEqual(5); // redis, coordinator, three agents
+
+      const statuses = await waitUntil('every region of every example check up', async () => {
+        const body = await (await fetch(`http://127.0.0.1:${port}/api/checks`)).json() as { checks: { id: string; regions: { region: string; status: string }[] }[] };
+        const all = body.checks.flatMap((c) => c.regions.map((r) => `${c.id}/${r.region}=${r.status}`));
+        return body.checks.length === 3 && all.every((s) => s.endsWith('=up')) && all;
+      }, 40_000);
+      expect(statuses).toHaveLength(9);
+      await waitUntil('the summary to show it', () => /demo-homepage +us-east up +eu-west up +ap-south up/.test(output), 10_000);
+
+      const exited = once(fleet, 'exit');
+      fleet.kill('SIGINT');
+      const [code] = await exited;
+      expect(code, output).toBe(0);
+      expect(output).toContain('stopped.');
+      expect(children.filter(alive)).toEqual([]);
+    } finally {
+      if (fleet.exitCode === null) fleet.kill('SIGKILL');
+    }
+  }, 120_000);
+});
