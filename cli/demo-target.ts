@@ -28,6 +28,10 @@ export async function startDemoTarget(port: number, host = '127.0.0.1'): Promise
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return res.end('<!doctype html><title>Acme Shop</title><h1>Acme Shop</h1><a href="/cart">Cart</a>');
     }
+    if (url.pathname === '/cart') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end('<!doctype html><title>Cart · Acme Shop</title><h1>Your cart</h1><p>Empty.</p>');
+    }
     if (url.pathname === '/api/health') return json(res, 200, { status: 'ok' });
     if (url.pathname === '/api/checkout' && req.method === 'POST') return json(res, 202, { accepted: true });
     return json(res, 404, { error: 'not found' });

@@ -116,7 +116,7 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     });
     // 5. One agent per region
     for (const region of regions) {
-      const agent = startProcess(`agent-${region}`, process.execPath, [...nodeArgs, join(ROOT, 'agent/main.ts'), '--region', region, '--redis', redisUrl, '--agent-id', `local-${region}`], { logDir });
+      const agent = startProcess(`agent-${region}`, process.execPath, [...nodeArgs, join(ROOT, 'agent/main.ts'), '--region', region, '--redis', redisUrl, '--agent-id', `local-${region}`, '--browser-checks', 'on', '--browser-concurrency', '1'], { logDir });
       processes.push(agent);
     }
     await waitFor('agents to report', 30_000, async () => {

@@ -74,6 +74,6 @@ describe('loadChecks', () => {
   it('loads the shipped example checks without problems', async () => {
     const loaded = await loadChecks(['checks/examples']);
     expect(loaded.problems).toEqual([]);
-    expect(loaded.checks.map((c) => c.definition.id).sort()).toEqual(['demo-api-health', 'demo-checkout-api', 'demo-homepage']);
+    expect(loaded.checks.map((c) => c.definition.id).sort()).toEqual(['demo-api-health', 'demo-cart-journey', 'demo-checkout-api', 'demo-homepage']);
   });
 });

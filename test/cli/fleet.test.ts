@@ -1,7 +1,8 @@
 /**
  * The README's main command as a user runs it: `lookout fleet` starts Redis, a coordinator, three
  * agents and the demo service, deploys the examples, shows every region up, and on Ctrl-C (SIGINT)
- * stops every process it started and exits 0.
+ * stops every process it started and exits 0. Its agents serve browser
+ * checks too, so the example journey runs in real Chromium.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -34,9 +35,9 @@ describe('lookout fleet', () => {
       const statuses = await waitUntil('every region of every example check up', async () => {
         const body = await (await fetch(`http://127.0.0.1:${port}/api/checks`)).json() as { checks: { id: string; regions: { region: string; status: string }[] }[] };
         const all = body.checks.flatMap((c) => c.regions.map((r) => `${c.id}/${r.region}=${r.status}`));
-        return body.checks.length === 3 && all.every((s) => s.endsWith('=up')) && all;
+        return body.checks.length === 4 && all.every((s) => s.endsWith('=up')) && all;
       }, 40_000);
-      expect(statuses).toHaveLength(9);
+      expect(statuses).toHaveLength(12);
       await waitUntil('the summary to show it', () => /demo-homepage +us-east up +eu-west up +ap-south up/.test(output), 10_000);
 
       const exited = once(fleet, 'exit');
