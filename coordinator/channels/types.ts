@@ -1,12 +1,12 @@
 /**
- * The shape every alert channel has (webhook, and later Slack, PagerDuty, Alertmanager, email):
- * a config schema, a pure payload builder that tests can assert on, and a `send` that performs one
- * attempt and reports what happened. Channels know nothing about queues or retries: the delivery
- * worker (`coordinator/delivery.ts`) decides from the {@link SendOutcome} whether to retry.
+ * The shape every alert channel has (webhook, Slack, PagerDuty, Alertmanager, email): a config
+ * schema, a pure payload builder that tests can assert on, and a `send` that performs one attempt and
+ * reports what happened. Channels know nothing about queues or retries: the delivery worker
+ * (`coordinator/delivery.ts`) decides from the {@link SendOutcome} whether to retry.
  */
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
-import type { AlertEvent } from '../events.ts';
+import type { AnyAlertEvent } from './event-view.ts';
 
 /** A channel name keys delivery job ids and metrics labels, so it is a short slug without `.` or `:`. */
 export const ChannelName = z
@@ -41,6 +41,12 @@ export interface PayloadContext {
   deliveryId: string;
   /** Epoch ms of this attempt (`sentAt`, signature timestamps). */
   now: number;
+  /**
+   * Base URL of the Lookout dashboard as people reach it, for links in messages (Slack buttons,
+   * PagerDuty links, Alertmanager `generatorURL`). No trailing slash.
+   * @defaultValue undefined (messages carry no links; Alertmanager gets no `generatorURL`)
+   */
+  dashboardUrl?: string;
 }
 
 /** What one `send` needs besides the request and the config. */
@@ -53,8 +59,9 @@ export interface SendContext {
 
 /**
  * Why an attempt failed, as a stable code.
- * - `RECEIVER_REJECTED`: the receiver refused the request for good (4xx other than 408/429).
- * - `RECEIVER_UNAVAILABLE`: 5xx, 408 or 429; worth retrying.
+ * - `RECEIVER_REJECTED`: the receiver refused the request for good (4xx other than 408/429; an SMTP
+ *   5xx reply or failed authentication).
+ * - `RECEIVER_UNAVAILABLE`: 5xx, 408 or 429 (an SMTP 4xx reply); worth retrying.
  * - `UNEXPECTED_REDIRECT`: 3xx; webhooks do not follow redirects (the body would be re-sent elsewhere).
  * - `TIMEOUT`: the attempt's own deadline passed.
  * - `NETWORK_ERROR`: DNS, connect, reset, TLS...; worth retrying.
@@ -64,6 +71,7 @@ export type SendFailureCode =
   | 'RECEIVER_REJECTED' | 'RECEIVER_UNAVAILABLE' | 'UNEXPECTED_REDIRECT' | 'TIMEOUT' | 'NETWORK_ERROR' | 'ABORTED';
 
 export type SendOutcome =
+  /** `status`: the HTTP status, or the SMTP reply code for email. */
   | { ok: true; status: number }
   | {
     ok: false;
@@ -78,15 +86,28 @@ export type SendOutcome =
   };
 
 /**
- * One alert channel. `Config` is the validated config, including `type` and the common options
- * ({@link ChannelCommonConfig}).
+ * How the delivery worker orders sends of one incident (or one agent's offline/online pair) to a channel.
+ * - `every-event`: every event is a message of its own (webhook, Slack, email); each is sent, even late.
+ * - `latest-state`: the receiver keeps the state of an alert keyed by its id (PagerDuty `dedup_key`,
+ *   Alertmanager labels), so an older event must never land after a newer one: sends of one thread are
+ *   serialised, and an event whose thread already has a newer one queued is skipped as superseded.
  */
-export interface ChannelModule<Config extends { type: string; name: string; attempts: number; timeoutMs: number }> {
+export type ChannelOrdering = 'every-event' | 'latest-state';
+
+/**
+ * One alert channel. `Config` is the validated config, including `type` and the common options
+ * ({@link ChannelCommonConfig}); `Request` is what one attempt sends ({@link ChannelRequest} for HTTP).
+ */
+export interface ChannelModule<Config extends { type: string; name: string; attempts: number; timeoutMs: number }, Request = ChannelRequest> {
   type: Config['type'];
+  ordering: ChannelOrdering;
   /** Validates one config entry (input: what the user wrote; output: with defaults applied). */
   configSchema: z.ZodType<Config, unknown>;
-  /** Pure: the same event, config and context always give the same request. */
-  buildPayload(event: AlertEvent, config: Config, context: PayloadContext): ChannelRequest;
+  /**
+   * Pure: the same event, config and context always give the same request. Any event type must be
+   * accepted, including types added after the channel was written (rendered generically).
+   */
+  buildPayload(event: AnyAlertEvent, config: Config, context: PayloadContext): Request;
   /** One attempt. Never throws for anything the receiver or the network does: it reports an outcome. */
-  send(request: ChannelRequest, config: Config, context: SendContext): Promise<SendOutcome>;
+  send(request: Request, config: Config, context: SendContext): Promise<SendOutcome>;
 }

@@ -22,7 +22,8 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { AlertEvent, AlertEventType } from '../events.ts';
+import type { AlertEventType } from '../events.ts';
+import { INCIDENT_EVENT_TYPES, viewEvent, type AnyAlertEvent } from './event-view.ts';
 import { postOnce } from './http.ts';
 import { summarize } from './summary.ts';
 import { ChannelCommonConfig, type ChannelModule, type ChannelRequest, type PayloadContext } from './types.ts';
@@ -51,7 +52,7 @@ export type WebhookConfig = z.infer<typeof WebhookConfigSchema>;
 
 interface WebhookPayloadBase {
   schemaVersion: typeof WEBHOOK_SCHEMA_VERSION;
-  event: AlertEventType;
+  event: string;
   eventId: string;
   /** Same as the `x-lookout-delivery` header, but covered by the signature. */
   deliveryId: string;
@@ -64,7 +65,8 @@ interface WebhookPayloadBase {
 }
 
 export interface WebhookIncidentPayload extends WebhookPayloadBase {
-  event: 'incident.opened' | 'incident.updated' | 'incident.resolved';
+  /** `incident.opened`, `incident.updated`, `incident.resolved`, or another type about an incident (`incident.reminder`). */
+  event: string;
   check: { id: string; name: string };
   incident: {
     id: string;
@@ -79,6 +81,8 @@ export interface WebhookIncidentPayload extends WebhookPayloadBase {
   };
   /** Last error of each failing region, in region order; empty once resolved. */
   errors: Array<{ region: string; code: string; message: string; at: string }>;
+  /** The event's other fields, for types besides opened/updated/resolved (e.g. `{ reminder: 2 }`). */
+  data?: Record<string, unknown>;
 }
 
 export interface WebhookProbePayload extends WebhookPayloadBase {
@@ -86,21 +90,41 @@ export interface WebhookProbePayload extends WebhookPayloadBase {
   agent: { id: string; region: string; lastSeenAt: string };
 }
 
-export type WebhookPayload = WebhookIncidentPayload | WebhookProbePayload;
+/**
+ * An event type added after this payload format was written: its own fields (besides id, type and at)
+ * are passed through unchanged under `data`, so receivers get it before a dedicated format exists.
+ */
+export interface WebhookGenericPayload extends WebhookPayloadBase {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+export type WebhookPayload = WebhookIncidentPayload | WebhookProbePayload | WebhookGenericPayload;
+/** The event names this format has a dedicated shape for. */
+export type WebhookKnownEvent = AlertEventType;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** The JSON document for one event. Pure. */
-export function buildWebhookPayload(event: AlertEvent, context: PayloadContext): WebhookPayload {
+export function buildWebhookPayload(anyEvent: AnyAlertEvent, context: PayloadContext): WebhookPayload {
   const base = {
-    schemaVersion: WEBHOOK_SCHEMA_VERSION, eventId: event.id, deliveryId: context.deliveryId,
-    at: iso(event.at), sentAt: iso(context.now), summary: summarize(event),
+    schemaVersion: WEBHOOK_SCHEMA_VERSION, eventId: anyEvent.id, deliveryId: context.deliveryId,
+    at: iso(anyEvent.at), sentAt: iso(context.now), summary: summarize(anyEvent),
   };
-  if ('incident' in event) {
+  const view = viewEvent(anyEvent);
+  if (view.kind === 'other') {
+    const { id: _id, type: _type, at: _at, ...data } = anyEvent as unknown as Record<string, unknown>;
+    return { ...base, event: anyEvent.type, data };
+  }
+  if (view.kind === 'incident') {
+    const { event } = view;
     const { incident } = event;
+    const { id: _id, type: _type, at: _at, check: _check, incident: _incident, ...extra } = anyEvent as unknown as Record<string, unknown>;
+    const known = (INCIDENT_EVENT_TYPES as readonly string[]).includes(anyEvent.type);
     return {
       ...base,
-      event: event.type,
+      event: anyEvent.type,
+      ...(known ? {} : { data: extra }),
       check: { id: event.check.id, name: event.check.name },
       incident: {
         id: incident.id, scope: incident.scope,
@@ -114,6 +138,7 @@ export function buildWebhookPayload(event: AlertEvent, context: PayloadContext):
       }),
     };
   }
+  const { event } = view;
   return {
     ...base,
     event: event.type,
@@ -151,6 +176,7 @@ export function verifyWebhookSignature(input: {
 
 export const webhookChannel: ChannelModule<WebhookConfig> = {
   type: 'webhook',
+  ordering: 'every-event',
   configSchema: WebhookConfigSchema,
 
   buildPayload(event, config, context): ChannelRequest {

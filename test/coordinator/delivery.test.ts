@@ -198,6 +198,7 @@ describe('createDelivery', () => {
     const deadLetters = await delivery.listDeadLetters();
     expect(deadLetters).toEqual([{
       deliveryId: jobId, channel: 'ops', eventId: event.id, eventType: 'incident.opened', attemptsMade: 1,
+      summary: 'Homepage is down in eu-west (regional; passing: us-east) — CONNECT_REFUSED',
       lastError: 'RECEIVER_REJECTED: receiver answered 400 Bad Request: receiver says no', failedAt: expect.any(Number),
     }]);
     expect(await deliveryCounts(registry)).toEqual({ 'ops/failed': 1 });
@@ -310,16 +311,23 @@ describe('createDelivery', () => {
     expect(thrown).toBeInstanceOf(DeliveryError);
     expect(thrown).toMatchObject({
       code: 'INVALID_CHANNEL_CONFIG',
-      problems: ['channels[0].url: must be an http(s) URL, like https://example.com/hooks/lookout', 'channels[1].type: unknown channel type "sms" (known: webhook)'],
+      problems: ['channels[0].url: must be an http(s) URL, like https://example.com/hooks/lookout', 'channels[1].type: unknown channel type "sms" (known: webhook, slack, pagerduty, email, alertmanager)'],
     });
 
     // An invalid event is logged and dropped (a throw would block the coordinator's outbox behind it).
     const lines: string[] = [];
     const { inspect, make } = await setup(() => ({ status: 200 }));
     const { delivery } = make({ logger: createLogger((line) => lines.push(line)) });
-    const bad = { ...incidentEvent(), type: 'incident.exploded' } as unknown as AlertEvent;
+    const bad = { ...incidentEvent(), type: 'Incident Exploded' } as unknown as AlertEvent;
     await delivery.deliver(bad);
+    // A known type with a broken field is refused too, not passed off as a type added later.
+    const broken = { ...incidentEvent(), incident: { scope: 'regional' } } as unknown as AlertEvent;
+    await delivery.deliver(broken);
     expect(await inspect.getJob(deliveryJobId('ops', bad.id))).toBeUndefined();
-    expect(lines.map((line) => JSON.parse(line))).toMatchObject([{ level: 'error', msg: 'delivery.invalid_event', eventId: bad.id, problems: [expect.stringMatching(/^event\.type: /)] }]);
+    expect(await inspect.getJob(deliveryJobId('ops', broken.id))).toBeUndefined();
+    expect(lines.map((line) => JSON.parse(line))).toMatchObject([
+      { level: 'error', msg: 'delivery.invalid_event', eventId: bad.id, problems: [expect.stringMatching(/^event\.type: /)] },
+      { level: 'error', msg: 'delivery.invalid_event', eventId: broken.id, problems: expect.arrayContaining([expect.stringMatching(/^event\.incident\.id: /)]) },
+    ]);
   });
 });

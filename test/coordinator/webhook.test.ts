@@ -97,6 +97,29 @@ describe('webhook payload', () => {
     expect(JSON.parse(request.body)).toEqual(payload);
   });
 
+  it('passes an event type added later through generically, under data', () => {
+    const future = {
+      id: 'certificate.expiring:homepage:1', type: 'certificate.expiring', at: T0, check: { id: 'homepage', name: 'Homepage' },
+      severity: 'error', message: 'the TLS certificate expires in 6 days', daysLeft: 6,
+    };
+    expect(buildWebhookPayload(future, context)).toEqual({
+      schemaVersion: 1, event: 'certificate.expiring', eventId: 'certificate.expiring:homepage:1', deliveryId: context.deliveryId,
+      at: iso(T0), sentAt: iso(T0 + 5_000), summary: '[certificate.expiring] Homepage: the TLS certificate expires in 6 days',
+      data: { check: { id: 'homepage', name: 'Homepage' }, severity: 'error', message: 'the TLS certificate expires in 6 days', daysLeft: 6 },
+    });
+    // A type about an incident gets the incident shape, its other fields under data.
+    const reminder = { ...events.opened!, id: 'inc-1:reminder:2', type: 'incident.reminder', reminder: 2 };
+    expect(buildWebhookPayload(reminder, context)).toMatchObject({
+      event: 'incident.reminder', summary: 'Reminder: Homepage is still down in eu-west (regional; passing: ap-south, us-east) — CONNECT_REFUSED',
+      check, incident: { id: 'inc-1', scope: 'regional' }, errors: [{ region: 'eu-west', code: 'CONNECT_REFUSED' }], data: { reminder: 2 },
+    });
+    const acknowledged = { ...events.opened!, id: 'inc-1:ack', type: 'incident.acknowledged', by: 'alice' };
+    expect(buildWebhookPayload(acknowledged, context)).toMatchObject({
+      event: 'incident.acknowledged', summary: '[incident.acknowledged] Homepage is down in eu-west (regional; passing: ap-south, us-east) — CONNECT_REFUSED',
+      data: { by: 'alice' },
+    });
+  });
+
   it('sets the delivery headers, and no signature without a secret', () => {
     const { headers } = webhookChannel.buildPayload(events.opened!, config(), context);
     expect(headers).toEqual({
@@ -162,7 +185,7 @@ describe('channel config validation', () => {
     expect(parsed.ok).toBe(false);
     const problems = parsed.ok ? [] : parsed.problems;
     expect(problems).toContain('channels[0].url: must be an http(s) URL, like https://example.com/hooks/lookout');
-    expect(problems).toContain('channels[1].type: unknown channel type "carrier-pigeon" (known: webhook)');
+    expect(problems).toContain('channels[1].type: unknown channel type "carrier-pigeon" (known: webhook, slack, pagerduty, email, alertmanager)');
     expect(problems).toContain('channels[2].name: "ops" is already the name of channels[0]; names must be unique');
     for (const field of ['name', 'secret', 'attempts']) expect(problems.some((p) => p.startsWith(`channels[3].${field}: `))).toBe(true);
     expect(problems.some((p) => p.startsWith('channels[3]') && p.includes('sercet'))).toBe(true);
