@@ -1,12 +1,12 @@
 /**
- * Durations as people write them in check files: `'500ms'`, `'10s'`, `'1m'`, `'1h'`, or `'1m30s'`.
+ * Durations as people write them in check files: `'500ms'`, `'10s'`, `'1m'`, `'1h'`, `'30d'`, or `'1m30s'`.
  * Plain numbers are refused on purpose: `frequency: 60` could mean seconds or milliseconds.
  */
-export type DurationUnit = 'ms' | 's' | 'm' | 'h';
+export type DurationUnit = 'ms' | 's' | 'm' | 'h' | 'd';
 export type Duration = `${number}${DurationUnit}` | `${number}m${number}s`;
 
-const UNIT_MS: Record<DurationUnit, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+const UNIT_MS: Record<DurationUnit, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy;
 
 /** Parses a duration into milliseconds; returns an error message instead of throwing. */
 export function parseDuration(input: unknown): { ms: number } | { error: string } {

@@ -4,6 +4,8 @@
  * racing) can be recognised and delivered once.
  */
 import type { Incident, IncidentEventType } from './incident.ts';
+import type { DegradedReason } from './policy.ts';
+import type { SliKind } from './slo.ts';
 
 export type ProbeEventType = 'probe.offline' | 'probe.online';
 export type AlertEventType = IncidentEventType | ProbeEventType;
@@ -15,6 +17,8 @@ export interface IncidentAlertEvent {
   at: number;
   check: { id: string; name: string };
   incident: Incident;
+  /** Set on the `incident.updated` that turned a regional incident global. */
+  escalated?: true;
 }
 
 export interface ProbeAlertEvent {
@@ -28,4 +32,77 @@ export interface ProbeAlertEvent {
 export type AlertEvent = IncidentAlertEvent | ProbeAlertEvent;
 
 export const incidentEventId = (incident: Incident): string => `${incident.id}:${incident.seq}`;
+
+// ---------------------------------------------------------------------------------------------
+// Alert-policy events (reminders, flapping, degraded, SLO burn rates). They travel the same path
+// (outbox → delivery) as the events above, whose shapes they leave untouched.
+// ---------------------------------------------------------------------------------------------
+
+export type PolicyEventType = 'incident.reminder' | 'check.flapping' | 'check.degraded' | 'check.recovered' | 'slo.burn_rate';
+
+/** An incident is still open `reminderEveryMs` after the last notification about it. */
+export interface IncidentReminderEvent {
+  /** `${incident.id}:reminder:${reminder}` */
+  id: string;
+  type: 'incident.reminder';
+  at: number;
+  check: { id: string; name: string };
+  incident: Incident;
+  /** 1 for the first reminder of this incident, then 2, … */
+  reminder: number;
+}
+
+/** A region started flapping (one notice, then silence about it) or is stable again. */
+export interface FlappingAlertEvent {
+  /** `check.flapping:${checkId}:${region}:${flappingSince}:${state}` */
+  id: string;
+  type: 'check.flapping';
+  at: number;
+  check: { id: string; name: string };
+  region: string;
+  state: 'started' | 'ended';
+  /** When flapping started. */
+  flappingSince: number;
+  /** The region's verdict status now. */
+  status: string;
+}
+
+/** A region became degraded (`check.degraded`) or clean again (`check.recovered`); only with `alerting.notifyDegraded`. */
+export interface DegradedAlertEvent {
+  /** `${type}:${checkId}:${region}:${at}` */
+  id: string;
+  type: 'check.degraded' | 'check.recovered';
+  at: number;
+  check: { id: string; name: string };
+  region: string;
+  /** Why the run that degraded the region did (null on `check.recovered`, or when a sweep noticed it). */
+  reason: DegradedReason | null;
+}
+
+/** A multiwindow burn-rate rule of an SLO fired or resolved. */
+export interface SloBurnRateEvent {
+  /** `slo.burn_rate:${checkId}:${sli}:${rule}:${firedAt}:${state}` */
+  id: string;
+  type: 'slo.burn_rate';
+  at: number;
+  check: { id: string; name: string };
+  state: 'fired' | 'resolved';
+  firedAt: number;
+  slo: { sli: SliKind; objective: number; windowMs: number; thresholdMs: number | null };
+  rule: { name: string; longWindowMs: number; shortWindowMs: number; factor: number };
+  /** Burn rates over the rule's windows when it changed (null: no events in the window). */
+  burnRate: { long: number | null; short: number | null };
+}
+
+export type PolicyAlertEvent = IncidentReminderEvent | FlappingAlertEvent | DegradedAlertEvent | SloBurnRateEvent;
+
+/** Every event the coordinator puts in the outbox. */
+export type AnyAlertEvent = AlertEvent | PolicyAlertEvent;
+
+export const reminderEventId = (incident: Incident, reminder: number): string => `${incident.id}:reminder:${reminder}`;
+export const flappingEventId = (checkId: string, region: string, flappingSince: number, state: 'started' | 'ended'): string =>
+  `check.flapping:${checkId}:${region}:${flappingSince}:${state}`;
+export const degradedEventId = (type: DegradedAlertEvent['type'], checkId: string, region: string, at: number): string => `${type}:${checkId}:${region}:${at}`;
+export const burnRateEventId = (checkId: string, sli: SliKind, rule: string, firedAt: number, state: 'fired' | 'resolved'): string =>
+  `slo.burn_rate:${checkId}:${sli}:${rule}:${firedAt}:${state}`;
 export const probeEventId = (type: ProbeEventType, agentId: string, at: number): string => `${type}:${agentId}:${at}`;

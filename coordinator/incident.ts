@@ -6,6 +6,17 @@
  * silent). `no-data` regions never open or escalate an incident; a region that was failing in an open
  * incident and then goes silent stays counted as failing (we cannot claim it recovered) until it
  * reports `up` again. An incident resolves when none of its regions is failing any more.
+ *
+ * The alert policy (policy.ts) refines this:
+ * - global quorum: with `globalRegions` N set, the incident is global once at least N regions (capped at
+ *   the check's region count) fail, and only after they have for `globalForMs` (re-evaluated by every
+ *   sweep); a regional incident that turns global is updated with `escalatedAt` set (the event says
+ *   `escalated: true`);
+ * - forced failing regions (flapping ones, see flapping.ts) count as failing whatever their verdict;
+ * - awaited regions (a failure being confirmed, see confirmation.ts `awaitedRegions`): an incident does
+ *   not open or change until their answers are in, so that it opens with the right scope. Resolving never waits.
+ *
+ * `degraded` regions pass.
  */
 import type { RegionVerdict } from './verdict.ts';
 
@@ -32,10 +43,39 @@ export interface Incident {
   lastErrors: Record<string, RegionFailure>;
   /** Incremented on every transition; (id, seq) names one event exactly once. */
   seq: number;
+  /** Since when the global quorum has held (null: it does not). Absent on incidents stored before it existed. */
+  quorumSince?: number | null;
+  /** When the incident last turned from regional to global. */
+  escalatedAt?: number | null;
+  /** When a notification about it was last emitted (opened, updated or reminder). */
+  lastNotifiedAt?: number;
+  /** Reminders sent so far. */
+  reminders?: number;
+}
+
+/** How the scope is decided; the default is the historical rule (global when no reporting region passes, at once). */
+export interface ScopePolicy {
+  /** Failing regions that make an incident global; null: every reporting region. */
+  globalRegions: number | null;
+  globalForMs: number;
+}
+
+export interface IncidentOptions {
+  /** @defaultValue `{ globalRegions: null, globalForMs: 0 }` */
+  policy?: ScopePolicy;
+  /** Regions that count as failing whatever their verdict (flapping). @defaultValue [] */
+  forceFailing?: readonly string[];
+  /** Regions whose confirmation is still out: opening and scope changes wait for them. @defaultValue [] */
+  awaiting?: readonly string[];
 }
 
 export type IncidentEventType = 'incident.opened' | 'incident.updated' | 'incident.resolved';
-export interface IncidentEvent { type: IncidentEventType; incident: Incident }
+export interface IncidentEvent {
+  type: IncidentEventType;
+  incident: Incident;
+  /** Set on the update that turned a regional incident global. */
+  escalated?: true;
+}
 
 export interface Classification {
   failing: string[];
@@ -44,14 +84,20 @@ export interface Classification {
   scope: IncidentScope | null;
 }
 
-/** Classifies a check's regions. `heldFailing` are regions an open incident still counts as failing. */
-export function classify(verdicts: Record<string, RegionVerdict>, heldFailing: readonly string[] = []): Classification {
+/**
+ * Classifies a check's regions. `heldFailing` are regions an open incident still counts as failing when
+ * silent; `forceFailing` regions fail whatever their verdict.
+ */
+export function classify(verdicts: Record<string, RegionVerdict>, heldFailing: readonly string[] = [], forceFailing: readonly string[] = []): Classification {
   const failing: string[] = [];
   const passing: string[] = [];
   const noData: string[] = [];
   for (const [region, verdict] of Object.entries(verdicts)) {
     if (verdict.status === 'down') failing.push(region);
-    else if (verdict.status === 'up') passing.push(region);
+    else if (forceFailing.includes(region)) {
+      failing.push(region);
+      if (verdict.status === 'no-data') noData.push(region);
+    } else if (verdict.status === 'up' || verdict.status === 'degraded') passing.push(region);
     else {
       noData.push(region);
       if (heldFailing.includes(region)) failing.push(region);
@@ -75,9 +121,12 @@ export function nextIncident(
   verdicts: Record<string, RegionVerdict>,
   now: number,
   newId: () => string,
+  options: IncidentOptions = {},
 ): { incident: Incident | null; event: IncidentEvent | null } {
+  const policy = options.policy ?? { globalRegions: null, globalForMs: 0 };
   const held = open ? open.failingRegions.filter((region) => verdicts[region] !== undefined) : [];
-  const c = classify(verdicts, held);
+  const c = classify(verdicts, held, (options.forceFailing ?? []).filter((region) => verdicts[region] !== undefined));
+  const awaiting = (options.awaiting ?? []).length > 0;
 
   if (c.scope === null) {
     if (!open) return { incident: null, event: null };
@@ -96,22 +145,39 @@ export function nextIncident(
   if (open) firstFailureAt = Math.min(firstFailureAt, open.firstFailureAt);
   if (!Number.isFinite(firstFailureAt)) firstFailureAt = now;
 
+  const regionCount = Object.keys(verdicts).length;
+  const quorum = policy.globalRegions === null
+    ? c.passing.length === 0
+    : c.failing.length >= Math.min(policy.globalRegions, regionCount);
+  // No data never escalates: when the last passing regions of a regional incident merely went silent, no
+  // new region failed, and the quorum of "every reporting region" does not start. Only a newly failing
+  // region can start it.
+  const gainedFailing = open !== null && c.failing.some((region) => !open.failingRegions.includes(region));
+  const silenceOnly = open !== null && open.scope === 'regional' && (open.quorumSince ?? null) === null && !gainedFailing && policy.globalRegions === null;
+  // An incident stored before quorums were tracked that is already global keeps its scope.
+  const heldSince = open?.quorumSince ?? (open?.scope === 'global' ? Math.min(open.updatedAt, now) : now);
+  const quorumSince = !quorum || silenceOnly ? null : heldSince;
+  const scope: IncidentScope = quorumSince !== null && now - quorumSince >= policy.globalForMs ? 'global' : 'regional';
+
   if (!open) {
+    // Confirmation runs still out may change the scope: open once they are in (or expired).
+    if (awaiting) return { incident: null, event: null };
     const incident: Incident = {
-      id: newId(), checkId, scope: c.scope, failingRegions: c.failing, passingRegions: c.passing, noDataRegions: c.noData,
-      firstFailureAt, openedAt: now, updatedAt: now, resolvedAt: null, lastErrors, seq: 1,
+      id: newId(), checkId, scope, failingRegions: c.failing, passingRegions: c.passing, noDataRegions: c.noData,
+      firstFailureAt, openedAt: now, updatedAt: now, resolvedAt: null, lastErrors, seq: 1, quorumSince, escalatedAt: null,
     };
     return { incident, event: { type: 'incident.opened', incident } };
   }
 
-  // No data never escalates: when the last passing regions merely went silent, no new region failed,
-  // and a regional incident stays regional. Only a newly failing region can make it global.
-  const gainedFailing = c.failing.some((region) => !open.failingRegions.includes(region));
-  const scope: IncidentScope = open.scope === 'regional' && c.scope === 'global' && !gainedFailing ? 'regional' : c.scope;
-  const current: Incident = { ...open, passingRegions: c.passing, noDataRegions: c.noData, lastErrors, firstFailureAt };
+  const current: Incident = { ...open, passingRegions: c.passing, noDataRegions: c.noData, lastErrors, firstFailureAt, quorumSince };
   if (open.scope === scope && sameList(open.failingRegions, c.failing)) {
     return { incident: current, event: null };
   }
-  const updated: Incident = { ...current, scope, failingRegions: c.failing, updatedAt: now, seq: open.seq + 1 };
-  return { incident: updated, event: { type: 'incident.updated', incident: updated } };
+  if (awaiting) return { incident: open, event: null };
+  const escalated = open.scope === 'regional' && scope === 'global';
+  const updated: Incident = {
+    ...current, scope, failingRegions: c.failing, updatedAt: now, seq: open.seq + 1,
+    ...(escalated ? { escalatedAt: now } : {}),
+  };
+  return { incident: updated, event: { type: 'incident.updated', incident: updated, ...(escalated ? { escalated: true as const } : {}) } };
 }

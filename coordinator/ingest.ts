@@ -8,12 +8,18 @@
  * A duplicate still goes through the verdict step: that step ignores a result it has already applied
  * (the verdict keeps the newest scheduled time), and running it again completes the work of a delivery
  * that recorded the run but crashed before committing the verdict.
+ *
+ * A run due during a maintenance window of its check is recorded apart (rollups.ts). Confirmation runs a
+ * committed transition planned are handed to `confirm` (the scheduler's queues) after the commit; one lost
+ * there (Redis gone at that instant) is given up when it expires, and the schedule carries on.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RESULTS_QUEUE, RunResult, describeZodError } from '../checks/contract.ts';
+import { RESULTS_QUEUE, RunResult, describeZodError, type StoredCheck } from '../checks/contract.ts';
 import type { Transition } from './check-state.ts';
+import type { PlannedConfirmation } from './confirmation.ts';
 import type { Logger } from './log.ts';
+import { isInMaintenance } from './maintenance.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { Registry } from './registry.ts';
 import { recordRun } from './rollups.ts';
@@ -35,6 +41,11 @@ export interface IngestContext {
   logger: Logger;
   /** Called after a committed transition that emitted events (to kick the outbox). */
   onEvents: () => void;
+  /**
+   * Starts confirmation runs (e.g. `scheduler.addConfirmationRuns`). Without it, no confirmation is
+   * planned. @defaultValue none
+   */
+  confirm?: (check: StoredCheck, runs: readonly PlannedConfirmation[]) => Promise<unknown>;
 }
 
 /** Ingests one already-validated result. */
@@ -46,11 +57,13 @@ export async function ingestResult(ctx: IngestContext, result: RunResult): Promi
     ctx.logger.warn('ingest.result_ignored', { reason, checkId: result.checkId, region: result.region, agentId: result.agentId });
     return { kind: 'ignored', reason };
   }
-  const recorded = await recordRun(ctx.redis, ctx.prefix, result, DEDUPE_TTL_MS);
+  const windows = await ctx.store.maintenance.list();
+  const maintenance = isInMaintenance(windows, check.definition, result.scheduledAt);
+  const recorded = await recordRun(ctx.redis, ctx.prefix, result, DEDUPE_TTL_MS, maintenance);
   if (recorded) ctx.metrics.resultsIngested.inc({ outcome: result.outcome });
   else ctx.metrics.duplicateResults.inc();
 
-  const transition = await ctx.store.applyResult(result);
+  const transition = await ctx.store.applyResult(result, { confirmations: ctx.confirm !== undefined, windows });
   if (transition?.changed) {
     for (const change of transition.verdictChanges) {
       ctx.metrics.verdictChanges.inc({ to: change.to });
@@ -58,9 +71,19 @@ export async function ingestResult(ctx: IngestContext, result: RunResult): Promi
     }
     for (const event of transition.events) {
       ctx.metrics.incidentEvents.inc({ type: event.type });
-      ctx.logger.info('incident.event', { eventId: event.id, type: event.type, checkId: result.checkId, scope: event.incident.scope, failingRegions: event.incident.failingRegions });
+      const incident = 'incident' in event ? { scope: event.incident.scope, failingRegions: event.incident.failingRegions } : {};
+      ctx.logger.info('incident.event', { eventId: event.id, type: event.type, checkId: result.checkId, ...incident });
     }
     if (transition.events.length > 0) ctx.onEvents();
+  }
+  if (transition && transition.confirmations.length > 0 && ctx.confirm) {
+    const runs = transition.confirmations;
+    try {
+      await ctx.confirm(check, runs);
+      ctx.logger.info('confirmation.started', { checkId: result.checkId, after: { region: result.region, trigger: result.trigger }, runs: runs.map((r) => ({ region: r.region, reason: r.reason, delayMs: r.delayMs })) });
+    } catch (error) {
+      ctx.logger.warn('confirmation.start_failed', { checkId: result.checkId, regions: runs.map((r) => r.region), error });
+    }
   }
   return { kind: 'ingested', duplicate: !recorded, transition };
 }

@@ -4,6 +4,8 @@
  * - per-hour rollups, grouped in one hash per UTC day (field `${hourOfDay}:${kind}`), kept 35 d;
  * where `kind` is `p` / `f` / `e` (pass, fail, error counts) or `l${bucket}` (latency histogram bucket of
  * `timings.totalMs`, see uptime.ts). Grouping makes a 24 h window 25 hash reads instead of 1,440 keys.
+ * Runs during a maintenance window count apart, as `mp` / `mf` / `me` only: they are recorded, but
+ * uptime, latency and SLOs, which read the plain kinds, leave them out (see maintenance.ts).
  *
  * Recording a run is one Lua script: the dedupe marker (SET NX PX), the recent-runs list and both
  * rollups change together or not at all, so a duplicate delivery never counts twice.
@@ -53,9 +55,14 @@ export function toRecentRun(result: RunResult): RecentRun {
   };
 }
 
-/** The rollup fields one result increments: its outcome, and its latency bucket for target results with a time. */
-export function rollupKinds(result: Pick<RunResult, 'outcome' | 'timings'>): string[] {
-  const kinds = [result.outcome === 'pass' ? 'p' : result.outcome === 'fail' ? 'f' : 'e'];
+/**
+ * The rollup fields one result increments: its outcome, and its latency bucket for target results with a
+ * time; during maintenance, only its outcome as `m…`.
+ */
+export function rollupKinds(result: Pick<RunResult, 'outcome' | 'timings'>, inMaintenance = false): string[] {
+  const outcome = result.outcome === 'pass' ? 'p' : result.outcome === 'fail' ? 'f' : 'e';
+  if (inMaintenance) return [`m${outcome}`];
+  const kinds = [outcome];
   if (result.outcome !== 'error' && result.timings) kinds.push(`l${latencyBucket(result.timings.totalMs)}`);
   return kinds;
 }
@@ -68,6 +75,18 @@ export function rollupSlot(at: number): { hourStart: number; minuteOfHour: numbe
     hourStart, minuteOfHour: Math.floor((at - hourStart) / MINUTE_MS),
     dayStart, hourOfDay: Math.floor((at - dayStart) / HOUR_MS),
   };
+}
+
+/** Counts of maintenance runs (`m…` kinds) in one rollup hash, over every index. */
+export function maintenanceCounts(hash: Record<string, string>): { pass: number; fail: number; error: number } {
+  const counts = { pass: 0, fail: 0, error: 0 };
+  for (const [field, value] of Object.entries(hash)) {
+    const match = /^\d+:m(p|f|e)$/.exec(field);
+    const count = Number(value);
+    if (!match || !Number.isFinite(count)) continue;
+    counts[match[1] === 'p' ? 'pass' : match[1] === 'f' ? 'fail' : 'error'] += count;
+  }
+  return counts;
 }
 
 /** Decodes one rollup hash into a rollup per index (minute of the hour, or hour of the day). */
@@ -108,9 +127,10 @@ type RecordRunCommand = (...args: Array<string | number>) => Promise<number>;
 
 /**
  * Records one result unless it was recorded before (same check, region, scheduled slot and trigger
- * within `dedupeTtlMs`). Returns false for a duplicate.
+ * within `dedupeTtlMs`). Returns false for a duplicate. `inMaintenance`: the run was due during a
+ * maintenance window covering its check.
  */
-export async function recordRun(redis: Redis, prefix: string, result: RunResult, dedupeTtlMs: number): Promise<boolean> {
+export async function recordRun(redis: Redis, prefix: string, result: RunResult, dedupeTtlMs: number, inMaintenance = false): Promise<boolean> {
   const command = recordRunCommand(redis);
   const slot = rollupSlot(result.scheduledAt);
   const recorded = await command(
@@ -125,7 +145,7 @@ export async function recordRun(redis: Redis, prefix: string, result: RunResult,
     slot.dayStart + DAY_MS + HOUR_RETENTION_MS,
     slot.minuteOfHour,
     slot.hourOfDay,
-    ...rollupKinds(result),
+    ...rollupKinds(result, inMaintenance),
   );
   return recorded === 1;
 }

@@ -6,11 +6,16 @@
  * (a removed check or region, or a stray one) are removed. The ids never contain ":" (BullMQ derives job
  * ids `repeat:<schedulerId>:<millis>` from them and refuses extra colons); check ids and region names
  * cannot contain one.
+ *
+ * Confirmation runs (confirmation.ts) are plain jobs in the same queues, with trigger `confirmation`, an
+ * explicit `scheduledAt`, a BullMQ `delay` until it, and a deterministic id, so that handing the same plan
+ * over twice adds one job.
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CheckJob, SCHEMA_VERSION, checkQueueName, type StoredCheck } from '../checks/contract.ts';
 import { canonicalJson } from './canonical-json.ts';
+import { confirmationJobId, type PlannedConfirmation } from './confirmation.ts';
 import { scheduledRegionsKey } from './keys.ts';
 import type { Logger } from './log.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
@@ -46,6 +51,14 @@ interface DesiredScheduler {
 /** The job template of one (check, region); null (logged) when it does not match the contract. */
 export function checkJobFor(check: StoredCheck, region: string): CheckJob | null {
   const parsed = CheckJob.safeParse({ schemaVersion: SCHEMA_VERSION, region, checkVersion: check.version, check: check.definition, trigger: 'schedule' });
+  return parsed.success ? parsed.data : null;
+}
+
+/** The job of one confirmation run; null when it does not match the contract. */
+export function confirmationJobFor(check: StoredCheck, region: string, scheduledAt: number): CheckJob | null {
+  const parsed = CheckJob.safeParse({
+    schemaVersion: SCHEMA_VERSION, region, checkVersion: check.version, check: check.definition, trigger: 'confirmation', scheduledAt,
+  });
   return parsed.success ? parsed.data : null;
 }
 
@@ -92,6 +105,26 @@ export class CheckScheduler {
     };
     this.#running = run().finally(() => { this.#running = null; });
     return this.#running;
+  }
+
+  /**
+   * Adds planned confirmation runs to their regions' queues (idempotent per run: deterministic job ids).
+   * Returns how many were handed to BullMQ.
+   */
+  async addConfirmationRuns(check: StoredCheck, runs: readonly PlannedConfirmation[]): Promise<number> {
+    let added = 0;
+    for (const run of runs) {
+      const data = confirmationJobFor(check, run.region, run.scheduledAt);
+      if (!data) {
+        this.#logger.error('scheduler.invalid_job', { checkId: check.definition.id, region: run.region, trigger: 'confirmation' });
+        continue;
+      }
+      await this.queue(run.region).add(check.definition.id, data, {
+        ...CHECK_JOB_OPTIONS, jobId: confirmationJobId(check.definition.id, run.region, run.scheduledAt), delay: run.delayMs,
+      });
+      added++;
+    }
+    return added;
   }
 
   /** The queue of one region (created on first use), for tests and manual runs. */

@@ -4,13 +4,18 @@
  * functions of check-state.ts, then commit the state, the open-incident index, the resolved-incident
  * history and the emitted events (outbox) in one MULTI/EXEC. A lost race retries from the read, so each
  * transition (and its event) is committed exactly once however many coordinators race.
+ *
+ * Each transition is told whether a maintenance window covers the check now (maintenance-store.ts, read
+ * through a per-revision cache, not watched: a window created during a transaction applies from the next).
  */
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { RunResult, StoredCheck } from '../checks/contract.ts';
-import { emptyCheckState, ingestResult, retireCheck, sweepCheck, type CheckState, type Transition } from './check-state.ts';
+import { emptyCheckState, ingestResult, retireCheck, sweepCheck, type CheckState, type Transition, type TransitionContext } from './check-state.ts';
 import type { Incident } from './incident.ts';
 import { checkStateKey, openIncidentsKey, outboxKey, recentRunsKey, registryRevisionKey, resolvedIncidentsKey } from './keys.ts';
+import { isInMaintenance, type MaintenanceWindow } from './maintenance.ts';
+import { MaintenanceStore } from './maintenance-store.ts';
 import type { Registry } from './registry.ts';
 import type { TransactionRunner } from './transaction.ts';
 
@@ -23,9 +28,12 @@ export class CheckStateStore {
   readonly #prefix: string;
   readonly #now: () => number;
   readonly #registry: Registry;
+  /** The maintenance windows, shared with ingest, the sweeper and the API (one cache). */
+  readonly maintenance: MaintenanceStore;
 
-  constructor(options: { redis: Redis; tx: TransactionRunner; prefix: string; registry: Registry; now?: () => number }) {
+  constructor(options: { redis: Redis; tx: TransactionRunner; prefix: string; registry: Registry; now?: () => number; maintenance?: MaintenanceStore }) {
     this.#registry = options.registry;
+    this.maintenance = options.maintenance ?? new MaintenanceStore({ redis: options.redis, prefix: options.prefix, now: options.now });
     this.#redis = options.redis;
     this.#tx = options.tx;
     this.#prefix = options.prefix;
@@ -46,20 +54,26 @@ export class CheckStateStore {
 
   /**
    * Applies one validated result to its check. Returns null when the check or the region is not
-   * registered (any more), without writing anything.
+   * registered (any more), without writing anything. `confirmations`: plan confirmation runs (the
+   * caller starts `transition.confirmations` after this returns). @defaultValue false. `windows`: the
+   * maintenance windows, when the caller has just read them. @defaultValue read here
    */
-  async applyResult(result: RunResult): Promise<Transition | null> {
+  async applyResult(result: RunResult, options: { confirmations?: boolean; windows?: readonly MaintenanceWindow[] } = {}): Promise<Transition | null> {
+    const windows = options.windows ?? await this.maintenance.list();
     return this.#transition(result.checkId, (state, check, now) => {
       if (!check || !check.definition.regions.includes(result.region)) return null;
-      return ingestResult(state ?? emptyCheckState(check), check, result, now, () => newIncidentId(result.checkId, now));
+      const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now), confirmations: options.confirmations === true };
+      return ingestResult(state ?? emptyCheckState(check), check, result, now, () => newIncidentId(result.checkId, now), context);
     });
   }
 
-  /** Marks silent regions of one check `no-data` (see sweepCheck). Null when the check is gone. */
+  /** Marks silent regions of one check `no-data` and applies the time-based rules (see sweepCheck). Null when the check is gone. */
   async sweep(checkId: string, liveRegions: ReadonlySet<string>): Promise<Transition | null> {
+    const windows = await this.maintenance.list();
     return this.#transition(checkId, (state, check, now) => {
       if (!check) return null;
-      return sweepCheck(state ?? emptyCheckState(check), check, liveRegions, now, () => newIncidentId(checkId, now));
+      const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now) };
+      return sweepCheck(state ?? emptyCheckState(check), check, liveRegions, now, () => newIncidentId(checkId, now), context);
     });
   }
 

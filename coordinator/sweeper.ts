@@ -6,28 +6,37 @@
  *    Agents offline for longer than the retention are forgotten.
  * 2. verdicts: every (check, region) without a live agent, or without a target result for two intervals
  *    plus the timeout, becomes `no-data`, and the check's incident is recomputed in the same transaction.
+ *    The same transition applies the time-based rules: global quorum duration, reminders, the end of
+ *    flapping, expired confirmation runs (see check-state.ts); during maintenance it holds incidents back.
  * 3. checks removed from the registry get their open incident resolved and their state deleted.
+ * 4. every `sloIntervalMs`, SLO burn-rate alerts are evaluated (slo-monitor.ts).
  * Each step reads everything with a pipeline first and only opens a transaction where something changes.
  */
 import type { Redis } from 'ioredis';
 import { agentIndexKey, heartbeatKey, type Heartbeat } from '../checks/contract.ts';
 import { decideAgent, parseHeartbeat, parseStoredAgent } from './agent-state.ts';
 import { emptyCheckState, sweepCheck, type Transition } from './check-state.ts';
-import type { ProbeAlertEvent } from './events.ts';
+import type { ProbeAlertEvent, SloBurnRateEvent } from './events.ts';
 import { agentStateKey, outboxKey } from './keys.ts';
 import type { Logger } from './log.ts';
+import { isInMaintenance } from './maintenance.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { Registry } from './registry.ts';
+import { SloMonitor } from './slo-monitor.ts';
 import type { CheckStateStore } from './state-store.ts';
 import type { TransactionRunner } from './transaction.ts';
 
 /** How long an offline agent stays listed before it is forgotten. */
 export const AGENT_RETENTION_MS = 24 * 3_600_000;
+/** How often SLO burn-rate alerts are evaluated (their shortest window is 5 minutes). */
+export const SLO_INTERVAL_MS = 15_000;
 
 export interface SweepReport {
   liveRegions: string[];
   agentEvents: ProbeAlertEvent[];
   checkTransitions: Transition[];
+  /** Burn-rate events committed by this sweep (none when the SLO step did not run). */
+  sloEvents: SloBurnRateEvent[];
 }
 
 export interface SweeperOptions {
@@ -42,6 +51,8 @@ export interface SweeperOptions {
   onSwept: (report: SweepReport) => void;
   /** @defaultValue {@link AGENT_RETENTION_MS} */
   agentRetentionMs?: number;
+  /** How often SLO burn-rate alerts are evaluated. @defaultValue {@link SLO_INTERVAL_MS} */
+  sloIntervalMs?: number;
   now?: () => number;
 }
 
@@ -51,10 +62,16 @@ export class Sweeper {
   #timer: NodeJS.Timeout | null = null;
   #current: Promise<unknown> | null = null;
   #stopped = false;
+  readonly #slo: SloMonitor;
+  #lastSloAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: SweeperOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#slo = new SloMonitor({
+      redis: options.redis, tx: options.tx, prefix: options.prefix, registry: options.registry,
+      maintenance: options.store.maintenance, logger: options.logger, now: this.#now,
+    });
   }
 
   /** Sweeps every `intervalMs` until {@link stop}; a sweep never overlaps the previous one. */
@@ -83,7 +100,16 @@ export class Sweeper {
     try {
       const { liveRegions, events } = await this.#sweepAgents();
       const checkTransitions = await this.#sweepChecks(liveRegions);
-      return { liveRegions: [...liveRegions].sort(), agentEvents: events, checkTransitions };
+      let sloEvents: SloBurnRateEvent[] = [];
+      if (this.#now() - this.#lastSloAt >= (this.#o.sloIntervalMs ?? SLO_INTERVAL_MS)) {
+        this.#lastSloAt = this.#now();
+        // A failed evaluation must not cost the sweep's own report; the next interval tries again.
+        sloEvents = await this.#slo.evaluateOnce().catch((error: unknown) => {
+          this.#o.logger.warn('slo.evaluate_failed', { error });
+          return [];
+        });
+      }
+      return { liveRegions: [...liveRegions].sort(), agentEvents: events, checkTransitions, sloEvents };
     } finally {
       this.#o.metrics.sweepDuration.observe((performance.now() - started) / 1_000);
     }
@@ -145,11 +171,13 @@ export class Sweeper {
     const { registry, store, metrics, logger } = this.#o;
     const checks = await registry.listChecks();
     const states = await store.readMany(checks.map((c) => c.definition.id));
+    const windows = await store.maintenance.list();
     const transitions: Transition[] = [];
     const now = this.#now();
     for (const check of checks) {
       const id = check.definition.id;
-      const preview = sweepCheck(states.get(id) ?? emptyCheckState(check), check, liveRegions, now, () => 'preview');
+      const context = { inMaintenance: isInMaintenance(windows, check.definition, now) };
+      const preview = sweepCheck(states.get(id) ?? emptyCheckState(check), check, liveRegions, now, () => 'preview', context);
       // A state that was never written and would only be initialised needs no write either.
       if (!preview.changed || (!states.has(id) && preview.verdictChanges.length === 0 && preview.events.length === 0)) continue;
       const transition = await store.sweep(id, liveRegions);

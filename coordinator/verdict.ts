@@ -4,13 +4,16 @@
  * - `up` / `down` speak of the target, and change only through target results (`pass` / `fail`),
  *   with hysteresis: `failureThreshold` consecutive failures make a region `down`, `successThreshold`
  *   consecutive passes make a `down` region `up` again.
+ * - `degraded` is `up`, but the newest passing run was slow (`degradedAfterMs`) or failed a soft
+ *   assertion. It is a pass for every purpose (streaks, uptime, incidents); the next clean pass makes the
+ *   region `up` again, a degraded pass during recovery counts toward `successThreshold`.
  * - `no-data` means the monitoring itself cannot see: no live agent in the region, or no target result
  *   for two intervals. It never counts as a failure. Agent errors (`outcome: 'error'`) are not target
  *   results: they neither move the streaks nor keep a region from going `no-data`.
  */
 import type { Outcome } from '../checks/contract.ts';
 
-export type VerdictStatus = 'up' | 'down' | 'no-data';
+export type VerdictStatus = 'up' | 'degraded' | 'down' | 'no-data';
 
 export interface RegionVerdict {
   status: VerdictStatus;
@@ -20,7 +23,7 @@ export interface RegionVerdict {
   consecutiveSuccesses: number;
   /** Scheduled time of the newest target result (pass or fail) applied; older results are ignored. */
   lastResultAt: number | null;
-  /** The last target state seen before any `no-data`, so a region that was down must prove recovery. */
+  /** The last target state seen before any `no-data` (`degraded` counts as up), so a region that was down must prove recovery. */
   lastKnown: 'up' | 'down' | null;
   /** Newest target failure: code, message and when it ran. */
   lastFailure: { code: string; message: string; at: number } | null;
@@ -37,6 +40,8 @@ export interface ResultInput {
   outcome: Outcome;
   scheduledAt: number;
   error: { code: string; message: string } | null;
+  /** A pass that was slow or failed a soft assertion (see policy.ts `degradedReason`). @defaultValue false */
+  degraded?: boolean;
 }
 
 export function initialVerdict(now: number): RegionVerdict {
@@ -58,11 +63,15 @@ export function applyResult(verdict: RegionVerdict, result: ResultInput, policy:
       failingSince: null,
     };
     // A region never seen down needs one pass; one that was down must pass `successThreshold` times.
-    const mustProve = verdict.status === 'down' || (verdict.status === 'no-data' && verdict.lastKnown === 'down');
-    if (verdict.status !== 'up' && (!mustProve || successes >= policy.successThreshold)) {
-      return { ...next, status: 'up', since: now, lastKnown: 'up' };
+    const passing: VerdictStatus = result.degraded === true ? 'degraded' : 'up';
+    if (verdict.status === 'up' || verdict.status === 'degraded') {
+      return verdict.status === passing ? { ...next, lastKnown: 'up' } : { ...next, status: passing, since: now, lastKnown: 'up' };
     }
-    return next.status === 'up' ? { ...next, lastKnown: 'up' } : next;
+    const mustProve = verdict.status === 'down' || (verdict.status === 'no-data' && verdict.lastKnown === 'down');
+    if (!mustProve || successes >= policy.successThreshold) {
+      return { ...next, status: passing, since: now, lastKnown: 'up' };
+    }
+    return next;
   }
 
   const failures = verdict.consecutiveFailures + 1;

@@ -3,7 +3,7 @@ import { classify, nextIncident, type Incident } from '../../coordinator/inciden
 import { initialVerdict, type RegionVerdict, type VerdictStatus } from '../../coordinator/verdict.ts';
 
 /** A verdict in a status; down ones failing since `since` with a TIMEOUT at that time. */
-function v(status: VerdictStatus, since = 1_000, lastKnown: 'up' | 'down' | null = status === 'no-data' ? null : status): RegionVerdict {
+function v(status: VerdictStatus, since = 1_000, lastKnown: 'up' | 'down' | null = status === 'no-data' ? null : status === 'degraded' ? 'up' : status): RegionVerdict {
   const down = status === 'down' || lastKnown === 'down';
   return {
     ...initialVerdict(0), status, since, lastKnown,

@@ -172,7 +172,8 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
           totalMs,
         };
         const results = evaluateAssertions(definition.assertions, facts);
-        const passed = results.every((r) => r.passed);
+        // A failed soft assertion does not fail the run (the coordinator shows the region degraded).
+        const passed = results.every((r) => r.passed || r.assertion.soft === true);
         return finish(passed ? null : { outcome: 'fail', code: 'ASSERTION_FAILED', message: truncateMessage(describeFailures(results)) }, results, totalMs);
       } finally {
         response.body.on('error', ignore).destroy();
