@@ -96,9 +96,15 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   });
 
   // Runners given by the caller win; otherwise the configuration decides (browser checks on or off).
-  const setup = options.runners
-    ? { runners: options.runners, capabilities: Object.keys(options.runners), resources: [] }
-    : await setUpRunners(config, redis, logger);
+  let setup;
+  try {
+    setup = options.runners
+      ? { runners: options.runners, capabilities: Object.keys(options.runners), resources: [] }
+      : await setUpRunners(config, redis, logger);
+  } catch (error) {
+    redis.disconnect(); // e.g. an unreadable secrets file (SECRETS_INVALID): nothing else started yet
+    throw error;
+  }
   const runners = setup.runners;
   const capabilities = options.capabilities ?? setup.capabilities;
   const resources = [...setup.resources, ...(options.resources ?? [])];

@@ -44,6 +44,12 @@ export interface AgentConfig {
   chromiumPath: string;
   /** Browser runs at once, apart from `concurrency`. @defaultValue 2 */
   browserConcurrency: number;
+  /**
+   * File with the secrets that checks reference (`secret('NAME')`, `secrets.NAME`): a JSON object or
+   * dotenv lines. `LOOKOUT_SECRET_<NAME>` variables add to it (and win). Read once at start-up.
+   * @defaultValue null (secrets from the environment only)
+   */
+  secretsFile: string | null;
 }
 
 type OptionKey = keyof AgentConfig;
@@ -70,6 +76,7 @@ const OPTIONS: Record<OptionKey, OptionSpec> = {
   browserChecks: { flag: '--browser-checks', env: ['LOOKOUT_BROWSER_CHECKS'], help: 'Run browser checks in Chromium: on or off', defaultText: 'off' },
   chromiumPath: { flag: '--chromium', env: ['LOOKOUT_CHROMIUM_PATH'], help: 'Chromium binary for browser checks', defaultText: '/usr/bin/chromium' },
   browserConcurrency: { flag: '--browser-concurrency', env: ['LOOKOUT_BROWSER_CONCURRENCY'], help: 'Browser runs at the same time', defaultText: '2' },
+  secretsFile: { flag: '--secrets-file', env: ['LOOKOUT_SECRETS_FILE'], help: 'Secrets for checks: JSON or dotenv file (LOOKOUT_SECRET_<NAME> variables add to it)', defaultText: 'none' },
 };
 
 const FLAG_TO_KEY = new Map(Object.entries(OPTIONS).map(([key, spec]) => [spec.flag, key as OptionKey]));
@@ -104,6 +111,7 @@ const RawConfig = z.object({
   browserChecks: z.enum(['on', 'off'], 'expected "on" or "off"').transform((v) => v === 'on'),
   chromiumPath: z.string().regex(/^\//, 'expected an absolute path'),
   browserConcurrency: integerText('a positive integer', 1, 64),
+  secretsFile: z.string().transform((v) => (v === '' ? null : v)),
 });
 
 /** Where a raw value came from, for error messages. */
@@ -164,6 +172,7 @@ export function parseAgentConfig(
     browserChecks: 'off',
     chromiumPath: '/usr/bin/chromium',
     browserConcurrency: '2',
+    secretsFile: '',
   };
 
   const input: Record<string, string | undefined> = {};

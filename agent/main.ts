@@ -28,6 +28,11 @@ let agent;
 try {
   agent = await startAgent(config, { logger });
 } catch (error) {
+  if ((error as { code?: unknown }).code === 'SECRETS_INVALID') {
+    // Configuration, like a bad flag: every problem printed, exit 2 (messages name files and lines, never values).
+    process.stderr.write(`lookout-agent: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
   // e.g. the health port is taken: nothing else is running yet.
   logger.error('agent.start_failed', { error });
   process.exit(1);

@@ -1,27 +1,38 @@
 /**
- * Runs one check once, here, with the agent's own runners: what `lookout test` does for each check.
- * The result is the same `RunResult` an agent would publish (trigger `manual`, agent id `local`).
+ * Runs one check once, here, with the agent's own runners and the agent's own run execution
+ * (`executeRun`: one deadline, cancellation, abandonment of a runner that ignores its signal): what
+ * `lookout test` does for each check. The result is the same validated `RunResult` an agent would
+ * publish (trigger `manual`, agent id `local`).
  */
 import type { LoadedCheck } from '../checks/loader.ts';
-import { RunResult, SCHEMA_VERSION, type CheckDefinition } from '../checks/contract.ts';
-import { createDirectoryArtifactSink, type ArtifactSink } from './artifacts.ts';
-import type { RunContext, RunnerTable, RunReport } from './runner.ts';
+import { type CheckDefinition, type RunResult } from '../checks/contract.ts';
+import { secretSafeArtifactSink } from './artifact-secrets.ts';
+import { createDirectoryArtifactSink } from './artifacts.ts';
+import { validResult } from './result.ts';
+import { RunAbortError, executeRun } from './run.ts';
+import type { Runner, RunnerTable } from './runner.ts';
 import { createRunners } from './runners/index.ts';
 import { createBrowserRunner, type BrowserRunner, type CreateBrowserRunnerOptions } from './runners/browser/index.ts';
+import { withSecrets, type Secrets } from './secrets.ts';
 
 export interface RunOnceOptions {
   /** Region name to report (and send as `x-lookout-region`). @defaultValue `'local'` */
   region?: string;
   /**
-   * Runners to use; when absent, the agent's table, with a browser runner created for this run (and
-   * closed after) if the check is a browser check.
+   * Runners to use, as they are (wrap them with `withSecrets` for secrets); when absent, the agent's
+   * table with `secrets` applied, and a browser runner created for this run (and closed after) if the
+   * check is a browser check.
    */
   runners?: RunnerTable;
+  /** For created runners: the secrets that `secret('NAME')` and `secrets.NAME` resolve to. @defaultValue {} */
+  secrets?: Secrets;
   /** For a created browser runner: where artifacts of a failed run are written. @defaultValue `'.lookout/artifacts'` */
   artifactsDir?: string;
   /** For a created browser runner: its options (Chromium path, …). @defaultValue {} */
   browser?: CreateBrowserRunnerOptions;
-  /** Cancels the run (e.g. Ctrl-C). */
+  /** How long a runner may ignore its aborted signal before it is abandoned. @defaultValue 1000 */
+  graceMs?: number;
+  /** Cancels the run (e.g. Ctrl-C): it then ends as `error` / `RUN_CANCELLED`. */
   signal?: AbortSignal;
 }
 
@@ -32,42 +43,26 @@ export async function runCheckOnce(check: LoadedCheck | CheckDefinition, options
   let browser: BrowserRunner | undefined;
   let runners = options.runners;
   if (!runners) {
+    const secrets = options.secrets ?? {};
     if (definition.type === 'browser') {
-      const sink: ArtifactSink = options.browser?.artifactSink ?? createDirectoryArtifactSink(options.artifactsDir ?? '.lookout/artifacts');
-      browser = createBrowserRunner({ ...options.browser, artifactSink: sink });
+      const sink = options.browser?.artifactSink ?? createDirectoryArtifactSink(options.artifactsDir ?? '.lookout/artifacts');
+      browser = createBrowserRunner({ ...options.browser, secrets: { ...secrets, ...options.browser?.secrets }, artifactSink: secretSafeArtifactSink(sink, secrets) });
     }
-    runners = createRunners({ browser });
+    runners = withSecrets(createRunners({ browser }), secrets);
   }
-  const startedAt = Date.now();
   const controller = new AbortController();
-  const deadlineAt = startedAt + definition.timeoutMs;
-  const timer = setTimeout(() => controller.abort(Object.assign(new Error('run deadline passed'), { code: 'TIMEOUT' })), definition.timeoutMs);
-  const onCancel = (): void => controller.abort(Object.assign(new Error('run cancelled'), { code: 'RUN_CANCELLED' }));
-  options.signal?.addEventListener('abort', onCancel, { once: true });
-  const context: RunContext = { region, agentId: 'local', signal: controller.signal, deadlineAt };
-  let report: RunReport;
+  const onCancel = (): void => controller.abort(new RunAbortError('RUN_CANCELLED', 'run cancelled: interrupted'));
+  if (options.signal?.aborted) onCancel();
+  else options.signal?.addEventListener('abort', onCancel, { once: true });
+  const startedAt = Date.now();
   try {
-    report = await dispatch(runners, definition, context);
-  } catch (error) {
-    const now = Date.now();
-    report = {
-      startedAt, endedAt: now, outcome: 'error', error: { code: 'AGENT_INTERNAL', message: `runner failed: ${(error as Error).message}`.slice(0, 2000) },
-      timings: null, assertions: [], statusCode: null, responseBytes: null,
-    };
+    const runner = runners[definition.type] as Runner<CheckDefinition>;
+    const { report } = await executeRun({ runner, definition, region, agentId: 'local', startedAt, controller, graceMs: options.graceMs ?? 1_000 });
+    const built = validResult({ checkId: definition.id, checkVersion: 1, region, agentId: 'local', trigger: 'manual', scheduledAt: startedAt }, report);
+    if ('problems' in built) throw new Error(`cannot build a valid result: ${built.problems.join('; ')}`);
+    return built.result;
   } finally {
-    clearTimeout(timer);
     options.signal?.removeEventListener('abort', onCancel);
     await browser?.close();
-  }
-  return RunResult.parse({
-    schemaVersion: SCHEMA_VERSION, checkId: definition.id, checkVersion: 1, region, agentId: 'local', trigger: 'manual',
-    scheduledAt: startedAt, ...report,
-  });
-}
-
-function dispatch(runners: RunnerTable, definition: CheckDefinition, context: RunContext): Promise<RunReport> {
-  switch (definition.type) {
-    case 'http': return runners.http(definition, context);
-    case 'browser': return runners.browser(definition, context);
   }
 }

@@ -1,13 +1,17 @@
 /**
  * Which runners an agent serves. Browser checks need Chromium: the browser runner (and with it
  * Playwright) is created only when `browserChecks` is on, so an HTTP-only agent stays light.
+ * Every runner is wrapped with the agent's secrets (agent/secrets.ts): placeholders resolved at run
+ * time, values scrubbed from every report and stored artifact.
  */
 import type { Redis } from 'ioredis';
+import { secretSafeArtifactSink } from './artifact-secrets.ts';
 import { createRedisArtifactSink } from './artifacts.ts';
 import type { AgentConfig } from './config.ts';
 import type { Logger } from './log.ts';
 import type { RunnerTable } from './runner.ts';
 import { createRunners } from './runners/index.ts';
+import { loadSecrets, withSecrets } from './secrets.ts';
 
 export interface RunnerSetup {
   runners: RunnerTable;
@@ -15,14 +19,19 @@ export interface RunnerSetup {
   resources: Array<{ name: string; close(): Promise<void> }>;
 }
 
-export async function setUpRunners(config: AgentConfig, redis: Redis, logger: Logger): Promise<RunnerSetup> {
-  if (!config.browserChecks) return { runners: createRunners(), capabilities: ['http'], resources: [] };
+/** Throws `SECRETS_INVALID` (every problem listed) when the secrets file or variables are unusable. */
+export async function setUpRunners(config: AgentConfig, redis: Redis, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<RunnerSetup> {
+  const secrets = loadSecrets({ env, file: config.secretsFile });
+  // Names only: values are never logged.
+  if (Object.keys(secrets).length > 0) logger.info('secrets.loaded', { names: Object.keys(secrets).sort() });
+  if (!config.browserChecks) return { runners: withSecrets(createRunners(), secrets), capabilities: ['http'], resources: [] };
   const { createBrowserRunner } = await import('./runners/browser/index.ts');
   const browser = createBrowserRunner({
     executablePath: config.chromiumPath,
     concurrency: config.browserConcurrency,
-    artifactSink: createRedisArtifactSink(redis, { prefix: config.prefix }),
+    artifactSink: secretSafeArtifactSink(createRedisArtifactSink(redis, { prefix: config.prefix }), secrets),
+    secrets: { ...secrets },
     log: (event, fields) => logger.info(`browser.${event}`, fields),
   });
-  return { runners: createRunners({ browser }), capabilities: ['http', 'browser'], resources: [{ name: 'browser', close: () => browser.close() }] };
+  return { runners: withSecrets(createRunners({ browser }), secrets), capabilities: ['http', 'browser'], resources: [{ name: 'browser', close: () => browser.close() }] };
 }

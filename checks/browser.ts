@@ -67,8 +67,9 @@ export interface BrowserScriptContext {
   /** Web-first assertions; a failed one fails the run with `ASSERTION_FAILED`. */
   expect: BrowserExpect;
   /**
-   * Secrets configured on the agent (never in the check file). Reading one the agent does not have
-   * throws, failing the run with `SCRIPT_ERROR` and the secret's name.
+   * Secrets configured on the agent (never in the check file): `LOOKOUT_SECRET_<NAME>` variables or its
+   * `--secrets-file`. Reading one the agent does not have throws, failing the run with `SECRET_MISSING`
+   * and the secret's name. Values are scrubbed (`[secret:NAME]`) from results and stored artifacts.
    */
   secrets: Readonly<Record<string, string>>;
 }

@@ -30,10 +30,16 @@ const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a vali
 // Assertions (evaluated by the agent against a target's response)
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Every assertion may be `soft`: a failed soft assertion does not fail the run; the run passes and its
+ * region shows `degraded` (see the coordinator's verdicts). @defaultValue false
+ */
+const Soft = { soft: z.boolean().optional() };
+
 export const StatusAssertion = z.discriminatedUnion('op', [
-  z.object({ type: z.literal('status'), op: z.literal('equals'), value: z.number().int().min(100).max(599) }),
-  z.object({ type: z.literal('status'), op: z.literal('oneOf'), values: z.array(z.number().int().min(100).max(599)).min(1) }),
-  z.object({ type: z.literal('status'), op: z.literal('between'), min: z.number().int().min(100).max(599), max: z.number().int().min(100).max(599) })
+  z.object({ type: z.literal('status'), op: z.literal('equals'), value: z.number().int().min(100).max(599), ...Soft }),
+  z.object({ type: z.literal('status'), op: z.literal('oneOf'), values: z.array(z.number().int().min(100).max(599)).min(1), ...Soft }),
+  z.object({ type: z.literal('status'), op: z.literal('between'), min: z.number().int().min(100).max(599), max: z.number().int().min(100).max(599), ...Soft })
     .refine((a) => a.min <= a.max, { message: 'min must be <= max' }),
 ]);
 export const HeaderAssertion = z.object({
@@ -42,12 +48,14 @@ export const HeaderAssertion = z.object({
   op: z.enum(['exists', 'equals', 'contains', 'matches']),
   /** Required for every op but `exists`; a regular expression source for `matches`. */
   value: z.string().optional(),
+  ...Soft,
 }).refine((a) => a.op === 'exists' || a.value !== undefined, { message: 'value is required unless op is "exists"', path: ['value'] })
   .refine((a) => a.op !== 'matches' || isValidRegex(a.value ?? ''), { message: 'value is not a valid regular expression', path: ['value'] });
 export const BodyAssertion = z.object({
   type: z.literal('body'),
   op: z.enum(['contains', 'notContains', 'matches']),
   value: z.string(),
+  ...Soft,
 }).refine((a) => a.op !== 'matches' || isValidRegex(a.value), { message: 'value is not a valid regular expression', path: ['value'] });
 export const JsonPathAssertion = z.object({
   type: z.literal('jsonPath'),
@@ -56,11 +64,13 @@ export const JsonPathAssertion = z.object({
   op: z.enum(['exists', 'equals']),
   /** For `equals`: compared with deep equality to the JSON value found at `path`. */
   value: z.unknown().optional(),
+  ...Soft,
 });
 export const ResponseTimeAssertion = z.object({
   type: z.literal('responseTime'),
   op: z.literal('lessThan'),
   ms: z.number().positive(),
+  ...Soft,
 });
 
 export const Assertion = z.union([StatusAssertion, HeaderAssertion, BodyAssertion, JsonPathAssertion, ResponseTimeAssertion]);
@@ -69,6 +79,77 @@ export type Assertion = z.infer<typeof Assertion>;
 function isValidRegex(source: string): boolean {
   try { new RegExp(source); return true; } catch { return false; }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Detection and alert policy (decided by the coordinator; agents ignore these fields). Every field is
+// optional; the coordinator's coordinator/policy.ts holds the defaults applied to an absent one.
+// ---------------------------------------------------------------------------------------------
+
+/** Confirmation runs: what the coordinator runs at once when a run fails. */
+export const ConfirmationPolicy = z.object({
+  /** Confirmation runs in the failing region per failure streak; the n-th waits `backoffMs × 2^(n−1)`. @defaultValue 1 */
+  retries: z.number().int().min(0).max(5).optional(),
+  /** Wait before the first confirmation run in the failing region. @defaultValue 1000 */
+  backoffMs: z.number().int().min(0).max(60_000).optional(),
+  /** Also run the check at once in every other region of the check (that is not down or silent). @defaultValue true */
+  otherRegions: z.boolean().optional(),
+});
+export type ConfirmationPolicy = z.infer<typeof ConfirmationPolicy>;
+
+/** Flapping: a region that changes between up and down more than `changes` times within `windowMs`. */
+export const FlappingPolicy = z.object({
+  /** State changes within the window beyond which the region is flapping. @defaultValue 5 */
+  changes: z.number().int().min(2).max(100).optional(),
+  /** @defaultValue 600000 (10 min) */
+  windowMs: z.number().int().min(1_000).max(86_400_000).optional(),
+  /** How long a flapping region must keep one state before it is no longer flapping. @defaultValue 600000 (10 min) */
+  stableForMs: z.number().int().min(1_000).max(86_400_000).optional(),
+});
+export type FlappingPolicy = z.infer<typeof FlappingPolicy>;
+
+export const AlertingPolicy = z.object({
+  /**
+   * When an incident is global: `regions` failing regions (capped at the check's region count) for
+   * `forMs`. @defaultValue every reporting region failing, at once
+   */
+  global: z.object({
+    regions: z.number().int().min(1).max(100).optional(),
+    forMs: z.number().int().min(0).max(86_400_000).optional(),
+  }).optional(),
+  /** Re-notify (`incident.reminder`) this often while an incident stays open; null: never. @defaultValue null */
+  reminderEveryMs: z.number().int().min(10_000).max(7 * 86_400_000).nullable().optional(),
+  /** Flapping detection; `false` turns it off. @defaultValue `{ changes: 5, windowMs: 600000, stableForMs: 600000 }` */
+  flapping: z.union([z.literal(false), FlappingPolicy]).optional(),
+  /** Send `check.degraded` / `check.recovered` events when a region becomes degraded or recovers from it. @defaultValue false */
+  notifyDegraded: z.boolean().optional(),
+});
+export type AlertingPolicy = z.infer<typeof AlertingPolicy>;
+
+/** An objective in percent, e.g. 99.9. */
+const SloObjective = z.number().gt(0, 'objective must be a percentage above 0').lt(100, 'objective must be a percentage below 100');
+/** Rolling SLO window, whole hours from 1 h to 30 days (hour rollups are kept 35 days). */
+const SloWindowMs = z.number().int().min(3_600_000).max(30 * 86_400_000);
+
+export const SloPolicy = z.object({
+  /** Share of target results that pass. */
+  availability: z.object({
+    /** In percent, e.g. 99.9. */
+    objective: SloObjective,
+    /** @defaultValue 2592000000 (30 days) */
+    windowMs: SloWindowMs.optional(),
+  }).optional(),
+  /** Share of target results (with a time) that take at most `thresholdMs`. */
+  latency: z.object({
+    /** In percent, e.g. 99. */
+    objective: SloObjective,
+    thresholdMs: z.number().int().min(1).max(300_000),
+    /** @defaultValue 2592000000 (30 days) */
+    windowMs: SloWindowMs.optional(),
+  }).optional(),
+  /** Multiwindow burn-rate alerts (`slo.burn_rate` events). @defaultValue true */
+  burnRateAlerts: z.boolean().optional(),
+}).refine((s) => s.availability !== undefined || s.latency !== undefined, 'an SLO needs an availability or a latency objective (or both)');
+export type SloPolicy = z.infer<typeof SloPolicy>;
 
 // ---------------------------------------------------------------------------------------------
 // Check definitions
@@ -87,6 +168,11 @@ const CheckCommon = {
   /** Consecutive passing runs before a `down` region is `up` again. */
   successThreshold: z.number().int().min(1).max(100).default(2),
   tags: z.array(z.string().min(1).max(64)).default([]),
+  /** A passing run slower than this (total time) makes its region `degraded`. @defaultValue none */
+  degradedAfterMs: z.number().int().min(1).max(300_000).optional(),
+  confirmation: ConfirmationPolicy.optional(),
+  alerting: AlertingPolicy.optional(),
+  slo: SloPolicy.optional(),
 };
 
 export const HttpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -174,6 +260,11 @@ export const TargetErrorCode = z.enum([
   'ASSERTION_FAILED',
   /** A browser check's script threw (anything but a failed `expect` or a Playwright timeout). */
   'SCRIPT_ERROR',
+  /**
+   * The check references a secret (`secret('NAME')` or `secrets.NAME`) that the agent does not have. A
+   * probe configuration problem, counted as a failed run on purpose so that it alerts (see checks/secrets.ts).
+   */
+  'SECRET_MISSING',
 ]);
 /** Failures of the probe itself: recorded, never counted against the target. */
 export const AgentErrorCode = z.enum([

@@ -12,6 +12,8 @@ import type { CheckDefinition } from './contract.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { browserImportPolicy } from './import-policy.ts';
 import { normalizeCheck } from './normalize.ts';
+import type { ResolvedProjectConfig } from './project.ts';
+import { findConfigFile, loadProjectConfig } from './project-loader.ts';
 import { isCheck, type AnyCheck } from './sdk.ts';
 
 const SDK_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
@@ -29,6 +31,16 @@ export interface LoadResult {
   checks: LoadedCheck[];
   problems: Diagnostic[];
   files: string[];
+  /** The project configuration applied (`lookout.config.ts`), when there is one. */
+  config?: ResolvedProjectConfig;
+}
+
+export interface LoadOptions {
+  /**
+   * The project configuration whose defaults the checks inherit: a config file's path, `false` for
+   * none. @defaultValue found from the first path upward (see `findConfigFile`)
+   */
+  config?: string | false;
 }
 
 /** Finds check files under the given files and folders (skipping node_modules and dot folders). */
@@ -105,10 +117,13 @@ export async function importChecks(code: string, file: string): Promise<{ checks
   return { checks, problems: [] };
 }
 
-/** Loads and validates every check under `paths`. */
-export async function loadChecks(paths: string[]): Promise<LoadResult> {
+/** Loads the project configuration and validates every check under `paths` with it. */
+export async function loadChecks(paths: string[], options: LoadOptions = {}): Promise<LoadResult> {
+  const configFile = options.config === false ? null : options.config ?? (paths[0] !== undefined ? findConfigFile(paths[0]) : null);
+  const project = configFile ? await loadProjectConfig(configFile) : { problems: [] };
   const found = findCheckFiles(paths);
-  const problems = [...found.problems];
+  const problems = [...project.problems, ...found.problems];
+  const defaults = project.config?.defaults ?? {};
   const checks: LoadedCheck[] = [];
   const seen = new Map<string, string>();
   if (found.files.length === 0 && problems.length === 0) {
@@ -128,7 +143,7 @@ export async function loadChecks(paths: string[]): Promise<LoadResult> {
       if (!strict.code) continue;
     }
     for (const check of imported.checks) {
-      const normalized = normalizeCheck(check, file, bundled.code);
+      const normalized = normalizeCheck(check, file, bundled.code, defaults);
       problems.push(...normalized.problems);
       if (!normalized.definition) continue;
       const id = normalized.definition.id;
@@ -141,7 +156,7 @@ export async function loadChecks(paths: string[]): Promise<LoadResult> {
       checks.push({ definition: normalized.definition, file, bundle: bundled.code });
     }
   }
-  return { checks, problems, files: found.files };
+  return { checks, problems, files: found.files, ...(project.config ? { config: project.config } : {}) };
 }
 
 /**

@@ -5,7 +5,10 @@
 import { CheckDefinition } from './contract.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { parseDuration } from './duration.ts';
+import { convertOptionalDurations, sdkDurationField } from './policy-options.ts';
+import type { CheckDefaults } from './project.ts';
 import { CHECK_MARKER, type AnyCheck } from './sdk.ts';
+import { SECRET_FIELDS, malformedSecretReference, mentionsSecret } from './secrets.ts';
 
 export const DEFAULT_FREQUENCY = '1m';
 export const DEFAULT_TIMEOUT = '10s';
@@ -16,33 +19,77 @@ const DURATION_FIELDS = [
   ['timeout', 'timeoutMs', DEFAULT_TIMEOUT],
 ] as const;
 
-/** `bundle`: the file's bundled code, which a browser check carries to the agents as its script. */
-export function normalizeCheck(check: AnyCheck, file: string, bundle?: string): { definition?: CheckDefinition; problems: Diagnostic[] } {
+/**
+ * `bundle`: the file's bundled code, which a browser check carries to the agents as its script.
+ * `defaults`: the project's defaults (lookout.config.ts), used for every option the check leaves unset.
+ */
+export function normalizeCheck(check: AnyCheck, file: string, bundle?: string, defaults: CheckDefaults = {}): { definition?: CheckDefinition; problems: Diagnostic[] } {
   const problems: Diagnostic[] = [];
   const checkId = typeof check.id === 'string' ? check.id : undefined;
-  const raw: Record<string, unknown> = { ...check };
-  delete raw[CHECK_MARKER];
+  const own: Record<string, unknown> = Object.fromEntries(Object.entries(check).filter(([, value]) => value !== undefined));
+  delete own[CHECK_MARKER];
+  const inherited = new Set(Object.keys(defaults).filter((key) => !(key in own)));
+  const raw: Record<string, unknown> = { ...defaults, ...own };
   if (raw.type === 'browser') {
     if (typeof raw.script !== 'function') problems.push({ file, checkId, field: 'script', message: 'script must be an async function ({ page, step, expect }) => { … }' });
     if (bundle === undefined) problems.push({ file, checkId, field: 'script', message: 'internal: browser checks need their bundled code' });
     raw.script = { bundle: bundle ?? '', file };
   }
+  if (raw.regions === undefined) {
+    problems.push({ file, checkId, field: 'regions', message: 'regions is required: set it on the check, or as defaults.regions in lookout.config.ts' });
+  }
+  problems.push(...secretReferenceProblems(raw, file, checkId));
   for (const [sdkField, wireField, fallback] of DURATION_FIELDS) {
     const parsed = parseDuration(raw[sdkField] ?? fallback);
     delete raw[sdkField];
     if ('error' in parsed) problems.push({ file, checkId, field: sdkField, message: parsed.error });
     else raw[wireField] = parsed.ms;
   }
+  for (const problem of convertOptionalDurations(raw)) problems.push({ file, checkId, ...problem });
   // Validate the rest even when a duration was bad, so that every problem is reported at once.
   const result = CheckDefinition.safeParse(raw);
   if (!result.success) {
-    const badDurations = new Set(problems.map((p) => p.field));
+    const reported = new Set(problems.map((p) => p.field));
     for (const issue of result.error.issues) {
       const field = sdkFieldName(issue.path.map(String).join('.'));
-      if (!badDurations.has(field)) problems.push({ file, checkId, field, message: issue.message });
+      if (reported.has(field)) continue;
+      const top = field.split('.')[0]!;
+      const origin = inherited.has(top) ? ' (inherited from defaults in lookout.config.ts)' : '';
+      problems.push({ file, checkId, field, message: `${issue.message}${origin}` });
     }
   }
   return problems.length > 0 || !result.success ? { problems } : { definition: result.data, problems };
+}
+
+/**
+ * `secret('NAME')` is resolved by agents only in an HTTP check's url, header values and body: a
+ * reference anywhere else would be sent as literal text, and a malformed one would never resolve.
+ */
+function secretReferenceProblems(raw: Record<string, unknown>, file: string, checkId: string | undefined): Diagnostic[] {
+  const problems: Diagnostic[] = [];
+  const visit = (value: unknown, path: string[]): void => {
+    if (typeof value === 'string') {
+      if (!mentionsSecret(value)) return;
+      const field = path.join('.');
+      const allowed = raw.type === 'http' && (SECRET_FIELDS as readonly string[]).includes(path[0]!) && !(path[0] === 'headers' && path.length !== 2);
+      if (!allowed) problems.push({ file, checkId, field, message: 'secret() is only resolved in an HTTP check\'s url, header values and body (browser scripts use their secrets argument)' });
+      else {
+        const bad = malformedSecretReference(value);
+        if (bad) problems.push({ file, checkId, field, message: `malformed secret reference ${JSON.stringify(bad)}: use secret('NAME') with a name of letters, digits and "_"` });
+      }
+    } else if (Array.isArray(value)) value.forEach((item, i) => visit(item, [...path, String(i)]));
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if (path[0] === 'headers' && path.length === 1 && mentionsSecret(key)) {
+          problems.push({ file, checkId, field: `headers.${key}`, message: 'secret() cannot be used in a header name, only in its value' });
+        }
+        visit(item, [...path, key]);
+      }
+    }
+  };
+  // The script (a browser check's bundled code) inlines the SDK, whose secret() holds the placeholder text.
+  for (const [key, value] of Object.entries(raw)) if (key !== 'script') visit(value, [key]);
+  return problems;
 }
 
 /** Reports wire field names as the user wrote them (`timeoutMs` → `timeout`). */
@@ -50,5 +97,5 @@ function sdkFieldName(path: string): string {
   for (const [sdkField, wireField] of DURATION_FIELDS) {
     if (path === wireField) return sdkField;
   }
-  return path;
+  return sdkDurationField(path) ?? path;
 }

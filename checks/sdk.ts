@@ -27,11 +27,15 @@ export interface CheckOptionsBase {
   id: string;
   /** Shown in alerts and the dashboard. */
   name: string;
-  /** Regions that run the check, each with its own verdict. */
-  regions: string[];
-  /** How often each region runs the check, e.g. `'30s'`, `'1m'`. @defaultValue `'1m'` */
+  /**
+   * Regions that run the check, each with its own verdict. Required, unless the project's
+   * `lookout.config.ts` sets `defaults.regions`.
+   * @defaultValue `defaults.regions` of lookout.config.ts
+   */
+  regions?: string[];
+  /** How often each region runs the check, e.g. `'30s'`, `'1m'`. @defaultValue `defaults.frequency` of lookout.config.ts, else `'1m'` */
   frequency?: Duration;
-  /** Deadline of one whole run (DNS to last body byte); never longer than `frequency`. @defaultValue `'10s'` */
+  /** Deadline of one whole run (DNS to last body byte); never longer than `frequency`. @defaultValue `defaults.timeout` of lookout.config.ts, else `'10s'` */
   timeout?: Duration;
   /** Consecutive failed runs before a region is `down`. @defaultValue 2 */
   failureThreshold?: number;
@@ -39,17 +43,80 @@ export interface CheckOptionsBase {
   successThreshold?: number;
   /** Free-form labels, for filtering and (later) alert routing. @defaultValue [] */
   tags?: string[];
+  /**
+   * A passing run slower than this (DNS to last byte) makes its region `degraded`: still up for uptime,
+   * no incident; see `alerting.notifyDegraded`. @defaultValue none (speed never degrades a region)
+   */
+  degradedAfter?: Duration;
+  /** Confirmation runs when a run fails (see {@link ConfirmationOptions}). @defaultValue `{ retries: 1, backoff: '1s', otherRegions: true }` */
+  confirmation?: ConfirmationOptions;
+  /** When incidents turn global, reminders, flapping, degraded notices (see {@link AlertingOptions}). @defaultValue {} (every field's default) */
+  alerting?: AlertingOptions;
+  /** Service level objectives and burn-rate alerts (see {@link SloOptions}). @defaultValue none */
+  slo?: SloOptions;
+}
+
+/**
+ * What the coordinator runs at once when a run fails, instead of waiting for the next interval: the
+ * check again in the failing region (`retries`, with backoff) and once in every other region. These
+ * confirmation runs count toward `failureThreshold`, so with the default threshold of 2 a failed run plus
+ * a failed confirmation makes a region `down` within seconds, and the other regions' confirmations give
+ * the incident its scope (regional or global) when it opens.
+ */
+export interface ConfirmationOptions {
+  /** Confirmation runs in the failing region per failure streak (0 to 5); the n-th waits `backoff × 2^(n−1)`. @defaultValue 1 */
+  retries?: number;
+  /** Wait before the first confirmation run in the failing region. @defaultValue `'1s'` */
+  backoff?: Duration;
+  /** Also run the check at once in every other region (that is not already down or silent). @defaultValue true */
+  otherRegions?: boolean;
+}
+
+export interface AlertingOptions {
+  /**
+   * When an incident is global: at least `regions` regions failing (capped at the check's region count)
+   * for `for`. A regional incident that turns global is updated with `escalated: true`.
+   * @defaultValue every reporting region failing, at once
+   */
+  global?: { regions?: number; for?: Duration };
+  /** Re-notify (`incident.reminder`) this often while an incident stays open; null: never. At least `'10s'`. @defaultValue null */
+  reminderEvery?: Duration | null;
+  /**
+   * A region that changes between up and down more than `changes` times within `window` is flapping:
+   * one `check.flapping` notice, then it counts as failing (the incident stays open, nothing more is sent
+   * about it) until it has kept one state for `stableFor`. `false` turns detection off.
+   * @defaultValue `{ changes: 5, window: '10m', stableFor: '10m' }`
+   */
+  flapping?: false | { changes?: number; window?: Duration; stableFor?: Duration };
+  /** Send `check.degraded` and `check.recovered` events when a region becomes degraded or recovers from it. @defaultValue false */
+  notifyDegraded?: boolean;
+}
+
+/**
+ * Objectives over a rolling window, reported by `GET /api/checks/:id/slo` for the check and per region.
+ * Runs during maintenance windows are left out. Objectives are percentages, e.g. `99.9`.
+ */
+export interface SloOptions {
+  /** Share of target results that pass. `window` from `'1h'` to `'30d'`. @defaultValue window `'30d'` */
+  availability?: { objective: number; window?: Duration };
+  /** Share of target results that take at most `threshold`, e.g. `{ objective: 99, threshold: '500ms' }`. @defaultValue window `'30d'` */
+  latency?: { objective: number; threshold: Duration; window?: Duration };
+  /** Multiwindow burn-rate alerts (`slo.burn_rate`: 1 h and 5 min at 14.4×, 6 h and 30 min at 6×). @defaultValue true */
+  burnRateAlerts?: boolean;
 }
 
 /** Options of an HTTP check. */
 export interface HttpCheckOptions extends CheckOptionsBase {
-  /** Absolute `http://` or `https://` URL to request. */
+  /** Absolute `http://` or `https://` URL to request; may contain `secret('NAME')` (not in the host). */
   url: string;
   /** @defaultValue `'GET'` */
   method?: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
-  /** Extra request headers. Lookout always adds `user-agent` (unless set here) and `x-lookout-region`. @defaultValue {} */
+  /**
+   * Extra request headers; values may contain `secret('NAME')`. Lookout always adds `user-agent`
+   * (unless set here) and `x-lookout-region`. @defaultValue {}
+   */
   headers?: Record<string, string>;
-  /** Request body, sent as given. */
+  /** Request body, sent as given; may contain `secret('NAME')`. */
   body?: string;
   /** What must hold for the run to pass. @defaultValue `[assert.statusBetween(200, 399)]` */
   assertions?: Assertion[];
@@ -118,6 +185,11 @@ export const assert = {
   }),
   /** The whole run (DNS to last body byte) took less than `ms` milliseconds. */
   responseTimeUnder: (ms: number): Assertion => ({ type: 'responseTime', op: 'lessThan', ms }),
+  /**
+   * Makes an assertion soft: when it fails the run still passes, and its region shows `degraded`
+   * instead of `down`, e.g. `assert.soft(assert.responseTimeUnder(300))`.
+   */
+  soft: (assertion: Assertion): Assertion => ({ ...assertion, soft: true }),
 };
 
 function regexSource(pattern: RegExp | string): string {

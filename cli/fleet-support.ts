@@ -23,7 +23,7 @@ export async function waitFor(what: string, timeoutMs: number, condition: () => 
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-const COLOR: Record<string, string> = { up: '\x1b[32m', down: '\x1b[31m', 'no-data': '\x1b[90m' };
+const COLOR: Record<string, string> = { up: '\x1b[32m', degraded: '\x1b[33m', down: '\x1b[31m', 'no-data': '\x1b[90m' };
 
 interface ChecksBody {
   checks?: { id: string; regions?: { region: string; status: string }[]; incident?: { scope: string } | null }[];
@@ -38,7 +38,7 @@ export function renderSummary(body: unknown, regions: string[], color = process.
   return checks.map((check) => {
     const cells = regions.map((region) => {
       const status = check.regions?.find((r) => r.region === region)?.status ?? '-';
-      const text = `${region} ${status.padEnd(7)}`;
+      const text = `${region} ${status.padEnd(8)}`;
       return color && COLOR[status] ? `${COLOR[status]}${text}\x1b[0m` : text;
     });
     const incident = check.incident ? `  ${check.incident.scope.toUpperCase()} INCIDENT` : '';

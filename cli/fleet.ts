@@ -12,6 +12,7 @@ import { formatDiagnostic } from '../checks/diagnostics.ts';
 import { loadChecks, releaseBundler } from '../checks/loader.ts';
 import { parseFlags } from './args.ts';
 import { deployDefinitions } from './deploy.ts';
+import { createFleetToken } from './fleet-token.ts';
 import { startDemoTarget, type DemoTarget } from './demo-target.ts';
 import { startProcess, stopAll, waitForOutput, type ManagedProcess } from './processes.ts';
 import { freePort, renderSummary, waitFor } from './fleet-support.ts';
@@ -106,7 +107,9 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     // 4. Coordinator
     const apiPort = port ?? await preferredPort(8080);
     const nodeArgs = ['--disable-warning=ExperimentalWarning'];
-    const coordinator = startProcess('coordinator', process.execPath, [...nodeArgs, join(ROOT, 'coordinator/main.ts'), '--redis', redisUrl, '--port', String(apiPort)], { logDir });
+    // Reads are public on this local fleet (dashboard, summary); writes need the fleet's token.
+    const token = await createFleetToken(redisUrl);
+    const coordinator = startProcess('coordinator', process.execPath, [...nodeArgs, join(ROOT, 'coordinator/main.ts'), '--redis', redisUrl, '--port', String(apiPort), '--public-read'], { logDir });
     processes.push(coordinator);
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitFor(`coordinator at ${apiUrl} (log: ${coordinator.logFile})`, 30_000, async () => {
@@ -127,13 +130,14 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
       return regions.every((r) => online.has(r));
     });
     // 6. Deploy the example checks
-    const summary = await deployDefinitions(apiUrl, loaded.checks.map((c) => c.definition), externalRedis === undefined);
+    const summary = await deployDefinitions(apiUrl, loaded.checks.map((c) => c.definition), externalRedis === undefined, token);
     // 7. Watch: one line per check, redrawn
     process.stdout.write([
       '',
       `Lookout is running: ${regions.length} regions (${regions.join(', ')}), ${loaded.checks.length} checks deployed (${summary.added.length} new).`,
       `  Dashboard   ${apiUrl}/`,
       `  API         ${apiUrl}/api/checks`,
+      `  Token       ${token}   (admin; for writes: lookout deploy --coordinator ${apiUrl} --token …)`,
       `  Redis       ${redisUrl}`,
       `  Logs        ${logDir}`,
       `  Demo        ${demo.url}  — try: curl -X POST '${demo.url}/_demo/fail?regions=eu-west'   then   curl -X POST ${demo.url}/_demo/recover`,

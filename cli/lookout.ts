@@ -18,7 +18,10 @@ Commands:
                  incidents, alerts, HTTP API, dashboard and /metrics. Run several for redundancy.
   agent          Run a probe agent for one region: takes that region's check runs from Redis,
                  runs them, reports results and heartbeats. Run several per region for capacity.
-  deploy         Validate check files and deploy them to a coordinator.
+  deploy         Validate check files, show the plan against a coordinator, and apply it.
+  rollback       Undo the last deployment (lookout deploy --rollback).
+  test           Run checks once on this machine, with the agents' runners; non-zero exit on failure.
+  token          Create, list and revoke API tokens (directly in Redis).
 
 Every option can also come from the environment (LOOKOUT_*); see each command's --help.
 `;
@@ -36,6 +39,9 @@ const commands: Record<string, { run: Command; help?: string }> = {
   coordinator: { run: runMain('../coordinator/main.ts') },
   agent: { run: runMain('../agent/main.ts') },
   deploy: { run: (argv) => deployCommand(argv, process.env), help: deployHelp },
+  rollback: { run: (argv) => deployCommand(['--rollback', ...argv], process.env), help: deployHelp },
+  test: { run: async (argv) => (await import('./test.ts')).testCommand(argv, process.env) },
+  token: { run: async (argv) => (await import('./token.ts')).tokenCommand(argv, process.env) },
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,31 +1,45 @@
 /**
  * The HTTP API, dashboard and operational endpoints, on `node:http`. Every response is JSON (but `/`,
  * the dashboard, and `/metrics`); every error is `{ error: { code, message, ... } }` with a stable code;
- * nothing a client sends can crash the server.
+ * nothing a client sends can crash the server. Each route says the access it needs (routes.ts: `open`,
+ * `read`, `deploy`, `admin`), checked by auth.ts before the handler runs.
  *
  * GET    /api/checks                 checks with per-region verdict and uptime (1h, 24h, 7d, 30d)
  * GET    /api/checks/:id             definition, version, per-region verdicts, uptime, latency, recent runs
  * DELETE /api/checks/:id             removes one check
  * GET    /api/incidents?state=open|all
  * GET    /api/agents                 agents grouped by region
- * POST   /api/deployments            { checks: CheckDefinition[], prune?: boolean }
+ * POST   /api/deployments            { checks: CheckDefinition[], prune?, expectedRevision?, force? } (deployment-api.ts)
+ * POST   /api/deployments/plan       the same body: the plan (added, removed, changed by property), nothing applied
+ * POST   /api/deployments/rollback   { dryRun? }: undo the newest deployment not yet rolled back
+ * GET    /api/deployments            deployment history
  * GET    /api/artifacts/:runId[/:name] browser run artifacts (artifacts.ts)
+ * GET    /api/checks/:id/slo         SLIs, error budgets, burn rates, firing burn-rate alerts (slo-api.ts)
+ * GET, POST /api/maintenance, GET, DELETE /api/maintenance/:id   maintenance windows (maintenance-api.ts)
+ * GET    /api/alerts/dead-letters, POST /api/alerts/dead-letters/:id/retry (alerts-api.ts)
  * GET    /healthz, /readyz, /metrics, /
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { CheckId, agentIndexKey, heartbeatKey, type StoredCheck } from '../checks/contract.ts';
 import { parseHeartbeat, parseStoredAgent } from './agent-state.ts';
+import { alertsApiRoutes } from './alerts-api.ts';
 import { createArtifactReader, getArtifactHandler, listArtifactsHandler } from './artifacts.ts';
+import type { Principal, RouteAccess } from './auth.ts';
 import { alignRegions, emptyCheckState, type CheckState } from './check-state.ts';
 import { DASHBOARD_HTML } from './dashboard.ts';
+import { actorOf, deploymentHandlers } from './deployment-api.ts';
 import { CoordinatorError } from './errors.ts';
-import { HttpError, readJsonBody, sendError, sendJson } from './http.ts';
+import { HttpError, sendError, sendJson } from './http.ts';
 import { agentStateKey, recentRunsKey } from './keys.ts';
 import type { Logger } from './log.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { Registry } from './registry.ts';
 import type { RecentRun } from './rollups.ts';
+import { deploy, endpointOf, open, read, withAccess, type Route } from './routes.ts';
+import { checkMaintenance } from './maintenance.ts';
+import { maintenanceApiRoutes } from './maintenance-api.ts';
+import { sloApiRoutes } from './slo-api.ts';
 import { pairKey, readStats, type PairStats } from './stats.ts';
 import type { CheckStateStore } from './state-store.ts';
 
@@ -43,43 +57,55 @@ export interface ApiDeps {
   afterRegistryChange: (removedCheckIds: string[]) => Promise<unknown>;
   /** Whether this coordinator can do its work (Redis reachable, workers running), and why not. */
   readiness: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  /**
+   * Decides who may call a route (auth.ts `createAuthorizer`): resolves the caller or throws a 401/403.
+   * @defaultValue everyone may call everything (auth off)
+   */
+  authorize?: (req: IncomingMessage, access: RouteAccess) => Promise<Principal>;
   now?: () => number;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void>;
-
-interface Route { pattern: RegExp; methods: Partial<Record<string, Handler>> }
+const AUTH_OFF = async (): Promise<Principal> => ({ tokenId: null, name: 'anonymous (auth off)', scopes: ['admin'] });
 
 export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const now = deps.now ?? Date.now;
   const artifacts = createArtifactReader(deps.redis, { prefix: deps.prefix });
+  const deployments = deploymentHandlers(deps);
+  const authorize = deps.authorize ?? AUTH_OFF;
   const routes: Route[] = [
-    { pattern: /^\/$/, methods: { GET: async (_req, res) => sendHtml(res, DASHBOARD_HTML) } },
-    { pattern: /^\/healthz$/, methods: { GET: async (_req, res) => sendJson(res, 200, { status: 'ok' }) } },
-    { pattern: /^\/readyz$/, methods: { GET: async (_req, res) => {
+    // The page holds no data: it fetches the API itself (with a token from the URL fragment, #token=…).
+    { pattern: /^\/$/, methods: { GET: open(async (_req, res) => sendHtml(res, DASHBOARD_HTML)) } },
+    { pattern: /^\/healthz$/, methods: { GET: open(async (_req, res) => sendJson(res, 200, { status: 'ok' })) } },
+    { pattern: /^\/readyz$/, methods: { GET: open(async (_req, res) => {
       const readiness = await deps.readiness();
       sendJson(res, readiness.ready ? 200 : 503, readiness);
-    } } },
-    { pattern: /^\/metrics$/, methods: { GET: async (_req, res) => {
+    }) } },
+    { pattern: /^\/metrics$/, methods: { GET: read(async (_req, res) => {
       const text = await deps.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
       res.end(text);
-    } } },
-    { pattern: /^\/api\/checks$/, methods: { GET: async (_req, res) => sendJson(res, 200, await listChecks(deps, now())) } },
+    }) } },
+    { pattern: /^\/api\/checks$/, methods: { GET: read(async (_req, res) => sendJson(res, 200, await listChecks(deps, now()))) } },
     { pattern: /^\/api\/checks\/([^/]+)$/, methods: {
-      GET: async (_req, res, [rawId]) => sendJson(res, 200, await checkDetail(deps, checkIdParam(rawId!), now())),
-      DELETE: async (_req, res, [rawId]) => {
+      GET: read(async (_req, res, [rawId]) => sendJson(res, 200, await checkDetail(deps, checkIdParam(rawId!), now()))),
+      DELETE: deploy(async (req, res, [rawId], _url, { principal }) => {
+        req.resume();
         const id = checkIdParam(rawId!);
-        if (!(await deps.registry.removeCheck(id))) throw notFound(id);
+        if (!(await deps.registry.removeCheck(id, actorOf(principal)))) throw notFound(id);
         const schedulers = await deps.afterRegistryChange([id]);
         sendJson(res, 200, { removed: id, schedulers });
-      },
+      }),
     } },
-    { pattern: /^\/api\/incidents$/, methods: { GET: async (_req, res, _p, url) => sendJson(res, 200, await listIncidents(deps, url)) } },
-    { pattern: /^\/api\/agents$/, methods: { GET: async (_req, res) => sendJson(res, 200, await listAgents(deps)) } },
-    { pattern: /^\/api\/deployments$/, methods: { POST: async (req, res) => sendJson(res, 200, await deploy(deps, await readJsonBody(req))) } },
-    { pattern: /^\/api\/artifacts\/([^/]+)$/, methods: { GET: listArtifactsHandler(artifacts) } },
-    { pattern: /^\/api\/artifacts\/([^/]+)\/([^/]+)$/, methods: { GET: getArtifactHandler(artifacts) } },
+    { pattern: /^\/api\/incidents$/, methods: { GET: read(async (_req, res, _p, url) => sendJson(res, 200, await listIncidents(deps, url))) } },
+    { pattern: /^\/api\/agents$/, methods: { GET: read(async (_req, res) => sendJson(res, 200, await listAgents(deps))) } },
+    { pattern: /^\/api\/deployments$/, methods: { GET: read(deployments.history), POST: deploy(deployments.apply) } },
+    { pattern: /^\/api\/deployments\/plan$/, methods: { POST: deploy(deployments.plan) } },
+    { pattern: /^\/api\/deployments\/rollback$/, methods: { POST: deploy(deployments.rollback) } },
+    { pattern: /^\/api\/artifacts\/([^/]+)$/, methods: { GET: read(listArtifactsHandler(artifacts)) } },
+    { pattern: /^\/api\/artifacts\/([^/]+)\/([^/]+)$/, methods: { GET: read(getArtifactHandler(artifacts)) } },
+    ...withAccess(alertsApiRoutes(deps), { GET: 'read', POST: 'admin' }),
+    ...withAccess(sloApiRoutes(deps), { GET: 'read' }),
+    ...withAccess(maintenanceApiRoutes(deps), { GET: 'read', POST: 'deploy', DELETE: 'deploy' }),
   ];
 
   return (req, res) => {
@@ -89,10 +115,10 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     if (needsRedis && deps.redis.status !== 'ready') {
       req.resume();
       handled = Promise.reject(new HttpError(503, 'REDIS_UNAVAILABLE', 'Redis is not reachable right now; retry shortly'));
-    } else handled = route(routes, req, res);
+    } else handled = route(routes, req, res, authorize);
     void handled.catch((error: unknown) => {
       if (error instanceof HttpError) {
-        sendError(res, error, error.status === 413 ? { connection: 'close' } : {});
+        sendError(res, error, error.status === 413 ? { connection: 'close' } : error.status === 401 ? { 'www-authenticate': 'Bearer realm="lookout"' } : {});
         return;
       }
       const unavailable = unavailableError(error);
@@ -116,7 +142,7 @@ function unavailableError(error: unknown): HttpError | null {
   return null;
 }
 
-async function route(routes: Route[], req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(routes: Route[], req: IncomingMessage, res: ServerResponse, authorize: NonNullable<ApiDeps['authorize']>): Promise<void> {
   let url: URL;
   try {
     url = new URL(req.url ?? '/', 'http://localhost');
@@ -126,14 +152,23 @@ async function route(routes: Route[], req: IncomingMessage, res: ServerResponse)
   for (const { pattern, methods } of routes) {
     const match = pattern.exec(url.pathname);
     if (!match) continue;
-    const handler = methods[req.method ?? 'GET'] ?? (req.method === 'HEAD' ? methods.GET : undefined);
-    if (!handler) {
+    const method = req.method ?? 'GET';
+    const entry = methods[method] ?? (method === 'HEAD' ? methods.GET : undefined);
+    if (!entry) {
       req.resume();
       const allow = Object.keys(methods).join(', ');
       sendError(res, new HttpError(405, 'METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; use ${allow}`), { allow });
       return;
     }
-    await handler(req, res, match.slice(1), url);
+    const endpoint = endpointOf(method, entry);
+    let principal: Principal;
+    try {
+      principal = await authorize(req, endpoint.access);
+    } catch (error) {
+      req.resume(); // a refused request's body is drained, so the client gets the answer
+      throw error;
+    }
+    await endpoint.handle(req, res, match.slice(1), url, { principal });
     return;
   }
   req.resume();
@@ -170,6 +205,7 @@ async function listChecks(deps: ApiDeps, now: number) {
   const states = await deps.store.readMany(checks.map((c) => c.definition.id));
   const pairs = checks.flatMap((c) => c.definition.regions.map((region) => ({ checkId: c.definition.id, region })));
   const stats = await readStats(deps.redis, deps.prefix, pairs, now);
+  const maintenanceWindows = await deps.store.maintenance.list();
   return {
     generatedAt: now,
     checks: checks.map((check) => {
@@ -183,9 +219,11 @@ async function listChecks(deps: ApiDeps, now: number) {
           return {
             region, status: verdict.status, since: verdict.since, lastResultAt: verdict.lastResultAt,
             lastError: verdict.lastFailure, uptime: stats.get(pairKey({ checkId: d.id, region }))?.uptime ?? null,
+            flappingSince: state.flapping?.[region]?.flappingSince ?? null,
           };
         }),
         incident: incidentSummary(state),
+        maintenance: checkMaintenance(maintenanceWindows, d, now),
       };
     }),
   };
@@ -209,6 +247,8 @@ async function checkDetail(deps: ApiDeps, id: string, now: number) {
       return {
         region,
         verdict: state.verdicts[region],
+        // Non-null while the region flaps (it then counts as failing; see flapping.ts).
+        flappingSince: state.flapping?.[region]?.flappingSince ?? null,
         uptime: s?.uptime ?? null,
         latency: s?.latency ?? null,
         counts24h: s?.counts24h ?? null,
@@ -218,6 +258,8 @@ async function checkDetail(deps: ApiDeps, id: string, now: number) {
       };
     }),
     incident: state.incident,
+    // Uptime windows that overlapped maintenance: those runs are not in the uptime figures.
+    maintenance: checkMaintenance(await deps.store.maintenance.list(), check.definition, now),
   };
 }
 
@@ -257,23 +299,4 @@ async function listAgents(deps: ApiDeps) {
       agents,
     })),
   };
-}
-
-async function deploy(deps: ApiDeps, body: unknown) {
-  const problems: Array<{ field: string; message: string }> = [];
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpError(400, 'INVALID_BODY', 'expected a JSON object { checks: CheckDefinition[], prune?: boolean }');
-  }
-  const { checks, prune, ...rest } = body as { checks?: unknown; prune?: unknown };
-  if (!Array.isArray(checks)) problems.push({ field: 'checks', message: 'must be an array of check definitions' });
-  if (prune !== undefined && typeof prune !== 'boolean') problems.push({ field: 'prune', message: 'must be a boolean' });
-  for (const key of Object.keys(rest)) problems.push({ field: key, message: 'unknown field' });
-  if (problems.length > 0) throw new HttpError(400, 'INVALID_BODY', 'the deployment body is invalid', { problems });
-
-  const result = await deps.registry.applyDeployment(checks as unknown[], { prune: prune === true });
-  if ('problems' in result) {
-    throw new HttpError(400, 'INVALID_DEFINITIONS', `${result.problems.length} problem(s) in the check definitions; nothing was deployed`, { problems: result.problems });
-  }
-  const schedulers = await deps.afterRegistryChange(result.summary.removed);
-  return { summary: result.summary, schedulers };
 }

@@ -33,6 +33,12 @@ export interface CoordinatorConfig {
    * unsigned. Flag `--webhook-secret`, env `LOOKOUT_WEBHOOK_SECRET`. @defaultValue null
    */
   webhookSecret: string | null;
+  /**
+   * JSON file with alert channels (webhook, slack, pagerduty, email, alertmanager) and routes; see
+   * `coordinator/alerting-config.ts` for the format. Read and validated at start-up. Flag
+   * `--alerting-config`, env `LOOKOUT_ALERTING_CONFIG`. @defaultValue null (only `--webhook-url` channels)
+   */
+  alertingConfigFile: string | null;
   /** How often agents and verdicts are swept for silence. Flag `--sweep-interval`, env `LOOKOUT_SWEEP_INTERVAL`. @defaultValue 1000 (`'1s'`) */
   sweepIntervalMs: number;
   /**
@@ -48,6 +54,17 @@ export interface CoordinatorConfig {
    * use it when you know the policy is `noeviction`. Flag `--skip-redis-policy-check`. @defaultValue false
    */
   skipRedisPolicyCheck: boolean;
+  /**
+   * Require an API token (`Authorization: Bearer …`, made with `lookout token create`) on every API
+   * route but the dashboard page and health checks. Turn it off only for local development.
+   * Flag `--auth on|off`, env `LOOKOUT_AUTH`. @defaultValue true (`on`)
+   */
+  auth: boolean;
+  /**
+   * Let read routes (`GET /api/…`, `/metrics`) answer without a token; writes still need one.
+   * Flag `--public-read`, env `LOOKOUT_PUBLIC_READ=true`. @defaultValue false
+   */
+  publicRead: boolean;
 }
 
 export type ConfigParseResult = { config: CoordinatorConfig } | { errors: string[] } | { help: true };
@@ -59,10 +76,13 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   host: '127.0.0.1',
   webhookUrls: [],
   webhookSecret: null,
+  alertingConfigFile: null,
   sweepIntervalMs: 1_000,
   reconcileIntervalMs: 30_000,
   ingestConcurrency: 8,
   skipRedisPolicyCheck: false,
+  auth: true,
+  publicRead: false,
 };
 
 export const coordinatorHelp = `Usage: lookout coordinator [options]
@@ -77,16 +97,22 @@ Options (flag, then environment variable, then default):
   --host <address>            HTTP listen address. Env LOOKOUT_HOST. Default 127.0.0.1
   --webhook-url <url>         Alert webhook; repeat or comma-separate. Env LOOKOUT_WEBHOOK_URL
   --webhook-secret <secret>   HMAC secret (16+ chars) signing webhook deliveries. Env LOOKOUT_WEBHOOK_SECRET
+  --alerting-config <file>    JSON file of alert channels (webhook, slack, pagerduty, email, alertmanager)
+                              and routes; values may be {"env": "NAME"}. Env LOOKOUT_ALERTING_CONFIG.
+                              Default none: every event goes to the --webhook-url webhooks only
   --sweep-interval <dur>      How often silence is checked, e.g. 1s, 500ms. Env LOOKOUT_SWEEP_INTERVAL. Default 1s
   --reconcile-interval <dur>  Periodic scheduler reconcile. Env LOOKOUT_RECONCILE_INTERVAL. Default 30s
   --ingest-concurrency <n>    Results processed in parallel. Env LOOKOUT_INGEST_CONCURRENCY. Default 8
   --skip-redis-policy-check   Start even if maxmemory-policy cannot be read (must still be noeviction)
+  --auth <on|off>             Require API tokens (lookout token create). Env LOOKOUT_AUTH. Default on;
+                              off is for local development only
+  --public-read               Read routes (GET /api/…, /metrics) need no token. Env LOOKOUT_PUBLIC_READ=true
   -h, --help                  Show this help
 
 Redis must run with maxmemory-policy noeviction; the coordinator refuses to start otherwise.
 `;
 
-type ValueFlag = 'redis' | 'prefix' | 'port' | 'host' | 'webhook-url' | 'webhook-secret' | 'sweep-interval' | 'reconcile-interval' | 'ingest-concurrency';
+type ValueFlag = 'redis' | 'prefix' | 'port' | 'host' | 'webhook-url' | 'webhook-secret' | 'alerting-config' | 'sweep-interval' | 'reconcile-interval' | 'ingest-concurrency' | 'auth';
 const VALUE_FLAGS: Record<ValueFlag, readonly string[]> = {
   'redis': ['LOOKOUT_REDIS_URL', 'REDIS_URL'],
   'prefix': ['LOOKOUT_PREFIX'],
@@ -94,11 +120,13 @@ const VALUE_FLAGS: Record<ValueFlag, readonly string[]> = {
   'host': ['LOOKOUT_HOST'],
   'webhook-url': ['LOOKOUT_WEBHOOK_URL'],
   'webhook-secret': ['LOOKOUT_WEBHOOK_SECRET'],
+  'alerting-config': ['LOOKOUT_ALERTING_CONFIG'],
   'sweep-interval': ['LOOKOUT_SWEEP_INTERVAL'],
   'reconcile-interval': ['LOOKOUT_RECONCILE_INTERVAL'],
   'ingest-concurrency': ['LOOKOUT_INGEST_CONCURRENCY'],
+  'auth': ['LOOKOUT_AUTH'],
 };
-const BOOLEAN_FLAGS = ['skip-redis-policy-check'] as const;
+const BOOLEAN_FLAGS = ['skip-redis-policy-check', 'public-read'] as const;
 type BooleanFlag = typeof BOOLEAN_FLAGS[number];
 
 /** A raw value and where it came from (`--port` or `LOOKOUT_PORT`), for error messages. */
@@ -160,6 +188,8 @@ export function parseCoordinatorConfig(argv: readonly string[], env: Readonly<Re
     (v) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 256 ? null : 'expected an integer from 1 to 256'), Number);
   const webhookSecret = check<string | null>(pick('webhook-secret'), d.webhookSecret, errors,
     (v) => (v.length >= 16 ? null : 'must be at least 16 characters'), (v) => v);
+  const alertingConfigFile = check<string | null>(pick('alerting-config'), d.alertingConfigFile, errors,
+    (v) => (v.trim() === '' ? 'must be a file path' : null), (v) => v);
 
   const urlSources: Source[] = flags.get('webhook-url') ?? (pick('webhook-url') ? [pick('webhook-url')!] : []);
   const webhookUrls: string[] = [];
@@ -173,11 +203,19 @@ export function parseCoordinatorConfig(argv: readonly string[], env: Readonly<Re
     }
   }
 
+  const auth = check(pick('auth'), d.auth, errors, (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'), (v) => v === 'on');
+  const publicReadEnv = env.LOOKOUT_PUBLIC_READ;
+  if (publicReadEnv !== undefined && publicReadEnv !== '' && publicReadEnv !== 'true' && publicReadEnv !== 'false') {
+    errors.push(`LOOKOUT_PUBLIC_READ: expected "true" or "false", got ${JSON.stringify(publicReadEnv)}`);
+  }
+  const publicRead = booleans.has('public-read') || publicReadEnv === 'true';
+
   if (errors.length > 0) return { errors };
   return {
     config: {
-      redisUrl, prefix, port, host, webhookUrls, webhookSecret, sweepIntervalMs, reconcileIntervalMs, ingestConcurrency,
+      redisUrl, prefix, port, host, webhookUrls, webhookSecret, alertingConfigFile, sweepIntervalMs, reconcileIntervalMs, ingestConcurrency,
       skipRedisPolicyCheck: booleans.has('skip-redis-policy-check'),
+      auth, publicRead,
     },
   };
 }

@@ -10,6 +10,7 @@ import type { Redis } from 'ioredis';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { CoordinatorConfig } from './config.ts';
 import { createApiHandler } from './api.ts';
+import { createAuthorizer } from './auth.ts';
 import type { AlertEvent } from './events.ts';
 import { startIngestWorker } from './ingest.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -21,6 +22,7 @@ import { Registry } from './registry.ts';
 import { CheckScheduler, type ReconcileSummary } from './scheduler.ts';
 import { CheckStateStore } from './state-store.ts';
 import { Sweeper } from './sweeper.ts';
+import { TokenStore } from './tokens.ts';
 import { TransactionRunner } from './transaction.ts';
 
 export interface StartOptions {
@@ -98,8 +100,9 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     },
   });
 
+  const authorize = createAuthorizer({ tokens: new TokenStore({ redis, prefix }), policy: { enabled: config.auth, publicRead: config.publicRead } });
   const server = createServer(createApiHandler({
-    redis, prefix, registry, store, metrics, logger,
+    redis, prefix, registry, store, metrics, logger, authorize,
     afterRegistryChange: async (removed) => {
       for (const checkId of removed) await store.retire(checkId).catch((error) => logger.warn('check.retire_failed', { checkId, error }));
       pump.kick();
@@ -153,7 +156,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
 
   try {
     await reconcile();
-    worker = startIngestWorker({ redis, prefix, registry, store, metrics, logger, onEvents: () => pump.kick() },
+    worker = startIngestWorker({ redis, prefix, registry, store, metrics, logger, onEvents: () => pump.kick(), confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs) },
       { connection: workerRedis, concurrency: config.ingestConcurrency });
     sweeper.start(config.sweepIntervalMs);
     reconcileTimer = setInterval(() => reconcileQuietly('periodic'), config.reconcileIntervalMs);
@@ -169,7 +172,8 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info('coordinator.started', { url, prefix, sweepIntervalMs: config.sweepIntervalMs });
+  logger.info('coordinator.started', { url, prefix, sweepIntervalMs: config.sweepIntervalMs, auth: config.auth ? 'on' : 'off', publicRead: config.publicRead });
+  if (!config.auth) logger.warn('auth.disabled', { note: 'every API route, deployments included, answers without a token (--auth off): for local development only' });
   return { url, registry, scheduler, sweeper, metrics, reconcile, stop };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The dashboard: one self-contained page (no build, no external assets) that polls `/api/checks` and
  * `/api/incidents` every 2 s and shows a check × region table of verdicts with uptime, and the open
- * incidents. Everything from the API is inserted as text, never as HTML.
+ * incidents. Everything from the API is inserted as text, never as HTML. When the API needs a token,
+ * open the page as `/#token=<read token>`: the fragment never leaves the browser.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -24,6 +25,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .up .pill { background: #d1fadf; color: #05603a; }
   .down .pill { background: #fee4e2; color: #b42318; }
   .no-data .pill { background: #eaecf0; color: #475467; }
+  .degraded .pill { background: #fef0c7; color: #93370d; }
   .meta { display: block; font-size: .75rem; color: #667; margin-top: .2rem; }
   .muted { color: #667; }
   .global { color: #b42318; font-weight: 700; }
@@ -94,7 +96,13 @@ async function refresh() {
   const status = document.getElementById('status');
   try {
     const [checks, incidents] = await Promise.all(['/api/checks', '/api/incidents?state=open'].map(async (path) => {
-      const response = await fetch(path, { cache: 'no-store' });
+      // A read token may come in the URL fragment (/#token=lk_…): fragments are never sent to servers or logged.
+      const token = new URLSearchParams(location.hash.slice(1)).get('token');
+      const response = await fetch(path, { cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} });
+      if (response.status === 401 || response.status === 403) {
+        const body = await response.json().catch(() => null);
+        throw new Error((body && body.error ? body.error.code : 'HTTP ' + response.status) + ': open this page as /#token=<a token with the read scope>');
+      }
       if (!response.ok) throw new Error(path + ': HTTP ' + response.status);
       return response.json();
     }));

@@ -11,6 +11,10 @@ const ns = (prefix: string): string => `${prefix}:lookout`;
 export const registryKey = (prefix: string): string => `${ns(prefix)}:registry`;
 /** Counter bumped by every registry change, so schedulers can tell when to reconcile. */
 export const registryRevisionKey = (prefix: string): string => `${ns(prefix)}:registry:rev`;
+/** List (newest first, capped) of JSON {@link DeploymentRecord}s: the deployment history (deployments.ts). */
+export const deploymentsKey = (prefix: string): string => `${ns(prefix)}:deployments`;
+/** Hash: token id → JSON {@link TokenRecord} (only a SHA-256 of each token is kept; tokens.ts). */
+export const tokensKey = (prefix: string): string => `${ns(prefix)}:tokens`;
 /** Set of every region Lookout has ever scheduled into: where reconcile looks for stray schedulers. */
 export const scheduledRegionsKey = (prefix: string): string => `${ns(prefix)}:scheduler:regions`;
 
@@ -37,3 +41,10 @@ export const hourRollupKey = (prefix: string, checkId: string, region: string, d
 
 /** String: JSON {@link StoredAgent}, what the coordinators remember about one agent. */
 export const agentStateKey = (prefix: string, agentId: string): string => `${ns(prefix)}:agent:${agentId}`;
+
+/** Hash: maintenance window id → JSON {@link MaintenanceWindow} (maintenance-store.ts). */
+export const maintenanceKey = (prefix: string): string => `${ns(prefix)}:maintenance`;
+/** Counter bumped by every maintenance change, so readers can cache the windows. */
+export const maintenanceRevisionKey = (prefix: string): string => `${ns(prefix)}:maintenance:rev`;
+/** Hash: check id → JSON of its firing SLO burn-rate alerts (slo-monitor.ts). */
+export const sloAlertsKey = (prefix: string): string => `${ns(prefix)}:slo:alerts`;

@@ -1,8 +1,9 @@
 /**
- * Coordinator process entry point: parse the configuration (every problem at once, exit 2), start alert
- * delivery (when webhooks are configured) and the coordinator, log JSON lines, and on SIGTERM/SIGINT stop
- * both (bounded) and exit 0.
+ * Coordinator process entry point: parse the configuration and the alerting file (every problem at
+ * once, exit 2), start alert delivery (when channels are configured) and the coordinator, log JSON
+ * lines, and on SIGTERM/SIGINT stop both (bounded) and exit 0.
  */
+import { loadAlertingConfig } from './alerting-config.ts';
 import { coordinatorHelp, parseCoordinatorConfig } from './config.ts';
 import { createLogger } from './log.ts';
 import { startCoordinatorService, type CoordinatorService } from './service.ts';
@@ -18,9 +19,16 @@ if ('errors' in parsed) {
   process.exit(2);
 }
 
+// The alerting file is read and validated before anything starts, with the same exit code as bad flags.
+const alerting = loadAlertingConfig(parsed.config, process.env);
+if (!alerting.ok) {
+  process.stderr.write(`lookout coordinator: invalid alerting configuration:\n${alerting.problems.map((e) => `  - ${e}`).join('\n')}\n`);
+  process.exit(2);
+}
+
 let service: CoordinatorService;
 try {
-  service = await startCoordinatorService(parsed.config, { logger });
+  service = await startCoordinatorService(parsed.config, { logger, alerting: alerting.setup });
 } catch (error) {
   const code = (error as { code?: unknown }).code;
   logger.error('coordinator.start_failed', { code: typeof code === 'string' ? code : 'START_FAILED', error });

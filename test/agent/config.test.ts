@@ -12,6 +12,7 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   browserChecks: false,
   chromiumPath: '/usr/bin/chromium',
   browserConcurrency: 2,
+  secretsFile: null,
 };
 
 describe('parseAgentConfig', () => {
@@ -35,6 +36,7 @@ describe('parseAgentConfig', () => {
       argv: ['--region', 'r1', '--browser-checks', 'on', '--browser-concurrency', '3'], env: { LOOKOUT_CHROMIUM_PATH: '/opt/chromium/chrome' },
       expected: { browserChecks: true, browserConcurrency: 3, chromiumPath: '/opt/chromium/chrome' },
     },
+    { name: 'secrets file from env', argv: ['--region', 'r1'], env: { LOOKOUT_SECRETS_FILE: '/etc/lookout/secrets.env' }, expected: { secretsFile: '/etc/lookout/secrets.env' } },
   ];
   it.each(valid)('accepts $name', ({ argv, env, expected }) => {
     const result = parseAgentConfig(argv, env ?? {}, facts);

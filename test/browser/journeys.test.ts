@@ -161,9 +161,13 @@ describe('browser journeys', () => {
     expect(artifactNames(result)).toContain('screenshot.png');
   }, 30_000);
 
-  it('fails with SCRIPT_ERROR naming a secret the agent does not have', async () => {
+  it('fails with SECRET_MISSING naming a secret the agent does not have', async () => {
     const result = await run(`await page.fill('input', secrets.MISSING_PASSWORD);`);
-    expect(result.error).toEqual({ code: 'SCRIPT_ERROR', message: 'secret "MISSING_PASSWORD" is not set on this agent' });
+    expect(result.outcome).toBe('fail');
+    expect(result.error).toEqual({
+      code: 'SECRET_MISSING',
+      message: 'secret "MISSING_PASSWORD" is not set on this agent (set LOOKOUT_SECRET_MISSING_PASSWORD or add it to the agent\'s --secrets-file)',
+    });
   }, 30_000);
 
   it('reports a run that gets no browser slot before its deadline as BROWSER_CAPACITY, not a target failure', async () => {

@@ -14,12 +14,11 @@ import { isAlive, waitFor } from '../support/processes.ts';
 
 const JOURNEYS = 200;
 /**
- * The loop stops at 200 journeys or after this long, whichever comes first. A journey takes ~0.3-0.5 s
- * on a 2-core machine (raw Playwright is ~25% faster without tracing and HAR, see bench/browser.ts), so
- * 200 take 60-100 s depending on load; the claims below need at least {@link MIN_JOURNEYS} to mean something.
+ * A safety net, not a speed claim (speed is measured in bench/browser.ts): the loop runs all 200
+ * journeys unless this much time passes first, which then fails the test saying how far it got.
+ * A journey takes ~0.4 s on an idle 2-core machine and ~1 s on one loaded by other work.
  */
-const TIME_BOUND_MS = 90_000;
-const MIN_JOURNEYS = 100;
+const TIME_BOUND_MS = 240_000;
 /** Growth of the tree's summed RSS from after warm-up to the end, on one browser. */
 const RSS_GROWTH_BOUND = 120 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -87,7 +86,7 @@ describe('browser soak', () => {
       const seconds = (Date.now() - started) / 1000;
       console.log(`soak: ${done} journeys in ${seconds.toFixed(1)}s (${(done / seconds).toFixed(1)}/s); processes ${warm.processes} → ${end.processes} (peak ${peak.processes}); tree RSS ${Math.round(warm.rss / MiB)} → ${Math.round(end.rss / MiB)} MiB`);
       expect(failures).toEqual([]);
-      expect(done).toBeGreaterThanOrEqual(MIN_JOURNEYS);
+      expect(done, `only ${done} of ${JOURNEYS} journeys within ${TIME_BOUND_MS / 1000} s`).toBe(JOURNEYS);
       expect(runner.stats().launches).toBe(1);
       // A leak would add a process per run; +1 allows for Chromium's spare renderer, up at one idle moment and not another.
       expect(end.processes).toBeLessThanOrEqual(warm.processes + 1);

@@ -59,7 +59,7 @@ describe('coordinator process', () => {
     const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const prefix = uniquePrefix('main');
     const redis = new Redis(server.url, { maxRetriesPerRequest: null });
-    const { child, url } = await startMain(['--redis', server.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--webhook-url', hook, '--webhook-secret', 'a-secret-of-16-chars']);
+    const { child, url } = await startMain(['--redis', server.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--webhook-url', hook, '--webhook-secret', 'a-secret-of-16-chars', '--auth', 'off']);
     try {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const deployed = await fetch(`${url}/api/deployments`, { method: 'POST', body: JSON.stringify({ checks: [httpCheck('web', { failureThreshold: 1 })] }) });

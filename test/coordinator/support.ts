@@ -60,7 +60,8 @@ export async function heartbeat(redis: Redis, prefix: string, agentId: string, r
 }
 
 export function testConfig(redisUrl: string, prefix: string, overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
-  return { ...DEFAULT_COORDINATOR_CONFIG, redisUrl, prefix, port: 0, sweepIntervalMs: 100, ingestConcurrency: 4, ...overrides };
+  // Auth off: these tests are about other things; auth has its own tests (auth.test.ts, deployments.test.ts).
+  return { ...DEFAULT_COORDINATOR_CONFIG, redisUrl, prefix, port: 0, sweepIntervalMs: 100, ingestConcurrency: 4, auth: false, ...overrides };
 }
 
 /** A logger that keeps lines for assertions (and prints nothing). */

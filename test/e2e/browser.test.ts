@@ -36,7 +36,7 @@ describe('browser checks through the fleet', () => {
     await once(site, 'listening');
     siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
     const prefix = uniquePrefix('e2e-browser');
-    const coordinatorConfig = parseCoordinatorConfig(['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '200ms'], {});
+    const coordinatorConfig = parseCoordinatorConfig(['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '200ms', '--auth', 'off'], {});
     if (!('config' in coordinatorConfig)) throw new Error(JSON.stringify(coordinatorConfig));
     coordinator = await startCoordinatorService(coordinatorConfig.config, { logger: quiet as never });
     const agentConfig = parseAgentConfig(['--region', 'local', '--redis', redis.url, '--prefix', prefix, '--agent-id', 'browser-agent', '--browser-checks', 'on', '--shutdown-timeout', '2s'], {});
@@ -56,10 +56,10 @@ describe('browser checks through the fleet', () => {
   it('runs a deployed journey, then records a failure with its step and a downloadable screenshot', async () => {
     const passing = await browserCheck('journey-ok', `
       await step('open home', async () => { await page.goto(${JSON.stringify(siteUrl)}); });
-      await step('go to shop', async () => { await page.click('a'); await expect(page.locator('h1')).toHaveText('Welcome'); });`);
+      await step('go to shop', async () => { await page.click('a'); await expect(page.locator('h1')).toHaveText('Welcome'); });`, { timeout: '30s' });
     const failing = await browserCheck('journey-broken', `
       await step('open shop', async () => { await page.goto(${JSON.stringify(`${siteUrl}/shop`)}); });
-      await step('see the basket', async () => { await expect(page.locator('#basket')).toBeVisible({ timeout: 500 }); });`, { timeout: '8s' });
+      await step('see the basket', async () => { await expect(page.locator('#basket')).toBeVisible({ timeout: 500 }); });`, { timeout: '30s' });
     const deployed = await fetch(`${coordinator.url}/api/deployments`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ checks: [{ ...passing, frequencyMs: 60_000 }, { ...failing, frequencyMs: 60_000 }] }),
@@ -70,7 +70,8 @@ describe('browser checks through the fleet', () => {
       const body = await (await fetch(`${coordinator.url}/api/checks/${id}`)).json() as { regions: { recentRuns: any[] }[] };
       return body.regions[0]!.recentRuns;
     };
-    // A new scheduler runs at once, so both checks run without waiting a whole interval.
+    // A new scheduler runs at once, so both checks run without waiting a whole interval. The timeouts are
+    // generous because the agent's first run includes launching Chromium, slow on a loaded machine.
     const [okRun] = await waitUntil('the passing journey', async () => { const runs = await runsOf('journey-ok'); return runs.length > 0 && runs; }, 40_000);
     expect(okRun).toMatchObject({ outcome: 'pass', error: null, agentId: 'browser-agent' });
 

@@ -9,11 +9,13 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
+import { TokenStore } from '../../coordinator/tokens.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
 
@@ -67,7 +69,8 @@ describe('fleet end to end', () => {
     const receiverUrl = await listen(receiver);
 
     const parsed = parseCoordinatorConfig(
-      ['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--webhook-url', `${receiverUrl}/hook`, '--webhook-secret', SECRET],
+      // As in production: reads are public here, writes need a token with the deploy scope.
+      ['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--webhook-url', `${receiverUrl}/hook`, '--webhook-secret', SECRET, '--public-read'],
       {},
     );
     if (!('config' in parsed)) throw new Error(`coordinator config: ${JSON.stringify(parsed)}`);
@@ -81,9 +84,12 @@ describe('fleet end to end', () => {
       agents.set(region, agent);
     }
 
+    const admin = new Redis(redis.url);
+    const { token } = await new TokenStore({ redis: admin, prefix }).create({ name: 'e2e-ci', scopes: ['deploy'] });
+    await admin.quit();
     const response = await fetch(`${coordinator.url}/api/deployments`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
       body: JSON.stringify({
         checks: [{
           type: 'http', id: 'shop', name: 'Shop', url: `${targetUrl}/health`, regions: REGIONS,

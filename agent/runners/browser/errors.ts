@@ -37,6 +37,7 @@ export function classifyScriptError(error: unknown, stepName: string | null): Cl
   const text = error instanceof Error ? error.message : `non-error thrown: ${safeString(error)}`;
   let code: TargetErrorCode;
   if (name === 'ExpectationError') code = 'ASSERTION_FAILED';
+  else if (name === 'SecretMissingError') code = 'SECRET_MISSING';
   else if (name === 'TimeoutError') code = 'TIMEOUT';
   else {
     const net = /net::(ERR_[A-Z0-9_]+)/.exec(text)?.[1];

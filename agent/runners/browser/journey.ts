@@ -204,7 +204,8 @@ function secretsFor(secrets: Record<string, string>): Readonly<Record<string, st
   return new Proxy(Object.freeze({ ...secrets }), {
     get(target, name) {
       if (typeof name !== 'string' || name in target || name === 'then' || name === 'toJSON') return Reflect.get(target, name);
-      throw new Error(`secret "${name}" is not set on this agent`);
+      // Named so that classifyScriptError reports SECRET_MISSING (see checks/secrets.ts).
+      throw Object.assign(new Error(`secret "${name}" is not set on this agent (set LOOKOUT_SECRET_${name} or add it to the agent's --secrets-file)`), { name: 'SecretMissingError' });
     },
   });
 }

@@ -1,0 +1,97 @@
+/**
+ * `lookout token create|list|revoke`: API tokens, managed directly in Redis (you need a token to call
+ * the API, so the first one cannot come from it). Only a SHA-256 of each token is stored; the token is
+ * printed once, alone on standard output, so that scripts can capture it.
+ */
+import { Redis } from 'ioredis';
+import { DEFAULT_PREFIX } from '../checks/contract.ts';
+import { CoordinatorError } from '../coordinator/errors.ts';
+import { TOKEN_SCOPES, TokenStore } from '../coordinator/tokens.ts';
+import { parseFlags } from './args.ts';
+
+export const tokenHelp = `Usage: lookout token create --name <name> --scope <scope> [--scope …] [options]
+       lookout token list [options]
+       lookout token revoke <id> [options]
+
+Manages the coordinator's API tokens, directly in Redis. Scopes: read (GET routes), deploy (also
+deployments, rollbacks, check deletion), admin (everything). A token is shown once, when created:
+it is printed alone on standard output; Redis keeps only its SHA-256.
+
+Examples:
+  TOKEN=$(lookout token create --name ci --scope deploy --redis redis://10.0.0.5:6379)
+  lookout deploy checks/ --token "$TOKEN" --yes
+
+Options:
+  --redis <url>     Redis of the coordinators (env LOOKOUT_REDIS_URL or REDIS_URL) [default: redis://127.0.0.1:6379]
+  --prefix <name>   Key prefix of the installation (env LOOKOUT_PREFIX) [default: ${DEFAULT_PREFIX}]
+  --name <name>     create: what the token is for, e.g. ci or grafana
+  --scope <scope>   create: ${TOKEN_SCOPES.join(', ')}; repeat or comma-separate
+  -h, --help        Show this help
+`;
+
+export async function tokenCommand(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const parsed = parseFlags(argv, {
+    redis: { type: 'string' }, prefix: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', multiple: true },
+    help: { type: 'boolean', short: 'h' },
+  });
+  const usage = (message: string): number => { err.write(`lookout token: ${message}\n\n${tokenHelp}`); return 2; };
+  if ('error' in parsed) return usage(parsed.error);
+  const v = parsed.values;
+  if (v.help) { out.write(tokenHelp); return 0; }
+  const [action, ...rest] = parsed.positionals;
+  const redisUrl = String(v.redis ?? (env.LOOKOUT_REDIS_URL || undefined) ?? (env.REDIS_URL || undefined) ?? 'redis://127.0.0.1:6379');
+  if (!/^rediss?:\/\//.test(redisUrl)) return usage(`--redis: expected redis://host:port, got "${redisUrl}"`);
+  const prefix = String(v.prefix ?? (env.LOOKOUT_PREFIX || undefined) ?? DEFAULT_PREFIX);
+  const scopes = ((v.scope as string[] | undefined) ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  switch (action) {
+    case 'create':
+      if (rest.length > 0) return usage(`create takes no arguments, got ${rest.join(' ')}`);
+      if (v.name === undefined) return usage('create needs --name');
+      if (scopes.length === 0) return usage(`create needs --scope (${TOKEN_SCOPES.join(', ')})`);
+      break;
+    case 'list':
+      if (rest.length > 0) return usage(`list takes no arguments, got ${rest.join(' ')}`);
+      break;
+    case 'revoke':
+      if (rest.length !== 1) return usage('revoke takes exactly one token id (see lookout token list)');
+      break;
+    default:
+      return usage(action === undefined ? 'expected create, list or revoke' : `unknown action "${action}"; expected create, list or revoke`);
+  }
+
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, retryStrategy: () => null });
+  let lastError: Error | undefined;
+  redis.on('error', (error: Error) => { lastError = error; });
+  try {
+    try {
+      await redis.connect();
+    } catch (error) {
+      err.write(`lookout token: cannot connect to Redis at ${redisUrl}: ${(lastError ?? error as Error).message}\n`);
+      return 1;
+    }
+    const store = new TokenStore({ redis, prefix });
+    if (action === 'create') {
+      const { token, info } = await store.create({ name: String(v.name), scopes });
+      err.write(`Created token "${info.name}" (id ${info.id}) with scope ${info.scopes.join(', ')}. It is shown only now: store it safely.\n`);
+      out.write(`${token}\n`);
+    } else if (action === 'list') {
+      const tokens = await store.list();
+      if (tokens.length === 0) out.write('No tokens. Create one with: lookout token create --name <name> --scope <scope>\n');
+      for (const t of tokens) {
+        const state = t.revokedAt === null ? 'active' : `revoked ${new Date(t.revokedAt).toISOString()}`;
+        out.write(`${t.id}  ${t.name.padEnd(20)} ${t.scopes.join(',').padEnd(18)} created ${new Date(t.createdAt).toISOString()}  ${state}\n`);
+      }
+    } else {
+      const outcome = await store.revoke(rest[0]!);
+      if (outcome === 'unknown') { err.write(`lookout token: no token with id "${rest[0]}" (see lookout token list)\n`); return 1; }
+      out.write(outcome === 'revoked' ? `Revoked token ${rest[0]}.\n` : `Token ${rest[0]} was already revoked.\n`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof CoordinatorError) { err.write(`lookout token: ${error.code}: ${error.message}\n`); return 2; }
+    err.write(`lookout token: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
+    redis.disconnect();
+  }
+}
