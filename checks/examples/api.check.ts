@@ -24,5 +24,5 @@ export const checkoutApi = defineHttpCheck({
   timeout: '5s',
   failureThreshold: 2,
   successThreshold: 2,
-  assertions: [assert.statusBetween(200, 299), assert.responseTimeUnder(1000), assert.jsonPath('$.accepted').exists()],
+  assertions: [assert.statusBetween(200, 299), assert.responseTimeUnder(3000), assert.jsonPath('$.accepted').exists()],
 });

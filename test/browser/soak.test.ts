@@ -10,7 +10,8 @@ import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/bro
 import { treeRssBytes } from '../../agent/runners/browser/process-tree.ts';
 import { browserCheck, removeProjects, writeProject } from '../support/browser-checks.ts';
 import { startTestSite, type TestSite } from '../support/pages.ts';
-import { isAlive, waitFor } from '../support/processes.ts';
+import { isAlive } from '../support/processes.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const JOURNEYS = 200;
 /**
@@ -90,8 +91,9 @@ describe('browser soak', () => {
       expect(runner.stats().launches).toBe(1);
       // A leak would add a process per run; +1 allows for Chromium's spare renderer, up at one idle moment and not another.
       expect(end.processes).toBeLessThanOrEqual(warm.processes + 1);
-      // The run's renderer, the previous one still exiting, and the spare renderer.
-      expect(peak.processes).toBeLessThanOrEqual(warm.processes + 3);
+      // The run's renderer, the spare renderer, and renderers of earlier runs still exiting (a few on a
+      // loaded machine): bounded, whatever the number of runs.
+      expect(peak.processes).toBeLessThanOrEqual(warm.processes + 5);
       expect(end.rss - warm.rss).toBeLessThan(RSS_GROWTH_BOUND);
     } finally {
       await runner.close();
@@ -120,6 +122,6 @@ describe('browser soak', () => {
     } finally {
       await Promise.all([byCount.close(), byRss.close()]);
     }
-    await waitFor(() => oldTrees.every((pid) => !isAlive(pid)), 5_000, 'every recycled browser process to exit');
+    await waitUntil('every recycled browser process to exit', () => oldTrees.every((pid) => !isAlive(pid)), 5_000);
   }, 60_000);
 });

@@ -32,11 +32,13 @@ describe('lookout fleet', () => {
       const children = childrenOf(fleet.pid!);
       expect(children.length).toBeGreaterThanOrEqual(5); // redis, coordinator, three agents
 
+      let seen: string[] = [];
       const statuses = await waitUntil('every region of every example check up', async () => {
-        const body = await (await fetch(`http://127.0.0.1:${port}/api/checks`)).json() as { checks: { id: string; regions: { region: string; status: string }[] }[] };
-        const all = body.checks.flatMap((c) => c.regions.map((r) => `${c.id}/${r.region}=${r.status}`));
-        return body.checks.length === 4 && all.every((s) => s.endsWith('=up')) && all;
-      }, 40_000);
+        const body = await (await fetch(`http://127.0.0.1:${port}/api/checks`)).json() as { checks: { id: string; regions: { region: string; status: string; lastError: unknown }[] }[] };
+        const pairs = body.checks.flatMap((c) => c.regions.map((r) => ({ name: `${c.id}/${r.region}=${r.status}`, up: r.status === 'up', lastError: r.lastError })));
+        seen = pairs.map((p) => `${p.name}${p.lastError ? ` (last error: ${JSON.stringify(p.lastError)})` : ''}`);
+        return body.checks.length === 4 && pairs.every((p) => p.up) && pairs.map((p) => p.name);
+      }, 40_000).catch((error: Error) => { throw new Error(`${error.message}; last seen:\n${seen.join('\n')}`); });
       expect(statuses).toHaveLength(12);
       await waitUntil('the summary to show it', () => /demo-homepage +us-east up +eu-west up +ap-south up/.test(output), 10_000);
 
