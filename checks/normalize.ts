@@ -9,6 +9,7 @@ import { convertOptionalDurations, sdkDurationField } from './policy-options.ts'
 import type { CheckDefaults } from './project.ts';
 import { CHECK_MARKER, type AnyCheck } from './sdk.ts';
 import { SECRET_FIELDS, malformedSecretReference, mentionsSecret } from './secrets.ts';
+import { unknownFields } from './unknown-fields.ts';
 
 export const DEFAULT_FREQUENCY = '1m';
 export const DEFAULT_TIMEOUT = '10s';
@@ -46,6 +47,13 @@ export function normalizeCheck(check: AnyCheck, file: string, bundle?: string, d
     else raw[wireField] = parsed.ms;
   }
   for (const problem of convertOptionalDurations(raw)) problems.push({ file, checkId, ...problem });
+  // A misspelt option is reported, not silently replaced by its default.
+  const unknown = unknownFields(CheckDefinition, raw);
+  for (const wireField of unknown) {
+    const field = sdkFieldName(wireField);
+    const origin = inherited.has(field.split('.')[0]!) ? ' (inherited from defaults in lookout.config.ts)' : '';
+    problems.push({ file, checkId, field, message: `unknown option${origin}` });
+  }
   // Validate the rest even when a duration was bad, so that every problem is reported at once.
   const result = CheckDefinition.safeParse(raw);
   if (!result.success) {

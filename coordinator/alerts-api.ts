@@ -13,12 +13,14 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DeadLetterError, listDeadLetters, retryDeadLetter } from './dead-letters.ts';
 import { ALERTS_QUEUE } from './delivery.ts';
-import { HttpError, sendJson } from './http.ts';
+import { HttpError, quoted, sendJson } from './http.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void>;
 
 /** Most dead letters one request returns. */
 export const MAX_DEAD_LETTERS_PAGE = 500;
+/** Longest delivery id accepted in a path (URL-encoded). */
+const MAX_DELIVERY_ID_CHARS = 1_024;
 
 /** Reads a non-negative integer query parameter within `max`. */
 function intParam(url: URL, name: string, fallback: number, max: number): number {
@@ -47,6 +49,8 @@ export function alertsApiRoutes(deps: { redis: Redis; prefix: string }): Array<{
         req.resume();
         let deliveryId: string;
         try { deliveryId = decodeURIComponent(rawId!); } catch { throw new HttpError(400, 'INVALID_DELIVERY_ID', 'delivery id is not valid URL encoding'); }
+        // Delivery ids are `${channel}.${event id}`: a few hundred characters at most.
+        if (rawId!.length > MAX_DELIVERY_ID_CHARS) throw new HttpError(400, 'INVALID_DELIVERY_ID', `delivery id ${quoted(deliveryId)} is longer than ${MAX_DELIVERY_ID_CHARS} characters`);
         try {
           await retryDeadLetter(alerts(), deliveryId).catch((error: unknown) => {
             // Delivery ids contain `%` (`ops.inc-1%3A1`); accept the id pasted without encoding it again.

@@ -3,6 +3,7 @@
  * each with where it is (index in the list, check id when readable, field path).
  */
 import { CheckDefinition } from '../checks/contract.ts';
+import { unknownFields } from '../checks/unknown-fields.ts';
 
 export interface DefinitionProblem {
   /** Position of the definition in the submitted list. */
@@ -16,7 +17,10 @@ export interface DefinitionProblem {
 
 export type DefinitionsValidation = { definitions: CheckDefinition[] } | { problems: DefinitionProblem[] };
 
-/** Validates each definition against the contract (applying its defaults) and refuses repeated ids. */
+/**
+ * Validates each definition against the contract (applying its defaults) and refuses repeated ids and
+ * fields the contract does not know (a misspelt option would otherwise silently take its default).
+ */
 export function validateDefinitions(input: readonly unknown[]): DefinitionsValidation {
   const problems: DefinitionProblem[] = [];
   const definitions: CheckDefinition[] = [];
@@ -32,8 +36,10 @@ export function validateDefinitions(input: readonly unknown[]): DefinitionsValid
       } else firstIndexOfId.set(checkId, index);
     }
     const parsed = CheckDefinition.safeParse(raw);
+    const unknown = unknownFields(CheckDefinition, raw);
+    for (const field of unknown) problems.push({ index, checkId, field, message: 'unknown field' });
     if (parsed.success) {
-      definitions.push(parsed.data);
+      if (unknown.length === 0) definitions.push(parsed.data);
       return;
     }
     for (const issue of parsed.error.issues) {

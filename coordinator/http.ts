@@ -3,6 +3,7 @@
  * stable codes (`{ error: { code, message, ... } }`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CheckId } from '../checks/contract.ts';
 
 /** Largest request body accepted. */
 export const MAX_BODY_BYTES = 5 * 1024 * 1024;
@@ -65,4 +66,18 @@ export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES)
   } catch (error) {
     throw new HttpError(400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+/** A value the client sent, for an error message: JSON-quoted and cut short, so an error never echoes a huge input. */
+export function quoted(value: string, max = 80): string {
+  return value.length > max ? `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)` : JSON.stringify(value);
+}
+
+/** Decodes and validates a check id taken from the URL path: `INVALID_CHECK_ID` (400) when it is not one. */
+export function checkIdParam(raw: string): string {
+  let id: string;
+  try { id = decodeURIComponent(raw); } catch { throw new HttpError(400, 'INVALID_CHECK_ID', 'check id is not valid URL encoding'); }
+  const parsed = CheckId.safeParse(id);
+  if (!parsed.success) throw new HttpError(400, 'INVALID_CHECK_ID', `invalid check id ${quoted(id)}: ${parsed.error.issues[0]?.message}`);
+  return id;
 }

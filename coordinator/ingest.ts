@@ -88,12 +88,31 @@ export async function ingestResult(ctx: IngestContext, result: RunResult): Promi
   return { kind: 'ingested', duplicate: !recorded, transition };
 }
 
+/**
+ * How far in the future a result's times may be. An agent whose clock runs ahead would otherwise stamp
+ * results that outrank every honest one (verdicts ignore results older than the newest applied), and
+ * freeze its region's verdict until that time.
+ */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+
+/** Problems with a result's times relative to this coordinator's clock; pure. */
+export function clockProblems(result: Pick<RunResult, 'scheduledAt' | 'startedAt' | 'endedAt'>, now: number): string[] {
+  const problems: string[] = [];
+  for (const field of ['scheduledAt', 'startedAt', 'endedAt'] as const) {
+    if (result[field] > now + MAX_CLOCK_SKEW_MS) {
+      problems.push(`result.${field}: ${new Date(result[field]).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 1000} s ahead of this coordinator's clock (agent clock skew?)`);
+    }
+  }
+  return problems;
+}
+
 /** Validates a job payload and ingests it; invalid payloads fail for good (no retry). */
-export async function processResultJob(ctx: IngestContext, job: Pick<Job, 'id' | 'data'>): Promise<IngestOutcome> {
+export async function processResultJob(ctx: IngestContext, job: Pick<Job, 'id' | 'data'>, now = Date.now()): Promise<IngestOutcome> {
   const started = performance.now();
   const parsed = RunResult.safeParse(job.data);
-  if (!parsed.success) {
-    const problems = describeZodError(parsed.error, 'result');
+  const skew = parsed.success ? clockProblems(parsed.data, now) : [];
+  if (!parsed.success || skew.length > 0) {
+    const problems = parsed.success ? skew : describeZodError(parsed.error, 'result');
     ctx.metrics.invalidResults.inc();
     ctx.logger.error('ingest.invalid_result', { jobId: job.id, problems });
     throw new UnrecoverableError(`INVALID_RESULT: ${problems.join('; ')}`);

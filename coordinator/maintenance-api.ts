@@ -13,7 +13,7 @@
  * 404 MAINTENANCE_NOT_FOUND, 409 MAINTENANCE_LIMIT.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError, readJsonBody, sendJson } from './http.ts';
+import { HttpError, quoted, readJsonBody, sendJson } from './http.ts';
 import { MaintenanceInput, activeOccurrence, nextOccurrence, type MaintenanceWindow } from './maintenance.ts';
 import { MAX_MAINTENANCE_WINDOWS, type MaintenanceStore } from './maintenance-store.ts';
 
@@ -68,7 +68,7 @@ export function maintenanceApiRoutes(deps: { store: { maintenance: MaintenanceSt
 function windowId(raw: string): string {
   let id: string;
   try { id = decodeURIComponent(raw); } catch { throw new HttpError(400, 'INVALID_MAINTENANCE_ID', 'maintenance id is not valid URL encoding'); }
-  if (!/^mw-[a-z0-9]{1,16}-[0-9a-f]{6}$/.test(id)) throw new HttpError(400, 'INVALID_MAINTENANCE_ID', `invalid maintenance id ${JSON.stringify(id)} (ids look like mw-lx2k9a-1f2e3d)`);
+  if (!/^mw-[a-z0-9]{1,16}-[0-9a-f]{6}$/.test(id)) throw new HttpError(400, 'INVALID_MAINTENANCE_ID', `invalid maintenance id ${quoted(id)} (ids look like mw-lx2k9a-1f2e3d)`);
   return id;
 }
 

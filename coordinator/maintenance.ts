@@ -20,9 +20,8 @@ const MAX_DAYS_SCANNED = 400;
 /** An instant: epoch ms, or an ISO 8601 date-time with an offset (`2025-05-01T02:00:00Z`). */
 const Instant = z.union([
   z.number().int().nonnegative(),
-  z.string().datetime({ offset: true, message: 'expected an ISO 8601 date-time with a time zone, e.g. 2025-05-01T02:00:00Z' })
-    .transform((s) => Date.parse(s)),
-]);
+  z.string().datetime({ offset: true }).transform((s) => Date.parse(s)),
+], { error: 'expected epoch milliseconds (a non-negative integer) or an ISO 8601 date-time with a time zone, e.g. 2025-05-01T02:00:00Z' });
 
 const TimeZone = z.string().min(1).max(64).refine(isTimeZone, 'unknown time zone (use UTC or an IANA name such as Europe/Berlin)');
 

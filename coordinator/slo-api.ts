@@ -10,8 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
-import { CheckId } from '../checks/contract.ts';
-import { HttpError, sendJson } from './http.ts';
+import { HttpError, checkIdParam, sendJson } from './http.ts';
 import type { Registry } from './registry.ts';
 import { buildSloReport } from './slo-report.ts';
 
@@ -22,10 +21,7 @@ export function sloApiRoutes(deps: { redis: Redis; prefix: string; registry: Reg
   return [
     { pattern: /^\/api\/checks\/([^/]+)\/slo$/, methods: {
       GET: async (_req, res, [rawId]) => {
-        let id: string;
-        try { id = decodeURIComponent(rawId!); } catch { throw new HttpError(400, 'INVALID_CHECK_ID', 'check id is not valid URL encoding'); }
-        const parsed = CheckId.safeParse(id);
-        if (!parsed.success) throw new HttpError(400, 'INVALID_CHECK_ID', `invalid check id ${JSON.stringify(id)}: ${parsed.error.issues[0]?.message}`);
+        const id = checkIdParam(rawId!);
         const check = await deps.registry.getCheck(id);
         if (!check) throw new HttpError(404, 'CHECK_NOT_FOUND', `no check with id "${id}"`);
         sendJson(res, 200, await buildSloReport(deps.redis, deps.prefix, check, now()));

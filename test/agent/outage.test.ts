@@ -8,8 +8,9 @@ import { Queue } from 'bullmq';
 import { RESULTS_QUEUE, checkQueueName } from '../../checks/contract.ts';
 import { startAgent } from '../../agent/agent.ts';
 import { freePort } from '../support/redis.ts';
+import { waitUntil } from '../support/wait.ts';
 import {
-  agentConfig, httpJob, memoryLog, resultFor, restartableRedis, startTarget, testRunners, waitFor, type RestartableRedis, type Target,
+  agentConfig, httpJob, memoryLog, resultFor, restartableRedis, startTarget, testRunners, type RestartableRedis, type Target,
 } from './support.ts';
 
 let redis: RestartableRedis;
@@ -36,12 +37,12 @@ describe('agent through a Redis outage', () => {
     try {
       await agent.ready;
       await checks.add('run', httpJob('r1', `${target.url}slow/400`, { id: 'during-outage' }));
-      await waitFor(() => (agent.inFlight() > 0 ? true : undefined), 2_000, 'the run to start');
+      await waitUntil('the run to start', () => agent.inFlight() > 0, 2_000);
       await checks.close();
       await results.close();
       await redis.kill();
 
-      await waitFor(async () => ((await agent.metrics.resultsSpooled.get()).values[0]?.value === 1 ? true : undefined), 3_000, 'the result to be spooled');
+      await waitUntil('the result to be spooled', async () => (await agent.metrics.resultsSpooled.get()).values[0]?.value === 1, 3_000);
       const readyz = await fetch(`${agent.healthUrl}/readyz`);
       expect(readyz.status).toBe(503);
       expect(((await readyz.json()) as { reason: string }).reason).toMatch(/^redis not connected/);
@@ -56,7 +57,7 @@ describe('agent through a Redis outage', () => {
       await checks.add('run', httpJob('r1', target.url, { id: 'after-outage' }));
       const { result: after } = await resultFor(results, 'after-outage', 8_000);
       expect(after.outcome).toBe('pass');
-      await waitFor(async () => ((await fetch(`${agent.healthUrl}/readyz`)).status === 200 ? true : undefined), 3_000, '/readyz to recover');
+      await waitUntil('/readyz to recover', async () => (await fetch(`${agent.healthUrl}/readyz`)).status === 200, 3_000);
       expect(lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['spool.started', 'spool.flushed']));
     } finally {
       await agent.stop();

@@ -11,6 +11,7 @@ import type { AgentConfig } from '../../agent/config.ts';
 import { createLogger, type Logger } from '../../agent/log.ts';
 import type { RunReport, Runner, RunnerTable } from '../../agent/runner.ts';
 import { uniquePrefix } from '../support/redis.ts';
+import { waitUntil } from '../support/wait.ts';
 
 export interface Target {
   url: string;
@@ -91,17 +92,6 @@ export function httpJob(region: string, url: string, overrides: { id?: string; t
   };
 }
 
-/** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** A real JSON-lines logger whose lines are kept for assertions. */
 export function memoryLog(): { lines: Array<Record<string, unknown>>; logger: Logger } {
   const lines: Array<Record<string, unknown>> = [];
@@ -125,7 +115,7 @@ export async function publishedResults(queue: Queue): Promise<Array<{ id: string
 
 /** Waits until `queue` holds a result for `checkId`, and returns it. */
 export function resultFor(queue: Queue, checkId: string, timeoutMs = 5_000): Promise<{ id: string; result: RunResult }> {
-  return waitFor(async () => (await publishedResults(queue)).find((r) => r.result.checkId === checkId), timeoutMs, `a result for ${checkId}`);
+  return waitUntil(`a result for ${checkId}`, async () => (await publishedResults(queue)).find((r) => r.result.checkId === checkId), timeoutMs);
 }
 
 /**

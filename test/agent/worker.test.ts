@@ -10,8 +10,9 @@ import type { AgentConfig } from '../../agent/config.ts';
 import { resultJobId } from '../../agent/schedule.ts';
 import type { RunReport, RunnerTable } from '../../agent/runner.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
+import { waitUntil } from '../support/wait.ts';
 import {
-  agentConfig, httpJob, memoryLog, publishedResults, resultFor, startTarget, testRunners, waitFor, type Target,
+  agentConfig, httpJob, memoryLog, publishedResults, resultFor, startTarget, testRunners, type Target,
 } from './support.ts';
 
 let redis: TestRedis;
@@ -68,7 +69,7 @@ describe('agent worker', () => {
     expect(result.endedAt).toBeGreaterThanOrEqual(result.startedAt);
     expect(id).toBe(resultJobId({ checkId: 'homepage', region: 'r1', scheduledAt, trigger: 'confirmation' }));
     expect(target.hits).toBe(hitsBefore + 1);
-    await waitFor(async () => ((await checks.getJobState(job.id!)) === 'completed' ? true : undefined), 2_000, 'the check job to complete');
+    await waitUntil('the check job to complete', async () => (await checks.getJobState(job.id!)) === 'completed', 2_000);
   });
 
   it('runs HTTP checks with the built-in runner table (the real HTTP runner) by default', async () => {
@@ -128,10 +129,10 @@ describe('agent worker', () => {
     expect(invalid.error?.message).toContain('check.url: Invalid URL');
 
     for (const job of [named, garbage, wrongRegion]) {
-      const failed = await waitFor(async () => {
+      const failed = await waitUntil(`job ${job.id} to fail`, async () => {
         const fresh = await checks.getJob(job.id!);
         return fresh && (await fresh.getState()) === 'failed' ? fresh : undefined;
-      }, 2_000, `job ${job.id} to fail`);
+      }, 2_000);
       expect(failed.attemptsMade).toBe(1);
       expect(failed.failedReason).toMatch(/^INVALID_JOB: /);
     }

@@ -14,7 +14,8 @@ import { createArtifactReader, type ArtifactReader } from '../../coordinator/art
 import { browserCheck, removeProjects } from '../support/browser-checks.ts';
 import { startTestSite, type TestSite } from '../support/pages.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { isAlive, waitFor } from '../support/processes.ts';
+import { isAlive } from '../support/processes.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let site: TestSite;
 let redisServer: TestRedis;
@@ -35,7 +36,7 @@ afterAll(async () => {
   for (const pid of runner.browserPids()) seenPids.add(pid);
   await runner?.close();
   // No Chromium process of this runner outlives its browser (crashpad handlers included).
-  await waitFor(() => [...seenPids].every((pid) => !isAlive(pid)), 5_000, 'browser processes to exit');
+  await waitUntil('browser processes to exit', () => [...seenPids].every((pid) => !isAlive(pid)), 5_000);
   redis?.disconnect();
   removeProjects();
   await Promise.all([redisServer?.stop(), site?.close()]);
@@ -176,7 +177,7 @@ describe('browser journeys', () => {
       const long = await browserCheck('long', `await page.goto('${site.url}/tiny'); await page.waitForTimeout(2_500);`);
       const short = await browserCheck('short', `await page.goto('${site.url}/tiny');`, { timeout: '1s' });
       const holding = runCheckOnce(long, { runners: createRunners({ browser: single }) });
-      await waitFor(() => single.stats().activeRuns === 1, 10_000, 'the first run to hold the slot');
+      await waitUntil('the first run to hold the slot', () => single.stats().activeRuns === 1, 10_000);
       const starved = await runCheckOnce(short, { runners: createRunners({ browser: single }) });
       expect(starved.outcome).toBe('error');
       expect(starved.error).toEqual({ code: 'BROWSER_CAPACITY', message: "no browser slot was free (concurrency 1) before the run's deadline" });
@@ -229,7 +230,7 @@ describe('browser journeys', () => {
     const before = runner.stats();
     const lingering = site.hits.get('/linger-started') ?? 0;
     const running = runCheckOnce(definition, { runners: createRunners({ browser: runner }) });
-    await waitFor(() => (site.hits.get('/linger-started') ?? 0) > lingering, 10_000, 'the run to reach its "linger" step');
+    await waitUntil('the run to reach its "linger" step', () => (site.hits.get('/linger-started') ?? 0) > lingering, 10_000);
     const victim = runner.stats().browserPid!;
     const victimTree = runner.browserPids();
     expect(victimTree.length).toBeGreaterThan(1);
@@ -240,7 +241,7 @@ describe('browser journeys', () => {
     expect(result.browser!.failedStep).toBe('linger');
     expect(runner.stats().crashes).toBe(before.crashes + 1);
     // Every process of the dead browser is gone, not just the one we killed.
-    await waitFor(() => victimTree.every((pid) => !isAlive(pid)), 5_000, 'the killed browser tree to exit');
+    await waitUntil('the killed browser tree to exit', () => victimTree.every((pid) => !isAlive(pid)), 5_000);
 
     const next = await run(`await page.goto('${site.url}/tiny'); await expect(page.locator('h1')).toHaveText('ok');`);
     expect(next.outcome, JSON.stringify(next.error)).toBe('pass');

@@ -24,12 +24,13 @@ describe('lookout fleet', () => {
     const port = await freePort();
     const fleet = spawn('./lookout', ['fleet', '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
+    let children: number[] = [];
     fleet.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
     fleet.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
     try {
       await waitUntil('the fleet to start', () => output.includes('Press Ctrl-C to stop.') || fleet.exitCode !== null, 60_000);
       expect(output, output).toContain(`Dashboard   http://127.0.0.1:${port}/`);
-      const children = childrenOf(fleet.pid!);
+      children = childrenOf(fleet.pid!);
       expect(children.length).toBeGreaterThanOrEqual(5); // redis, coordinator, three agents
 
       let seen: string[] = [];
@@ -49,7 +50,14 @@ describe('lookout fleet', () => {
       expect(output).toContain('stopped.');
       expect(children.filter(alive)).toEqual([]);
     } finally {
-      if (fleet.exitCode === null) fleet.kill('SIGKILL');
+      // On a failure, stop the fleet as a user would; only if that hangs, kill it and what it started.
+      if (fleet.exitCode === null) {
+        const exited = once(fleet, 'exit');
+        fleet.kill('SIGINT');
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 30_000).unref())]);
+        if (fleet.exitCode === null) fleet.kill('SIGKILL');
+      }
+      for (const pid of children.filter(alive)) process.kill(pid, 'SIGKILL');
     }
   }, 120_000);
 });

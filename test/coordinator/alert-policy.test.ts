@@ -14,7 +14,8 @@ import { Registry } from '../../coordinator/registry.ts';
 import { SloMonitor } from '../../coordinator/slo-monitor.ts';
 import { TransactionRunner } from '../../coordinator/transaction.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig, waitFor } from './support.ts';
+import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let server: TestRedis;
 let redis: Redis;
@@ -54,7 +55,7 @@ async function setup(checks = [httpCheck('web')]) {
     async push(...results: unknown[]) {
       for (const r of results) await producer.add('result', r);
       pushed += results.length;
-      await waitFor(`${pushed} results processed`, async () => {
+      await waitUntil(`${pushed} results processed`, async () => {
         const counts = await producer.getJobCounts('completed', 'failed');
         return (counts.completed ?? 0) + (counts.failed ?? 0) >= pushed;
       });
@@ -143,7 +144,7 @@ describe('maintenance', () => {
     expect(detail.regions.map((r: any) => r.flappingSince)).toEqual([null, null]);
 
     expect((await s.send('DELETE', `/api/maintenance/${id}`)).body).toEqual({ removed: id });
-    await waitFor('incident opened after the window', () => s.delivered.find((e) => e.type === 'incident.opened'));
+    await waitUntil('incident opened after the window', () => s.delivered.find((e) => e.type === 'incident.opened'));
     detail = await s.get('/api/checks/web');
     expect(detail.incident).toMatchObject({ scope: 'regional', failingRegions: ['us-east'] });
     expect(detail.maintenance.active).toEqual([]);
@@ -187,7 +188,7 @@ describe('SLOs', () => {
     // (The coordinators' own monitors may evaluate too: whoever commits, each event exists once. The
     // outbox moves at least once, so deliveries are counted by event id, as channels do.)
     const burnIds = () => [...new Set(s.delivered.filter((e) => e.type === ('slo.burn_rate' as never)).map((e) => e.id))].sort();
-    await waitFor('slo.burn_rate delivered', () => burnIds().length === 1);
+    await waitUntil('slo.burn_rate delivered', () => burnIds().length === 1);
     const fired = s.delivered.find((e) => e.type === ('slo.burn_rate' as never))!;
     // A burn rate of 10 against 99 %: above the slow rule's 6×, below the fast rule's 14.4×.
     expect(fired).toMatchObject({ state: 'fired', slo: { sli: 'availability', objective: 99 }, rule: { name: 'slow', factor: 6 } });
@@ -201,7 +202,7 @@ describe('SLOs', () => {
     await s.push(...later);
     const resolved = (await Promise.all(monitors.map((m) => m.evaluateOnce()))).flat();
     expect(resolved.map((e) => `${e.rule.name}:${e.state}:${e.firedAt}`)).toEqual([`slow:resolved:${fired.firedAt}`]);
-    await waitFor('resolution delivered', () => burnIds().length === 2);
+    await waitUntil('resolution delivered', () => burnIds().length === 2);
     expect(burnIds()).toEqual([`slo.burn_rate:web:availability:slow:${fired.firedAt}:fired`, `slo.burn_rate:web:availability:slow:${fired.firedAt}:resolved`]);
     expect((await s.get('/api/checks/web/slo')).alerts).toEqual([]);
   });

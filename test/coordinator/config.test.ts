@@ -74,6 +74,14 @@ describe('parseCoordinatorConfig', () => {
     expect(errors(argv, env).join('\n')).toMatch(match);
   });
 
+  it('never repeats a secret it refuses (the message goes to terminals and logs)', () => {
+    const fromFlag = errors(['--webhook-secret', 'hunter2-secret']).join('\n');
+    const fromEnv = errors([], { LOOKOUT_WEBHOOK_SECRET: 'hunter2-secret' }).join('\n');
+    expect(fromFlag).toMatch(/^--webhook-secret: must be at least 16 characters, got 14 characters$/);
+    expect(fromEnv).toMatch(/^LOOKOUT_WEBHOOK_SECRET: must be at least 16 characters/);
+    expect(fromFlag + fromEnv).not.toContain('hunter2');
+  });
+
   it('answers --help with the help text, which documents every flag', () => {
     expect(parseCoordinatorConfig(['--port', '1', '--help'], {})).toEqual({ help: true });
     for (const flag of ['--redis', '--prefix', '--port', '--host', '--webhook-url', '--webhook-secret', '--sweep-interval', '--reconcile-interval', '--ingest-concurrency', '--skip-redis-policy-check']) {

@@ -3,7 +3,8 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig, waitFor } from './support.ts';
+import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let server: TestRedis;
 let redis: Redis;
@@ -54,7 +55,7 @@ describe('dashboard', () => {
       // eu-west recovers (two passes): the page updates by itself.
       // One at a time: results of one region ingested out of order keep only the newest.
       await producer.add('r', runResult({ checkId: 'shop', region: 'eu-west', scheduledAt: t + 1_000 }));
-      await waitFor('first recovery pass applied', async () => {
+      await waitUntil('first recovery pass applied', async () => {
         const detail = await (await fetch(`${coordinator.url}/api/checks/shop`)).json() as { regions: Array<{ region: string; verdict: { consecutiveSuccesses: number } }> };
         return detail.regions.find((r) => r.region === 'eu-west')!.verdict.consecutiveSuccesses === 1;
       });

@@ -1,23 +1,9 @@
 /** The degraded verdict (slow or soft-failed passes) and what makes a run degraded. */
 import { describe, expect, it } from 'vitest';
 import { degradedReason } from '../../coordinator/policy.ts';
-import { applyResult, initialVerdict, markNoData, type RegionVerdict, type VerdictPolicy } from '../../coordinator/verdict.ts';
+import { playVerdict } from './verdict-steps.ts';
 
-const policy: VerdictPolicy = { failureThreshold: 2, successThreshold: 2 };
-
-/** Steps at t = 1000, 2000, …: P clean pass, D degraded pass, F fail, N no-data. Returns every status. */
-function play(steps: string, p: VerdictPolicy = policy): { statuses: string; verdict: RegionVerdict } {
-  let verdict = initialVerdict(0);
-  const statuses: string[] = [];
-  [...steps].forEach((step, i) => {
-    const at = (i + 1) * 1_000;
-    if (step === 'N') verdict = markNoData(verdict, at);
-    else if (step === 'F') verdict = applyResult(verdict, { outcome: 'fail', scheduledAt: at, error: { code: 'TIMEOUT', message: '' } }, p, at);
-    else verdict = applyResult(verdict, { outcome: 'pass', scheduledAt: at, error: null, degraded: step === 'D' }, p, at);
-    statuses.push(verdict.status);
-  });
-  return { statuses: statuses.join(' '), verdict };
-}
+const play = playVerdict;
 
 describe('degraded verdicts', () => {
   const cases: Array<{ name: string; steps: string; expected: string }> = [

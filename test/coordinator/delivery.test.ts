@@ -13,6 +13,7 @@ import {
 import type { AlertEvent } from '../../coordinator/events.ts';
 import { createLogger, silentLogger as silent } from '../../coordinator/log.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const SECRET = 'test-secret-of-some-length';
 
@@ -76,17 +77,6 @@ async function startReceiver(reply: (index: number) => Reply): Promise<Receiver>
   return receiver;
 }
 
-
-async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 async function deliveryCounts(registry: Registry): Promise<Record<string, number>> {
   const metric = registry.getSingleMetric(DELIVERIES_METRIC) as Counter | undefined;
   const counts: Record<string, number> = {};
@@ -139,10 +129,10 @@ describe('createDelivery', () => {
     return { receiver, prefix, inspect, make };
   }
 
-  const finished = (inspect: Queue, jobId: string) => waitFor(async () => {
+  const finished = (inspect: Queue, jobId: string) => waitUntil(`delivery ${jobId} to finish`, async () => {
     const state = await inspect.getJobState(jobId);
     return state === 'completed' || state === 'failed' ? state : undefined;
-  }, `delivery ${jobId} to finish`);
+  }, 8_000);
 
   it('retries a failing receiver with growing delays and delivers exactly once', async () => {
     const { receiver, inspect, make } = await setup((n) => (n < 2 ? { status: 500 } : { status: 200 }));
@@ -272,7 +262,7 @@ describe('createDelivery', () => {
     const event = incidentEvent();
     const jobId = deliveryJobId('ops', event.id);
     await stopping.deliver(event);
-    await waitFor(async () => receiver.requests.length === 1, 'the first request to arrive');
+    await waitUntil('the first request to arrive', () => receiver.requests.length === 1, 8_000);
 
     const started = Date.now();
     await stopping.stop();

@@ -5,8 +5,10 @@ import type { AlertEvent } from '../../coordinator/events.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { minuteRollupKey, recentRunsKey } from '../../coordinator/keys.ts';
 import { rollupSlot } from '../../coordinator/rollups.ts';
+import { MAX_CLOCK_SKEW_MS, clockProblems } from '../../coordinator/ingest.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig, waitFor } from './support.ts';
+import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let server: TestRedis;
 let redis: Redis;
@@ -54,7 +56,7 @@ async function setup(count: number, checks = [httpCheck('web')]): Promise<Setup>
     prefix, coordinators, delivered, producer, lines,
     async push(...results) { for (const r of results) await producer.add('result', r); },
     async settled(n) {
-      await waitFor(`${n} result jobs to finish`, async () => {
+      await waitUntil(`${n} result jobs to finish`, async () => {
         const counts = await producer.getJobCounts('completed', 'failed');
         return (counts.completed ?? 0) + (counts.failed ?? 0) >= n;
       });
@@ -135,7 +137,7 @@ describe('ingest', () => {
     expect(detail.regions[0].verdict).toMatchObject({ status: 'down', lastFailure: { code: 'CONNECT_REFUSED' } });
     expect(detail.incident).toMatchObject({ scope: 'regional', failingRegions: ['us-east'], passingRegions: ['eu-west'] });
 
-    await waitFor('incident.opened delivered', () => s.delivered.some((e) => e.type === 'incident.opened'));
+    await waitUntil('incident.opened delivered', () => s.delivered.some((e) => e.type === 'incident.opened'));
     expect(await counterSum(s.coordinators, 'lookout_incident_events_total', { type: 'incident.opened' })).toBe(1);
     const opened = new Set(s.delivered.filter((e) => e.type === 'incident.opened').map((e) => e.id));
     expect(opened.size).toBe(1);
@@ -148,7 +150,7 @@ describe('ingest', () => {
     const recovery = runResult({ checkId: 'web', region: 'us-east', scheduledAt: t + 3_000 });
     await s.push(...Array(6).fill(recovery));
     await s.settled(17);
-    await waitFor('incident.resolved delivered', () => s.delivered.some((e) => e.type === 'incident.resolved'));
+    await waitUntil('incident.resolved delivered', () => s.delivered.some((e) => e.type === 'incident.resolved'));
     expect(await counterSum(s.coordinators, 'lookout_incident_events_total', { type: 'incident.resolved' })).toBe(1);
     const incidents = await s.get('/api/incidents?state=all');
     expect(incidents.open).toEqual([]);
@@ -175,5 +177,31 @@ describe('ingest', () => {
     expect(await counterSum(s.coordinators, 'lookout_results_ignored_total', { reason: 'unknown_region' })).toBe(1);
     const detail = await s.get('/api/checks/web');
     expect(detail.regions[0].verdict.status).toBe('up');
+  });
+
+  it('refuses a result from an agent whose clock runs ahead, so it cannot freeze the verdict', async () => {
+    const s = await setup(1);
+    const future = Date.now() + 10 * 60_000;
+    await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: future, startedAt: future, endedAt: future + 5, outcome: 'fail', error: { code: 'TIMEOUT', message: 'x' } }));
+    const now = Date.now() - 1_000;
+    await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: now }));
+    await s.settled(2);
+    const [failed] = await s.producer.getFailed();
+    expect(failed!.failedReason).toMatch(/^INVALID_RESULT: result\.scheduledAt: .* ahead of this coordinator's clock/);
+    const detail = await s.get('/api/checks/web');
+    expect(detail.regions[0].verdict).toMatchObject({ status: 'up', lastResultAt: now });
+  });
+});
+
+describe('clockProblems', () => {
+  const now = 1_000_000_000;
+  it.each([
+    [{ scheduledAt: now, startedAt: now, endedAt: now }, []],
+    [{ scheduledAt: now + MAX_CLOCK_SKEW_MS, startedAt: now, endedAt: now }, []],
+    [{ scheduledAt: now + MAX_CLOCK_SKEW_MS + 1, startedAt: now, endedAt: now }, ['scheduledAt']],
+    [{ scheduledAt: now, startedAt: now, endedAt: now + 3_600_000 }, ['endedAt']],
+    [{ scheduledAt: now - 86_400_000, startedAt: now - 86_400_000, endedAt: now - 86_400_000 }, []],
+  ])('%j → problems in %j', (times, fields) => {
+    expect(clockProblems(times, now).map((p) => /^result\.(\w+):/.exec(p)?.[1])).toEqual(fields);
   });
 });

@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { heartbeat, httpCheck, resultsProducer, runResult, waitFor } from './support.ts';
+import { heartbeat, httpCheck, resultsProducer, runResult } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
 
 const NODE = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
 const MAIN = new URL('../../coordinator/main.ts', import.meta.url).pathname;
@@ -69,7 +70,7 @@ describe('coordinator process', () => {
       const producer = resultsProducer(redis, prefix);
       await producer.add('r', runResult({ checkId: 'web', region: 'us-east', scheduledAt: Date.now() - 1_000, outcome: 'fail' }));
       await producer.close();
-      const opened = await waitFor('incident.opened at the webhook', () => received.find((r) => r.event === 'incident.opened'));
+      const opened = await waitUntil('incident.opened at the webhook', () => received.find((r) => r.event === 'incident.opened'));
       expect(opened.eventId).toMatch(/^web-.*:1$/);
       expect(await stopMain(child)).toBe(0);
     } finally {

@@ -33,6 +33,13 @@ describe('MaintenanceInput', () => {
     expect(parsed.success).toBe(false);
     expect(parsed.error!.issues.map((i) => i.path.join('.'))).toContain(field);
   });
+
+  it.each([['text', 'soon'], ['a fraction', 1.5], ['a boolean', true]])('explains what an instant must be when it is %s', (_kind, start) => {
+    const parsed = MaintenanceInput.safeParse({ ...valid, schedule: { type: 'once', start, end: '2025-05-01T04:00:00Z' } });
+    expect(parsed.success).toBe(false);
+    const issue = parsed.error!.issues.find((i) => i.path.join('.') === 'schedule.start');
+    expect(issue?.message).toMatch(/epoch milliseconds.*ISO 8601/);
+  });
 });
 
 describe('occurrences', () => {

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { httpCheck, memoryLogger, testConfig, waitFor } from './support.ts';
+import { httpCheck, memoryLogger, testConfig } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let server: TestRedis | undefined;
 let coordinator: RunningCoordinator | undefined;
@@ -18,7 +19,7 @@ describe('Redis outage', () => {
     expect(deployed.status).toBe(200);
 
     await server.stop();
-    const list = await waitFor('503 from /api/checks', async () => {
+    const list = await waitUntil('503 from /api/checks', async () => {
       const response = await fetch(`${coordinator!.url}/api/checks`);
       return response.status === 503 ? response.json() : null;
     }, 15_000);

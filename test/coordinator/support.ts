@@ -8,23 +8,6 @@ import {
 import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/config.ts';
 import { createLogger, type Logger } from '../../coordinator/log.ts';
 
-/** Polls `probe` until it returns something truthy; fails with `what` after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T> | T, timeoutMs = 8_000, intervalMs = 25): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value as NonNullable<T>;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
 /** A valid HTTP check definition (the target is never contacted: no agent runs in these tests). */
 export function httpCheck(id: string, overrides: Record<string, unknown> = {}): CheckDefinition {
   return {

@@ -5,7 +5,8 @@ import { heartbeatKey } from '../../checks/contract.ts';
 import type { AlertEvent } from '../../coordinator/events.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig, waitFor } from './support.ts';
+import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let server: TestRedis;
 let redis: Redis;
@@ -56,19 +57,19 @@ describe('sweeper', () => {
     const t = Date.now() - 5_000;
     await s.producer.add('r', runResult({ checkId: 'web', region: 'us-east', scheduledAt: t }));
     await s.producer.add('r', runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t }));
-    await waitFor('both regions up', async () => (await s.regionStatus('web', 'us-east')) === 'up' && (await s.regionStatus('web', 'eu-west')) === 'up');
-    await waitFor('agents seen online', async () => (await s.get('/api/agents')).regions.length === 2);
+    await waitUntil('both regions up', async () => (await s.regionStatus('web', 'us-east')) === 'up' && (await s.regionStatus('web', 'eu-west')) === 'up');
+    await waitUntil('agents seen online', async () => (await s.get('/api/agents')).regions.length === 2);
 
     // The us-east agent dies: its heartbeat key goes away.
     await redis.del(heartbeatKey(s.prefix, 'agent-us'));
     // Besides their own loops, make both coordinators sweep at the same moment, twice each.
     await Promise.all(s.coordinators.flatMap((c) => [c.sweeper.sweepOnce(), c.sweeper.sweepOnce()]));
-    await waitFor('us-east no-data', async () => (await s.regionStatus('web', 'us-east')) === 'no-data');
-    await waitFor('probe.offline delivered', () => s.delivered.some((e) => e.type === 'probe.offline'));
+    await waitUntil('us-east no-data', async () => (await s.regionStatus('web', 'us-east')) === 'no-data');
+    await waitUntil('probe.offline delivered', () => s.delivered.some((e) => e.type === 'probe.offline'));
     // Let both sweepers run a few more times: still exactly one offline transition committed.
     const sweeps = async () => (await s.coordinators[0]!.metrics.registry.getSingleMetric('lookout_sweep_duration_seconds')!.get()).values.find((v) => (v as { metricName?: string }).metricName?.endsWith('_count'))!.value;
     const before = await sweeps();
-    await waitFor('three more sweeps', async () => (await sweeps()) >= before + 3);
+    await waitUntil('three more sweeps', async () => (await sweeps()) >= before + 3);
     expect(await s.committed('probe.offline')).toBe(1);
     const offline = s.delivered.find((e) => e.type === 'probe.offline')!;
     expect(offline).toMatchObject({ agent: { agentId: 'agent-us', region: 'us-east' } });
@@ -81,7 +82,7 @@ describe('sweeper', () => {
 
     // It comes back.
     await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
-    await waitFor('probe.online delivered', () => s.delivered.some((e) => e.type === 'probe.online'));
+    await waitUntil('probe.online delivered', () => s.delivered.some((e) => e.type === 'probe.online'));
     expect(await s.committed('probe.online')).toBe(1);
   });
 
@@ -91,12 +92,12 @@ describe('sweeper', () => {
     await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
     const t = Date.now() - 5_000;
     await s.producer.add('r', runResult({ checkId: 'api', region: 'eu-west', scheduledAt: t }));
-    await waitFor('eu-west up', async () => (await s.regionStatus('api', 'eu-west')) === 'up');
+    await waitUntil('eu-west up', async () => (await s.regionStatus('api', 'eu-west')) === 'up');
     await s.producer.add('r', runResult({ checkId: 'api', region: 'us-east', scheduledAt: t, outcome: 'fail' }));
-    await waitFor('incident open', async () => (await s.get('/api/incidents')).open.length === 1);
+    await waitUntil('incident open', async () => (await s.get('/api/incidents')).open.length === 1);
 
     await redis.del(heartbeatKey(s.prefix, 'agent-us'));
-    await waitFor('us-east no-data', async () => (await s.regionStatus('api', 'us-east')) === 'no-data');
+    await waitUntil('us-east no-data', async () => (await s.regionStatus('api', 'us-east')) === 'no-data');
     const [incident] = (await s.get('/api/incidents')).open;
     expect(incident).toMatchObject({ scope: 'regional', failingRegions: ['us-east'], noDataRegions: ['us-east'], seq: 1 });
     expect(await s.committed('incident.resolved')).toBe(0);
@@ -107,8 +108,8 @@ describe('sweeper', () => {
     await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
     const t = Date.now();
     await s.producer.add('r', runResult({ checkId: 'fast', region: 'us-east', scheduledAt: t }));
-    await waitFor('up', async () => (await s.regionStatus('fast', 'us-east')) === 'up');
-    await waitFor('no-data after silence', async () => (await s.regionStatus('fast', 'us-east')) === 'no-data', 6_000);
+    await waitUntil('up', async () => (await s.regionStatus('fast', 'us-east')) === 'up');
+    await waitUntil('no-data after silence', async () => (await s.regionStatus('fast', 'us-east')) === 'no-data', 6_000);
     // Two intervals plus the timeout: not before 2.2 s after the run's slot.
     expect(Date.now() - t).toBeGreaterThanOrEqual(2_200);
   });

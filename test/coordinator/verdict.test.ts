@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { applyResult, initialVerdict, isStale, markNoData, type RegionVerdict, type VerdictPolicy, type VerdictStatus } from '../../coordinator/verdict.ts';
+import { applyResult, initialVerdict, isStale, markNoData, type VerdictPolicy } from '../../coordinator/verdict.ts';
+import { DEFAULT_VERDICT_POLICY, playVerdict } from './verdict-steps.ts';
 
-type Step = 'P' | 'F' | 'E' | 'N';
-const policy: VerdictPolicy = { failureThreshold: 2, successThreshold: 2 };
-
-/** Plays steps at t = 1000, 2000, …: P pass, F fail, E agent error, N no-data. Returns every status seen. */
-function play(steps: string, p: VerdictPolicy = policy, start: RegionVerdict = initialVerdict(0)): { statuses: VerdictStatus[]; verdict: RegionVerdict } {
-  let verdict = start;
-  const statuses: VerdictStatus[] = [];
-  [...steps].forEach((step, i) => {
-    const at = (i + 1) * 1_000;
-    if (step === 'N') verdict = markNoData(verdict, at);
-    else {
-      const outcome = step === 'P' ? 'pass' : step === 'F' ? 'fail' : 'error';
-      const error = outcome === 'pass' ? null : { code: outcome === 'fail' ? 'TIMEOUT' : 'AGENT_INTERNAL', message: `m${i}` };
-      verdict = applyResult(verdict, { outcome, scheduledAt: at, error }, p, at);
-    }
-    statuses.push(verdict.status);
-  });
-  return { statuses, verdict };
-}
+const policy = DEFAULT_VERDICT_POLICY;
+const play = playVerdict;
 
 describe('verdict state machine', () => {
   const cases: Array<{ name: string; steps: string; policy?: VerdictPolicy; expected: string }> = [
@@ -40,7 +24,7 @@ describe('verdict state machine', () => {
     { name: 'a fresh region that fails stays no-data until the threshold', steps: 'F', expected: 'no-data' },
   ];
   it.each(cases)('$name', ({ steps, policy: p, expected }) => {
-    expect(play(steps, p).statuses.join(' ')).toBe(expected);
+    expect(play(steps, p).statuses).toBe(expected);
   });
 
   it('ignores results scheduled at or before the newest applied one (out of order, duplicate)', () => {
