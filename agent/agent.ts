@@ -9,6 +9,7 @@
  */
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
+import { createCanaryResponder } from './canary.ts';
 import type { AgentConfig } from './config.ts';
 import { settlesWithin, withTimeout } from './deadline.ts';
 import { startHealthServer, type Readiness } from './health.ts';
@@ -110,7 +111,8 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   const resources = [...setup.resources, ...(options.resources ?? [])];
 
   const publisher = new ResultPublisher({ redis, prefix: config.prefix, logger, metrics, spoolCapacity: options.spoolCapacity });
-  const checkWorker = createCheckWorker({ config, runners, publisher, metrics, logger, graceMs: options.graceMs });
+  const canary = createCanaryResponder({ redis, prefix: config.prefix, region: config.region, agentId: config.agentId });
+  const checkWorker = createCheckWorker({ config, runners, publisher, metrics, logger, graceMs: options.graceMs, canary });
 
   let booted = false;
   let stopping = false;

@@ -3,10 +3,12 @@
  * published result: validate the payload → run the check type's runner under a deadline → build and
  * validate the result → publish (or spool). A bad job fails without retry (`UnrecoverableError`) and
  * never takes the agent down. Runners come from a table given by the caller, so tests and future
- * check types plug in without touching this file.
+ * check types plug in without touching this file. Canary jobs (`CANARY_JOB_NAME`) skip all of that:
+ * they are told apart by name and answered at once (canary.ts), so they prove the queue is consumed.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { checkQueueName, type CheckDefinition, type RunResult } from '../checks/contract.ts';
+import { CANARY_JOB_NAME, checkQueueName, type CheckDefinition, type RunResult } from '../checks/contract.ts';
+import { CanaryError, type CanaryOutcome, type CanaryResponder } from './canary.ts';
 import type { AgentConfig } from './config.ts';
 import { settlesWithin } from './deadline.ts';
 import { parseCheckJob } from './job.ts';
@@ -35,6 +37,11 @@ export interface CheckWorkerOptions {
    * abandons it and frees the slot. @defaultValue 1000
    */
   graceMs?: number;
+  /**
+   * Answers canary jobs (job name `CANARY_JOB_NAME`). The agent always passes one.
+   * @defaultValue none: canary jobs fail with `CANARY_UNSUPPORTED` (and the coordinators see the region stall)
+   */
+  canary?: CanaryResponder;
 }
 
 export interface CheckWorker {
@@ -65,7 +72,8 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
   const active = new Set<AbortController>();
   let cancelling = false;
 
-  const processor = async (job: Job, _token?: string, bullSignal?: AbortSignal): Promise<CheckJobOutcome> => {
+  const processor = async (job: Job, _token?: string, bullSignal?: AbortSignal): Promise<CheckJobOutcome | CanaryOutcome> => {
+    if (job.name === CANARY_JOB_NAME) return answerCanary(job);
     const parsed = parseCheckJob(job.data, config.region);
     if (!parsed.ok) {
       metrics.invalidJobs.inc();
@@ -111,6 +119,22 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
     });
     return { outcome: result.outcome, published };
   };
+
+  /** Canaries never reach a runner: the answer itself is the proof that this queue is consumed. */
+  async function answerCanary(job: Job): Promise<CanaryOutcome> {
+    if (!options.canary) throw new UnrecoverableError('CANARY_UNSUPPORTED: this worker has no canary responder');
+    try {
+      return await options.canary.answer(job.data);
+    } catch (error) {
+      if (error instanceof CanaryError && error.code === 'INVALID_JOB') {
+        metrics.invalidJobs.inc();
+        logger.warn('canary.invalid', { jobId: job.id, problems: error.message });
+        throw new UnrecoverableError(error.message);
+      }
+      logger.warn('canary.failed', { jobId: job.id, error });
+      throw error;
+    }
+  }
 
   async function runOnce(definition: CheckDefinition, startedAt: number, bullSignal: AbortSignal | undefined, jobId: string | undefined): Promise<RunReport> {
     const runner = (runners as Partial<Record<string, Runner<CheckDefinition>>>)[definition.type];

@@ -393,6 +393,52 @@ export const Heartbeat = z.object({
 export type Heartbeat = z.infer<typeof Heartbeat>;
 
 // ---------------------------------------------------------------------------------------------
+// Canaries (coordinator → agent through the region's queue; the answer goes to a Redis key). A worker
+// can stop fetching while its process still heartbeats (after a Redis outage or a Sentinel failover):
+// only a job that makes the round trip proves that a region's agents consume their queue.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * BullMQ job name of canaries. Check jobs are named by their check id, which cannot contain a dot, so
+ * the name alone tells the two apart before any payload is read.
+ */
+export const CANARY_JOB_NAME = 'lookout.canary';
+
+/** A canary: answer at once, without touching the network. */
+export const CanaryJob = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  kind: z.literal('canary'),
+  region: RegionName,
+  /** Start of the canary slot (a multiple of `intervalMs`) the coordinator sent it for. */
+  slot: Millis,
+  /** How often the coordinators send canaries; the answer's key lives {@link CANARY_STALL_FACTOR} times this. */
+  intervalMs: z.number().int().min(50).max(3_600_000),
+  sentAt: Millis,
+});
+export type CanaryJob = z.infer<typeof CanaryJob>;
+
+/** What an agent writes to {@link canaryAnswerKey} when it answered a canary. */
+export const CanaryAnswer = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  region: RegionName,
+  agentId: z.string().min(1).max(200),
+  /** The answered canary's slot. */
+  slot: Millis,
+  /** When the agent answered (its own clock; shown to people, never compared across machines). */
+  at: Millis,
+});
+export type CanaryAnswer = z.infer<typeof CanaryAnswer>;
+
+/**
+ * A region is stalled when no canary was answered for this many canary intervals (while canaries are
+ * sent and the region has agents with live heartbeats). The answer key expires after exactly that long,
+ * so its mere presence means "answered recently" by Redis' clock, whatever the machines' clocks say.
+ */
+export const CANARY_STALL_FACTOR = 3;
+/** Redis key (a string with expiry of {@link CANARY_STALL_FACTOR} × interval) holding a region's latest {@link CanaryAnswer}. */
+export const canaryAnswerKey = (prefix: string, region: string): string => `${prefix}:canary:${region}`;
+
+// ---------------------------------------------------------------------------------------------
 // Names shared by both sides. Everything lives under one BullMQ prefix (default `lookout`); use a
 // `{hash tag}` prefix such as `{lookout}` on Redis Cluster so that a queue's keys share a slot.
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
  * GET    /api/checks/:id             definition, version, per-region verdicts, uptime, latency, recent runs
  * DELETE /api/checks/:id             removes one check
  * GET    /api/incidents?state=open|all
- * GET    /api/agents                 agents grouped by region
+ * GET    /api/agents                 agents grouped by region, with each region's canary status
  * POST   /api/deployments            { checks: CheckDefinition[], prune?, expectedRevision?, force? } (deployment-api.ts)
  * POST   /api/deployments/plan       the same body: the plan (added, removed, changed by property), nothing applied
  * POST   /api/deployments/rollback   { dryRun? }: undo the newest deployment not yet rolled back
@@ -21,16 +21,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
-import { CheckId, agentIndexKey, heartbeatKey, type StoredCheck } from '../checks/contract.ts';
+import { agentIndexKey, heartbeatKey, type StoredCheck } from '../checks/contract.ts';
 import { parseHeartbeat, parseStoredAgent } from './agent-state.ts';
 import { alertsApiRoutes } from './alerts-api.ts';
 import { createArtifactReader, getArtifactHandler, listArtifactsHandler } from './artifacts.ts';
+import { readCanaryStatus } from './canary.ts';
 import type { Principal, RouteAccess } from './auth.ts';
 import { alignRegions, emptyCheckState, type CheckState } from './check-state.ts';
 import { DASHBOARD_HTML } from './dashboard.ts';
 import { actorOf, deploymentHandlers } from './deployment-api.ts';
 import { CoordinatorError } from './errors.ts';
-import { HttpError, sendError, sendJson } from './http.ts';
+import { HttpError, checkIdParam, sendError, sendJson } from './http.ts';
 import { agentStateKey, recentRunsKey } from './keys.ts';
 import type { Logger } from './log.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
@@ -180,14 +181,6 @@ function sendHtml(res: ServerResponse, html: string): void {
   res.end(html);
 }
 
-function checkIdParam(raw: string): string {
-  let id: string;
-  try { id = decodeURIComponent(raw); } catch { throw new HttpError(400, 'INVALID_CHECK_ID', 'check id is not valid URL encoding'); }
-  const parsed = CheckId.safeParse(id);
-  if (!parsed.success) throw new HttpError(400, 'INVALID_CHECK_ID', `invalid check id ${JSON.stringify(id)}: ${parsed.error.issues[0]?.message}`);
-  return id;
-}
-
 const notFound = (id: string): HttpError => new HttpError(404, 'CHECK_NOT_FOUND', `no check with id "${id}"`);
 
 /** The state to show: stored, with the check's regions aligned (a region never reported is `no-data`). */
@@ -291,11 +284,14 @@ async function listAgents(deps: ApiDeps) {
     });
     byRegion.set(region, list);
   });
+  const canaries = await readCanaryStatus(deps.redis, deps.prefix, [...byRegion.keys()]);
   return {
     regions: [...byRegion.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([region, agents]) => ({
       region,
       online: agents.filter((a) => (a as { status: string }).status === 'online').length,
       offline: agents.filter((a) => (a as { status: string }).status === 'offline').length,
+      // Last canary answer and whether the region is stalled (agents heartbeat but consume nothing).
+      canary: canaries.get(region)!,
       agents,
     })),
   };

@@ -47,6 +47,13 @@ export interface CoordinatorConfig {
    * @defaultValue 30000 (`'30s'`)
    */
   reconcileIntervalMs: number;
+  /**
+   * How often a canary job is sent into each region's queue (regions with checks or live agents). A region
+   * whose agents heartbeat but answer no canary for 3 intervals is stalled: its checks show no data and
+   * `probe.stalled` is emitted. `0` (or `off`) disables canaries; use the same value on every coordinator.
+   * Flag `--canary-interval`, env `LOOKOUT_CANARY_INTERVAL`. @defaultValue 10000 (`'10s'`)
+   */
+  canaryIntervalMs: number;
   /** Results processed in parallel by this coordinator. Flag `--ingest-concurrency`, env `LOOKOUT_INGEST_CONCURRENCY`. @defaultValue 8 */
   ingestConcurrency: number;
   /**
@@ -79,6 +86,7 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   alertingConfigFile: null,
   sweepIntervalMs: 1_000,
   reconcileIntervalMs: 30_000,
+  canaryIntervalMs: 10_000,
   ingestConcurrency: 8,
   skipRedisPolicyCheck: false,
   auth: true,
@@ -102,6 +110,9 @@ Options (flag, then environment variable, then default):
                               Default none: every event goes to the --webhook-url webhooks only
   --sweep-interval <dur>      How often silence is checked, e.g. 1s, 500ms. Env LOOKOUT_SWEEP_INTERVAL. Default 1s
   --reconcile-interval <dur>  Periodic scheduler reconcile. Env LOOKOUT_RECONCILE_INTERVAL. Default 30s
+  --canary-interval <dur|off> Canary job per region this often; a region answering none for 3 intervals
+                              is stalled (no data, probe.stalled). 0 or off disables.
+                              Env LOOKOUT_CANARY_INTERVAL. Default 10s
   --ingest-concurrency <n>    Results processed in parallel. Env LOOKOUT_INGEST_CONCURRENCY. Default 8
   --skip-redis-policy-check   Start even if maxmemory-policy cannot be read (must still be noeviction)
   --auth <on|off>             Require API tokens (lookout token create). Env LOOKOUT_AUTH. Default on;
@@ -112,7 +123,7 @@ Options (flag, then environment variable, then default):
 Redis must run with maxmemory-policy noeviction; the coordinator refuses to start otherwise.
 `;
 
-type ValueFlag = 'redis' | 'prefix' | 'port' | 'host' | 'webhook-url' | 'webhook-secret' | 'alerting-config' | 'sweep-interval' | 'reconcile-interval' | 'ingest-concurrency' | 'auth';
+type ValueFlag = 'redis' | 'prefix' | 'port' | 'host' | 'webhook-url' | 'webhook-secret' | 'alerting-config' | 'sweep-interval' | 'reconcile-interval' | 'canary-interval' | 'ingest-concurrency' | 'auth';
 const VALUE_FLAGS: Record<ValueFlag, readonly string[]> = {
   'redis': ['LOOKOUT_REDIS_URL', 'REDIS_URL'],
   'prefix': ['LOOKOUT_PREFIX'],
@@ -123,6 +134,7 @@ const VALUE_FLAGS: Record<ValueFlag, readonly string[]> = {
   'alerting-config': ['LOOKOUT_ALERTING_CONFIG'],
   'sweep-interval': ['LOOKOUT_SWEEP_INTERVAL'],
   'reconcile-interval': ['LOOKOUT_RECONCILE_INTERVAL'],
+  'canary-interval': ['LOOKOUT_CANARY_INTERVAL'],
   'ingest-concurrency': ['LOOKOUT_INGEST_CONCURRENCY'],
   'auth': ['LOOKOUT_AUTH'],
 };
@@ -184,10 +196,13 @@ export function parseCoordinatorConfig(argv: readonly string[], env: Readonly<Re
   const host = check(pick('host'), d.host, errors, (v) => (v.trim() === '' ? 'must not be empty' : null), (v) => v);
   const sweepIntervalMs = check(pick('sweep-interval'), d.sweepIntervalMs, errors, durationProblem(50, 60_000), durationMs);
   const reconcileIntervalMs = check(pick('reconcile-interval'), d.reconcileIntervalMs, errors, durationProblem(100, 3_600_000), durationMs);
+  const canaryIntervalMs = check(pick('canary-interval'), d.canaryIntervalMs, errors,
+    (v) => (isCanaryOff(v) ? null : durationProblem(100, 3_600_000)(v)?.replace('expected', 'expected 0, "off" or') ?? null),
+    (v) => (isCanaryOff(v) ? 0 : durationMs(v)));
   const ingestConcurrency = check(pick('ingest-concurrency'), d.ingestConcurrency, errors,
     (v) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 256 ? null : 'expected an integer from 1 to 256'), Number);
   const webhookSecret = check<string | null>(pick('webhook-secret'), d.webhookSecret, errors,
-    (v) => (v.length >= 16 ? null : 'must be at least 16 characters'), (v) => v);
+    (v) => (v.length >= 16 ? null : 'must be at least 16 characters'), (v) => v, { secret: true });
   const alertingConfigFile = check<string | null>(pick('alerting-config'), d.alertingConfigFile, errors,
     (v) => (v.trim() === '' ? 'must be a file path' : null), (v) => v);
 
@@ -213,7 +228,7 @@ export function parseCoordinatorConfig(argv: readonly string[], env: Readonly<Re
   if (errors.length > 0) return { errors };
   return {
     config: {
-      redisUrl, prefix, port, host, webhookUrls, webhookSecret, alertingConfigFile, sweepIntervalMs, reconcileIntervalMs, ingestConcurrency,
+      redisUrl, prefix, port, host, webhookUrls, webhookSecret, alertingConfigFile, sweepIntervalMs, reconcileIntervalMs, canaryIntervalMs, ingestConcurrency,
       skipRedisPolicyCheck: booleans.has('skip-redis-policy-check'),
       auth, publicRead,
     },
@@ -230,13 +245,26 @@ export function webhookChannels(config: Pick<CoordinatorConfig, 'webhookUrls' | 
   }));
 }
 
-/** Validates one source; records `from: problem, got "value"` and returns the default when invalid or absent. */
-function check<T>(source: Source | undefined, fallback: T, errors: string[], problem: (v: string) => string | null, convert: (v: string) => T): T {
+/**
+ * Validates one source; records `from: problem, got "value"` (for a secret only its length, since the
+ * message reaches terminals and logs) and returns the default when invalid or absent.
+ */
+function check<T>(
+  source: Source | undefined, fallback: T, errors: string[], problem: (v: string) => string | null, convert: (v: string) => T,
+  options: { secret?: boolean } = {},
+): T {
   if (!source) return fallback;
   const issue = problem(source.value);
-  if (issue) { errors.push(`${source.from}: ${issue}, got ${JSON.stringify(source.value)}`); return fallback; }
+  if (issue) {
+    const got = options.secret ? `${source.value.length} characters` : JSON.stringify(source.value);
+    errors.push(`${source.from}: ${issue}, got ${got}`);
+    return fallback;
+  }
   return convert(source.value);
 }
+
+/** `0` and `off` turn canaries off. */
+const isCanaryOff = (v: string): boolean => v === '0' || v === 'off';
 
 function durationMs(v: string): number {
   const parsed = parseDuration(v);

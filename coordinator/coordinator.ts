@@ -11,6 +11,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { CoordinatorConfig } from './config.ts';
 import { createApiHandler } from './api.ts';
 import { createAuthorizer } from './auth.ts';
+import { CanarySender } from './canary.ts';
 import type { AlertEvent } from './events.ts';
 import { startIngestWorker } from './ingest.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -49,6 +50,8 @@ export interface RunningCoordinator {
   registry: Registry;
   scheduler: CheckScheduler;
   sweeper: Sweeper;
+  /** Sends the region canaries; null when `canaryIntervalMs` is 0. */
+  canaries: CanarySender | null;
   metrics: CoordinatorMetrics;
   /** Reconciles schedulers now (also done at start-up, after deployments and periodically). */
   reconcile(): Promise<ReconcileSummary>;
@@ -91,14 +94,25 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     reconcile().catch((error) => logger.warn('scheduler.reconcile_failed', { reason, error }));
   };
 
+  // Regions with a live heartbeat at the last sweep: canaries go there too, not only to regions with checks.
+  let liveRegions: readonly string[] = [];
   const sweeper = new Sweeper({
     redis, tx, prefix, registry, store, metrics, logger, agentRetentionMs: options.agentRetentionMs,
-    onSwept: () => {
+    onSwept: (report) => {
+      liveRegions = report.liveRegions;
       pump.kick();
       // Another coordinator changed the registry: reconcile here too (cheap when nothing differs).
       registry.revision().then((revision) => { if (revision !== lastRevision) reconcileQuietly('revision'); }, () => {});
     },
   });
+
+  const canaries = config.canaryIntervalMs > 0
+    ? new CanarySender({
+      redis, prefix, intervalMs: config.canaryIntervalMs, logger,
+      queueFor: (region) => scheduler.queue(region),
+      regions: async () => [...(await registry.listChecks()).flatMap((check) => check.definition.regions), ...liveRegions],
+    })
+    : null;
 
   const authorize = createAuthorizer({ tokens: new TokenStore({ redis, prefix }), policy: { enabled: config.auth, publicRead: config.publicRead } });
   const server = createServer(createApiHandler({
@@ -136,6 +150,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await step('sweeper', () => sweeper.stop());
+    if (canaries) await step('canaries', () => canaries.stop(), 1_000);
     // In-flight results get `stepMs` to finish (none when Redis is away: they cannot finish anyway);
     // then the worker's connections are cut, since a second `close(true)` would only return the first,
     // pending close. Results left unfinished are stalled jobs that BullMQ hands to another worker.
@@ -159,6 +174,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     worker = startIngestWorker({ redis, prefix, registry, store, metrics, logger, onEvents: () => pump.kick(), confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs) },
       { connection: workerRedis, concurrency: config.ingestConcurrency });
     sweeper.start(config.sweepIntervalMs);
+    canaries?.start();
     reconcileTimer = setInterval(() => reconcileQuietly('periodic'), config.reconcileIntervalMs);
     pump.kick();
     await new Promise<void>((resolve, reject) => {
@@ -172,9 +188,9 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
-  logger.info('coordinator.started', { url, prefix, sweepIntervalMs: config.sweepIntervalMs, auth: config.auth ? 'on' : 'off', publicRead: config.publicRead });
+  logger.info('coordinator.started', { url, prefix, sweepIntervalMs: config.sweepIntervalMs, canaryIntervalMs: config.canaryIntervalMs, auth: config.auth ? 'on' : 'off', publicRead: config.publicRead });
   if (!config.auth) logger.warn('auth.disabled', { note: 'every API route, deployments included, answers without a token (--auth off): for local development only' });
-  return { url, registry, scheduler, sweeper, metrics, reconcile, stop };
+  return { url, registry, scheduler, sweeper, canaries, metrics, reconcile, stop };
 }
 
 /** Runs one shutdown step for at most `ms`; false (and a log line) when it did not finish in time. */

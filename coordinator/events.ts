@@ -96,8 +96,39 @@ export interface SloBurnRateEvent {
 
 export type PolicyAlertEvent = IncidentReminderEvent | FlappingAlertEvent | DegradedAlertEvent | SloBurnRateEvent;
 
+// ---------------------------------------------------------------------------------------------
+// Region liveness from canaries (canary-state.ts): a region whose agents heartbeat but answer no
+// canary is stalled; its checks show no data, and this condition says why.
+// ---------------------------------------------------------------------------------------------
+
+export type RegionStallEventType = 'probe.stalled' | 'probe.recovered';
+
+/** A region's agents stopped answering canaries while heartbeating (`probe.stalled`), or that ended (`probe.recovered`). */
+export interface RegionStallEvent {
+  /** `${type}:${region}:${at}` */
+  id: string;
+  type: RegionStallEventType;
+  at: number;
+  region: string;
+  /** When an agent of the region last answered a canary (the agent's clock); null when none did since the region was watched. */
+  lastAnswerAt: number | null;
+  /** The agent that gave that answer; null with `lastAnswerAt`. */
+  lastAnswerAgentId: string | null;
+  /** Agents with a live heartbeat in the region, sorted: on `probe.stalled`, the ones that heartbeat but do not consume. */
+  agents: string[];
+  /** How often canaries are sent; the region stalls after `CANARY_STALL_FACTOR` intervals without an answer. */
+  canaryIntervalMs: number;
+  /** When the stall began (the `at` of its `probe.stalled`). */
+  stalledSince: number;
+  /**
+   * `probe.recovered` only: `answered` (a canary was answered again), `no-agents` (no heartbeat is left
+   * in the region: `probe.offline` takes over), `canaries-off` (no coordinator sends canaries any more).
+   */
+  reason?: 'answered' | 'no-agents' | 'canaries-off';
+}
+
 /** Every event the coordinator puts in the outbox. */
-export type AnyAlertEvent = AlertEvent | PolicyAlertEvent;
+export type AnyAlertEvent = AlertEvent | PolicyAlertEvent | RegionStallEvent;
 
 export const reminderEventId = (incident: Incident, reminder: number): string => `${incident.id}:reminder:${reminder}`;
 export const flappingEventId = (checkId: string, region: string, flappingSince: number, state: 'started' | 'ended'): string =>
@@ -106,3 +137,4 @@ export const degradedEventId = (type: DegradedAlertEvent['type'], checkId: strin
 export const burnRateEventId = (checkId: string, sli: SliKind, rule: string, firedAt: number, state: 'fired' | 'resolved'): string =>
   `slo.burn_rate:${checkId}:${sli}:${rule}:${firedAt}:${state}`;
 export const probeEventId = (type: ProbeEventType, agentId: string, at: number): string => `${type}:${agentId}:${at}`;
+export const regionStallEventId = (type: RegionStallEventType, region: string, at: number): string => `${type}:${region}:${at}`;

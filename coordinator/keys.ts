@@ -42,6 +42,11 @@ export const hourRollupKey = (prefix: string, checkId: string, region: string, d
 /** String: JSON {@link StoredAgent}, what the coordinators remember about one agent. */
 export const agentStateKey = (prefix: string, agentId: string): string => `${ns(prefix)}:agent:${agentId}`;
 
+/** Hash: region → JSON {@link StoredRegionCanary}, what the coordinators remember about each watched region (canary-state.ts). */
+export const canaryStateKey = (prefix: string): string => `${ns(prefix)}:canary:regions`;
+/** String with expiry: JSON {@link CanarySent}, the newest canary sent to one region; gone when no coordinator sends any. */
+export const canarySentKey = (prefix: string, region: string): string => `${ns(prefix)}:canary:sent:${region}`;
+
 /** Hash: maintenance window id → JSON {@link MaintenanceWindow} (maintenance-store.ts). */
 export const maintenanceKey = (prefix: string): string => `${ns(prefix)}:maintenance`;
 /** Counter bumped by every maintenance change, so readers can cache the windows. */

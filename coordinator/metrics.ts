@@ -37,7 +37,7 @@ export function createMetrics(countOpenIncidents: () => Promise<number>, registr
     ignoredResults: new Counter({ name: 'lookout_results_ignored_total', help: 'Valid run results ignored, by reason (unknown_check, unknown_region).', labelNames: ['reason'], registers }),
     verdictChanges: new Counter({ name: 'lookout_verdict_changes_total', help: 'Verdict changes of (check, region) pairs, by new status.', labelNames: ['to'], registers }),
     incidentEvents: new Counter({ name: 'lookout_incident_events_total', help: 'Incident events committed to the outbox by this coordinator, by type.', labelNames: ['type'], registers }),
-    probeEvents: new Counter({ name: 'lookout_probe_events_total', help: 'Agent online/offline events committed to the outbox by this coordinator, by type.', labelNames: ['type'], registers }),
+    probeEvents: new Counter({ name: 'lookout_probe_events_total', help: 'Probe events (agent online/offline, region stalled/recovered) committed to the outbox by this coordinator, by type.', labelNames: ['type'], registers }),
     openIncidents: new Gauge({
       name: 'lookout_open_incidents', help: 'Incidents open now (all coordinators).', registers,
       async collect() { this.set(await countOpenIncidents()); },

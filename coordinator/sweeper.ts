@@ -4,19 +4,22 @@
  *    `online` (`probe.online`); each transition is an optimistic transaction that also watches the
  *    heartbeat key, so two coordinators emit an event once and never against a fresh heartbeat.
  *    Agents offline for longer than the retention are forgotten.
- * 2. verdicts: every (check, region) without a live agent, or without a target result for two intervals
+ * 2. canaries (canary.ts): a region whose agents heartbeat but answer no canary is stalled
+ *    (`probe.stalled` once, `probe.recovered` when it answers again), and counts as having no live agent.
+ * 3. verdicts: every (check, region) without a live agent, or without a target result for two intervals
  *    plus the timeout, becomes `no-data`, and the check's incident is recomputed in the same transaction.
  *    The same transition applies the time-based rules: global quorum duration, reminders, the end of
  *    flapping, expired confirmation runs (see check-state.ts); during maintenance it holds incidents back.
- * 3. checks removed from the registry get their open incident resolved and their state deleted.
- * 4. every `sloIntervalMs`, SLO burn-rate alerts are evaluated (slo-monitor.ts).
+ * 4. checks removed from the registry get their open incident resolved and their state deleted.
+ * 5. every `sloIntervalMs`, SLO burn-rate alerts are evaluated (slo-monitor.ts).
  * Each step reads everything with a pipeline first and only opens a transaction where something changes.
  */
 import type { Redis } from 'ioredis';
 import { agentIndexKey, heartbeatKey, type Heartbeat } from '../checks/contract.ts';
 import { decideAgent, parseHeartbeat, parseStoredAgent } from './agent-state.ts';
+import { sweepCanaries } from './canary.ts';
 import { emptyCheckState, sweepCheck, type Transition } from './check-state.ts';
-import type { ProbeAlertEvent, SloBurnRateEvent } from './events.ts';
+import type { ProbeAlertEvent, RegionStallEvent, SloBurnRateEvent } from './events.ts';
 import { agentStateKey, outboxKey } from './keys.ts';
 import type { Logger } from './log.ts';
 import { isInMaintenance } from './maintenance.ts';
@@ -32,8 +35,13 @@ export const AGENT_RETENTION_MS = 24 * 3_600_000;
 export const SLO_INTERVAL_MS = 15_000;
 
 export interface SweepReport {
+  /** Regions with a live heartbeat (stalled ones included). */
   liveRegions: string[];
+  /** Regions whose agents heartbeat but answer no canary; their checks were swept as having no live agent. */
+  stalledRegions: string[];
   agentEvents: ProbeAlertEvent[];
+  /** `probe.stalled` / `probe.recovered` events committed by this sweep. */
+  regionEvents: RegionStallEvent[];
   checkTransitions: Transition[];
   /** Burn-rate events committed by this sweep (none when the SLO step did not run). */
   sloEvents: SloBurnRateEvent[];
@@ -64,6 +72,8 @@ export class Sweeper {
   #stopped = false;
   readonly #slo: SloMonitor;
   #lastSloAt = Number.NEGATIVE_INFINITY;
+  /** Regions found stalled by the last canary step that succeeded. */
+  #stalledRegions = new Set<string>();
 
   constructor(options: SweeperOptions) {
     this.#o = options;
@@ -98,8 +108,21 @@ export class Sweeper {
   async sweepOnce(): Promise<SweepReport> {
     const started = performance.now();
     try {
-      const { liveRegions, events } = await this.#sweepAgents();
-      const checkTransitions = await this.#sweepChecks(liveRegions);
+      const { liveRegions, liveAgents, events } = await this.#sweepAgents();
+      const canaries = await sweepCanaries({ redis: this.#o.redis, tx: this.#o.tx, prefix: this.#o.prefix, liveAgents, now: this.#now })
+        .catch((error: unknown) => {
+          // The checks are still swept: with what was last known about stalls, until the next sweep knows better.
+          this.#o.logger.warn('canary.sweep_failed', { error });
+          return { stalledRegions: this.#stalledRegions, events: [] };
+        });
+      this.#stalledRegions = canaries.stalledRegions;
+      for (const event of canaries.events) {
+        this.#o.metrics.probeEvents.inc({ type: event.type });
+        this.#o.logger.info('region.event', { eventId: event.id, type: event.type, region: event.region, agents: event.agents, reason: event.reason });
+      }
+      // A stalled region's agents run nothing: its checks get no data, exactly as with no live agent.
+      const runningRegions = new Set([...liveRegions].filter((region) => !canaries.stalledRegions.has(region)));
+      const checkTransitions = await this.#sweepChecks(runningRegions);
       let sloEvents: SloBurnRateEvent[] = [];
       if (this.#now() - this.#lastSloAt >= (this.#o.sloIntervalMs ?? SLO_INTERVAL_MS)) {
         this.#lastSloAt = this.#now();
@@ -109,19 +132,23 @@ export class Sweeper {
           return [];
         });
       }
-      return { liveRegions: [...liveRegions].sort(), agentEvents: events, checkTransitions, sloEvents };
+      return {
+        liveRegions: [...liveRegions].sort(), stalledRegions: [...canaries.stalledRegions].sort(),
+        agentEvents: events, regionEvents: canaries.events, checkTransitions, sloEvents,
+      };
     } finally {
       this.#o.metrics.sweepDuration.observe((performance.now() - started) / 1_000);
     }
   }
 
-  async #sweepAgents(): Promise<{ liveRegions: Set<string>; events: ProbeAlertEvent[] }> {
+  async #sweepAgents(): Promise<{ liveRegions: Set<string>; liveAgents: Map<string, string[]>; events: ProbeAlertEvent[] }> {
     const { redis, prefix, tx } = this.#o;
     const retentionMs = this.#o.agentRetentionMs ?? AGENT_RETENTION_MS;
     const agentIds = await redis.smembers(agentIndexKey(prefix));
     const liveRegions = new Set<string>();
+    const liveAgents = new Map<string, string[]>();
     const events: ProbeAlertEvent[] = [];
-    if (agentIds.length === 0) return { liveRegions, events };
+    if (agentIds.length === 0) return { liveRegions, liveAgents, events };
 
     const pipeline = redis.pipeline();
     for (const id of agentIds) pipeline.get(heartbeatKey(prefix, id)).get(agentStateKey(prefix, id));
@@ -130,7 +157,10 @@ export class Sweeper {
       const agentId = agentIds[i]!;
       const heartbeat = this.#heartbeat(agentId, replies[2 * i]?.[1] as string | null);
       const stored = parseStoredAgent(replies[2 * i + 1]?.[1] as string | null);
-      if (heartbeat) liveRegions.add(heartbeat.region);
+      if (heartbeat) {
+        liveRegions.add(heartbeat.region);
+        liveAgents.set(heartbeat.region, [...(liveAgents.get(heartbeat.region) ?? []), agentId]);
+      }
       if (decideAgent(agentId, stored, heartbeat, this.#now(), retentionMs).kind === 'none') continue;
 
       // Something changes: decide again under WATCH, from a fresh read.
@@ -157,7 +187,7 @@ export class Sweeper {
         this.#o.logger.info('agent.event', { eventId: event.id, type: event.type, agentId, region: event.agent.region });
       }
     }
-    return { liveRegions, events };
+    return { liveRegions, liveAgents, events };
   }
 
   /** A heartbeat that does not match the contract counts as absent (and is logged). */

@@ -2,14 +2,15 @@
  * zod schemas for alert events: events cross Redis twice (the coordinator's outbox, then the
  * deliveries queue), so the delivery side validates them like any other input from outside.
  *
- * The known types (`incident.*`, `probe.*`) are checked field by field. Any other type (one added after
+ * The known types (`incident.*`, `probe.*`, the region ones `probe.stalled` / `probe.recovered` included)
+ * are checked field by field. Any other type (one added after
  * this file was written) is accepted when it has an id, a dotted type and a time, and whatever
  * `check`, `incident` or `agent` it carries is checked with the same shapes, so channels can render it
  * generically. Objects are loose: fields added to an event later travel through unchanged.
  */
 import { z } from 'zod';
-import type { IncidentAlertEvent, ProbeAlertEvent } from '../events.ts';
-import { INCIDENT_EVENT_TYPES, PROBE_EVENT_TYPES, type AnyAlertEvent } from './event-view.ts';
+import type { IncidentAlertEvent, ProbeAlertEvent, RegionStallEvent } from '../events.ts';
+import { INCIDENT_EVENT_TYPES, PROBE_EVENT_TYPES, REGION_STALL_EVENT_TYPES, type AnyAlertEvent } from './event-view.ts';
 
 const Millis = z.number().int().nonnegative();
 const Regions = z.array(z.string().min(1));
@@ -49,6 +50,20 @@ export const ProbeAlertEventSchema = z.looseObject({
   agent: Agent,
 });
 
+/** A region whose agents heartbeat but answer no canary (`probe.stalled`), or that ended (`probe.recovered`). */
+export const RegionStallEventSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.enum(REGION_STALL_EVENT_TYPES),
+  at: Millis,
+  region: z.string().min(1),
+  lastAnswerAt: Millis.nullable(),
+  lastAnswerAgentId: z.string().min(1).nullable(),
+  agents: z.array(z.string().min(1)),
+  canaryIntervalMs: Millis,
+  stalledSince: Millis,
+  reason: z.enum(['answered', 'no-agents', 'canaries-off']).optional(),
+});
+
 /** An event type: dotted lower-case words, like `incident.opened` or `slo.burn_rate`. */
 export const EventType = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'must be dotted lower-case words, like "incident.opened"');
 
@@ -65,6 +80,7 @@ export const GenericAlertEventSchema = z.looseObject({
 const KNOWN_SCHEMAS: Record<string, z.ZodType> = {
   ...Object.fromEntries(INCIDENT_EVENT_TYPES.map((type) => [type, IncidentAlertEventSchema])),
   ...Object.fromEntries(PROBE_EVENT_TYPES.map((type) => [type, ProbeAlertEventSchema])),
+  ...Object.fromEntries(REGION_STALL_EVENT_TYPES.map((type) => [type, RegionStallEventSchema])),
 };
 
 export type AlertEventParse = { success: true; data: AnyAlertEvent } | { success: false; error: z.ZodError };
@@ -85,4 +101,5 @@ type Plain<T> = T extends ReadonlyArray<infer U> ? Array<Plain<U>>
 type Fits<A, B> = [Plain<A>] extends [Plain<B>] ? true : false;
 const incidentFits: Fits<IncidentAlertEvent, z.infer<typeof IncidentAlertEventSchema>> = true;
 const probeFits: Fits<ProbeAlertEvent, z.infer<typeof ProbeAlertEventSchema>> = true;
-void incidentFits; void probeFits;
+const regionStallFits: Fits<RegionStallEvent, z.infer<typeof RegionStallEventSchema>> = true;
+void incidentFits; void probeFits; void regionStallFits;

@@ -23,6 +23,8 @@ const isRecord = (value: unknown): value is Record<string, unknown> => typeof va
 
 export const INCIDENT_EVENT_TYPES = ['incident.opened', 'incident.updated', 'incident.resolved'] as const;
 export const PROBE_EVENT_TYPES = ['probe.offline', 'probe.online'] as const;
+/** Probe events about a whole region (events.ts `RegionStallEvent`): conditions of their own, below. */
+export const REGION_STALL_EVENT_TYPES = ['probe.stalled', 'probe.recovered'] as const;
 
 /**
  * Alert-policy events (events.ts) that raise and clear a condition of their own: each names the
@@ -51,6 +53,9 @@ export const CONDITION_RULES: Readonly<Record<string, ConditionRule>> = {
     firing: (e) => e.state !== 'resolved',
     severity: 'error',
   },
+  // A region whose agents heartbeat but consume nothing; as severe as an agent going offline.
+  'probe.stalled': { condition: 'region_stalled', identity: regionIdentity, firing: () => true, severity: 'warning' },
+  'probe.recovered': { condition: 'region_stalled', identity: regionIdentity, firing: () => false, severity: 'warning' },
 };
 
 /** Every event type the coordinator emits today (types added later still travel, rendered generically). */
@@ -80,7 +85,7 @@ export type EventView =
     condition: string | null;
     /** Identifying fields of the condition (`region`, or `sli` and `rule`); empty for notices. */
     identity: Record<string, string>;
-    /** `<condition>:<check>:<identity...>` for conditions, null for notices. */
+    /** `<condition>:<check>:<identity...>` for conditions (`<condition>:<identity...>` for one about no check), null for notices. */
     thread: string | null;
     /** The event time for conditions. */
     position: number | null;
@@ -135,7 +140,7 @@ export function viewEvent(event: AnyAlertEvent): EventView {
   const rule = Object.hasOwn(CONDITION_RULES, event.type) ? CONDITION_RULES[event.type] : undefined;
   if (!rule) return { kind: 'other', event, severity, firing: true, condition: null, identity: {}, thread: null, position: null, check, fields };
   const identity = rule.identity(record);
-  const thread = [rule.condition, check?.id ?? '', ...Object.values(identity)].join(':');
+  const thread = [rule.condition, ...(check ? [check.id] : []), ...Object.values(identity)].join(':');
   return { kind: 'other', event, severity, firing: rule.firing(record), condition: rule.condition, identity, thread, position: event.at, check, fields };
 }
 

@@ -9,6 +9,7 @@
  * - `Probe agent agent-7 in eu-west is offline (last seen 2024-05-01T12:00:00.000Z)`
  * - `Reminder: Homepage is still down in eu-west (regional; passing: us-east) — TIMEOUT`
  * - `Homepage is flapping in eu-west (now down)`, `Homepage is degraded in eu-west — slow: 2300 ms`
+ * - `Region eu-west is stalled: agent agent-7 heartbeats but answered no canary since 2024-05-01T12:00:00.000Z; its checks show no data`
  * - `Homepage availability SLO (99.9% over 30d) is burning its error budget 14.4x (1h) / 15x (5m) too fast — rule fast`
  * - a type added later: `[incident.acknowledged] Homepage is down in eu-west (...)`, or
  *   `[some.notice] Homepage: <the event's summary or message field>`
@@ -21,7 +22,7 @@ export function summarize(event: AnyAlertEvent): string {
   const view = viewEvent(event);
   if (view.kind === 'incident') return summarizeIncident(view.event);
   if (view.kind === 'probe') return summarizeProbe(view.event);
-  const known = view.check ? summarizePolicyEvent(event.type, view.check.name, view.fields) : null;
+  const known = (view.check ? summarizePolicyEvent(event.type, view.check.name, view.fields) : null) ?? summarizeRegionStall(event.type, event.at, view.fields);
   if (known) return known;
   const text = ['summary', 'message', 'reason'].map((key) => view.fields[key]).find((value) => typeof value === 'string' && value !== '');
   const subject = view.check ? ` ${view.check.name}` : '';
@@ -91,6 +92,22 @@ function summarizePolicyEvent(type: string, name: string, fields: Record<string,
     default:
       return null;
   }
+}
+
+/** Summaries of `probe.stalled` / `probe.recovered` (events.ts RegionStallEvent); null for any other type. */
+function summarizeRegionStall(type: string, at: number, fields: Record<string, unknown>): string | null {
+  if (type !== 'probe.stalled' && type !== 'probe.recovered') return null;
+  const region = typeof fields.region === 'string' ? fields.region : 'a region';
+  if (type === 'probe.stalled') {
+    const agents = Array.isArray(fields.agents) ? fields.agents.filter((a): a is string => typeof a === 'string') : [];
+    const since = typeof fields.lastAnswerAt === 'number' ? `since ${new Date(fields.lastAnswerAt).toISOString()}` : 'yet';
+    const who = agents.length === 0 ? 'its agents heartbeat' : agents.length === 1 ? `agent ${agents[0]} heartbeats` : `agents ${agents.join(', ')} heartbeat`;
+    return `Region ${region} is stalled: ${who} but answered no canary ${since}; its checks show no data`;
+  }
+  const lasted = typeof fields.stalledSince === 'number' ? ` after ${formatDuration(Math.max(0, at - fields.stalledSince))}` : '';
+  if (fields.reason === 'no-agents') return `Region ${region} is no longer stalled${lasted}: no agent heartbeats there any more`;
+  if (fields.reason === 'canaries-off') return `Region ${region} is no longer watched for stalls${lasted}: no canaries are sent`;
+  return `Region ${region} answers canaries again${lasted}`;
 }
 
 /** Error codes of the failing regions, each once, in region order. */

@@ -8,7 +8,8 @@ import { Redis } from 'ioredis';
 import { Heartbeat, RESULTS_QUEUE, agentIndexKey, checkQueueName, heartbeatKey } from '../../checks/contract.ts';
 import { startAgent } from '../../agent/agent.ts';
 import { freePort, startRedis, type TestRedis } from '../support/redis.ts';
-import { agentConfig, httpJob, memoryLog, resultFor, startTarget, testRunners, waitFor, type Target } from './support.ts';
+import { agentConfig, httpJob, memoryLog, resultFor, startTarget, testRunners, type Target } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let redis: TestRedis;
 let client: Redis;
@@ -131,7 +132,7 @@ describe('agent lifecycle', () => {
     await agent.ready;
     const { checks, results } = queues(config.prefix);
     const job = await checks.add('run', httpJob('r1', `${target.url}slow/300`, { id: 'draining' }));
-    await waitFor(() => (agent.inFlight() > 0 ? true : undefined), 2_000, 'the run to start');
+    await waitUntil('the run to start', () => agent.inFlight() > 0, 2_000);
 
     await agent.stop();
     const { result } = await resultFor(results, 'draining', 1_000);
@@ -149,7 +150,7 @@ describe('agent lifecycle', () => {
     await agent.ready;
     const { checks, results } = queues(config.prefix);
     const job = await checks.add('run', httpJob('r1', `${target.url}hang`, { id: 'cancelled', timeoutMs: 30_000 }));
-    await waitFor(() => (agent.inFlight() > 0 ? true : undefined), 2_000, 'the run to start');
+    await waitUntil('the run to start', () => agent.inFlight() > 0, 2_000);
 
     const began = Date.now();
     await agent.stop();

@@ -5,7 +5,8 @@ import { artifactIndexKey, artifactKey } from '../../checks/contract.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { MAX_BODY_BYTES } from '../../coordinator/http.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
-import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig, waitFor } from './support.ts';
+import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
+import { waitUntil } from '../support/wait.ts';
 
 let server: TestRedis;
 let redis: Redis;
@@ -50,6 +51,19 @@ describe('API', () => {
       '1:bad-one:url', '1:bad-one:timeoutMs', '2:Bad Id:id', '2:Bad Id:name', '2:Bad Id:regions', '3:null:(definition)', '4:good:id',
     ]));
     for (const p of problems) expect(p.message).toEqual(expect.any(String));
+    expect((await call('GET', '/api/checks')).json.checks).toEqual([]);
+  });
+
+  it('refuses a definition with a field it does not know (a typo would otherwise fall back to a default)', async () => {
+    const response = await call('POST', '/api/deployments', {
+      checks: [{ ...httpCheck('typo'), failureTreshold: 5, alerting: { reminderEvry: 60_000 } }],
+    });
+    expect(response.status).toBe(400);
+    expect(response.json.error.code).toBe('INVALID_DEFINITIONS');
+    expect(response.json.error.problems).toEqual([
+      { index: 0, checkId: 'typo', field: 'failureTreshold', message: 'unknown field' },
+      { index: 0, checkId: 'typo', field: 'alerting.reminderEvry', message: 'unknown field' },
+    ]);
     expect((await call('GET', '/api/checks')).json.checks).toEqual([]);
   });
 
@@ -108,6 +122,29 @@ describe('API', () => {
     }
   });
 
+  it('refuses ids with path characters on every id route, with a short message, and stays up', async () => {
+    const long = 'a'.repeat(5_000);
+    const cases: Array<[method: string, path: string, status: number, code: string]> = [
+      ['GET', '/api/checks/..%2F..%2Fetc', 400, 'INVALID_CHECK_ID'],
+      ['DELETE', '/api/checks/..%2Fx', 400, 'INVALID_CHECK_ID'],
+      ['GET', `/api/checks/${long}`, 400, 'INVALID_CHECK_ID'],
+      ['GET', `/api/checks/${long}/slo`, 400, 'INVALID_CHECK_ID'],
+      ['GET', '/api/checks/..%2Fx/slo', 400, 'INVALID_CHECK_ID'],
+      ['GET', '/api/maintenance/..%2Fx', 400, 'INVALID_MAINTENANCE_ID'],
+      ['DELETE', `/api/maintenance/${long}`, 400, 'INVALID_MAINTENANCE_ID'],
+      ['GET', '/api/artifacts/..%2Fx', 400, 'INVALID_RUN_ID'],
+      ['GET', '/api/artifacts/run-1/..%2Fx', 400, 'INVALID_ARTIFACT_NAME'],
+      ['POST', '/api/alerts/dead-letters/..%2Fx/retry', 404, 'DEAD_LETTER_NOT_FOUND'],
+      ['POST', `/api/alerts/dead-letters/${long}/retry`, 400, 'INVALID_DELIVERY_ID'],
+    ];
+    for (const [method, path, status, code] of cases) {
+      const response = await call(method, path);
+      expect({ path: path.slice(0, 60), status: response.status, code: response.json?.error?.code }).toEqual({ path: path.slice(0, 60), status, code });
+      expect(response.json.error.message.length).toBeLessThan(300);
+    }
+    expect((await call('GET', '/healthz')).status).toBe(200);
+  });
+
   it('deploys, reports the plan, serves the read endpoints, and deletes', async () => {
     const deployed = await call('POST', '/api/deployments', { checks: [httpCheck('home'), httpCheck('login', { regions: ['us-east'] })] });
     expect(deployed.status).toBe(200);
@@ -118,7 +155,7 @@ describe('API', () => {
     const producer = resultsProducer(redis, prefix);
     await producer.add('r', runResult({ checkId: 'home', region: 'us-east', scheduledAt: Date.now() - 1_000 }));
     await producer.close();
-    await waitFor('home up in us-east', async () => (await call('GET', '/api/checks')).json.checks[0].regions[0].status === 'up');
+    await waitUntil('home up in us-east', async () => (await call('GET', '/api/checks')).json.checks[0].regions[0].status === 'up');
 
     const list = (await call('GET', '/api/checks')).json;
     expect(list.checks.map((c: any) => c.id)).toEqual(['home', 'login']);
@@ -140,7 +177,12 @@ describe('API', () => {
 
     expect((await call('GET', '/api/incidents')).json).toEqual({ state: 'open', open: [], resolved: [] });
     const agents = (await call('GET', '/api/agents')).json;
-    expect(agents.regions).toEqual([{ region: 'us-east', online: 1, offline: 0, agents: [expect.objectContaining({ agentId: 'agent-us', status: 'online', inFlight: 1, version: '0.1.0-test', lastSeenAt: expect.any(Number) })] }]);
+    expect(agents.regions).toEqual([{
+      region: 'us-east', online: 1, offline: 0,
+      // A fake heartbeat with no worker behind it answers no canary (test/e2e/canary.test.ts covers stalls).
+      canary: expect.objectContaining({ lastAnswerAt: null, stalled: false }),
+      agents: [expect.objectContaining({ agentId: 'agent-us', status: 'online', inFlight: 1, version: '0.1.0-test', lastSeenAt: expect.any(Number) })],
+    }]);
 
     // An unchanged redeployment with prune removes what is absent.
     const pruned = await call('POST', '/api/deployments', { checks: [httpCheck('home')], prune: true });
