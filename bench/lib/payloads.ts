@@ -1,0 +1,51 @@
+/**
+ * Payloads the benchmark puts on Lookout's queues, built as the coordinator and the agent build them and
+ * validated against the wire contracts (so that a benchmark never measures the rejection path by mistake).
+ */
+import { CheckJob, HttpCheckDefinition, RunResult, SCHEMA_VERSION, type RunTrigger } from '../../checks/contract.ts';
+
+/** The BullMQ job id an agent gives a result. */
+export { resultJobId } from '../../agent/schedule.ts';
+
+/** An HTTP check definition with the contract's defaults applied. */
+export function httpCheck(fields: { id: string; url: string; regions: string[]; frequencyMs?: number; timeoutMs?: number } & Record<string, unknown>): HttpCheckDefinition {
+  return HttpCheckDefinition.parse({
+    type: 'http', name: fields.id, frequencyMs: 60_000, timeoutMs: 5_000, ...fields,
+  });
+}
+
+/** A job for one region's queue; `scheduledAt` makes the result's id unique. */
+export function checkJob(region: string, check: HttpCheckDefinition, scheduledAt: number, trigger: RunTrigger = 'manual'): CheckJob {
+  return CheckJob.parse({ schemaVersion: SCHEMA_VERSION, region, checkVersion: 1, check, trigger, scheduledAt });
+}
+
+/** A result as an agent publishes it for a passing (or, with `fail`, failing) HTTP run. */
+export function runResult(input: { checkId: string; region: string; scheduledAt: number; checkVersion?: number; fail?: boolean; agentId?: string }): RunResult {
+  const startedAt = input.scheduledAt + 3;
+  const status = input.fail ? 503 : 200;
+  return RunResult.parse({
+    schemaVersion: SCHEMA_VERSION,
+    checkId: input.checkId,
+    checkVersion: input.checkVersion ?? 1,
+    region: input.region,
+    agentId: input.agentId ?? `bench-${input.region}`,
+    trigger: 'schedule',
+    scheduledAt: input.scheduledAt,
+    startedAt,
+    endedAt: startedAt + 2,
+    outcome: input.fail ? 'fail' : 'pass',
+    error: input.fail ? { code: 'ASSERTION_FAILED', message: 'expected status 200, got 503' } : null,
+    timings: { dnsMs: null, connectMs: 0.21, tlsMs: null, firstByteMs: 0.9, downloadMs: 0.05, totalMs: 1.4 },
+    assertions: [{ assertion: { type: 'status', op: 'equals', value: 200 }, passed: !input.fail, expected: 'status 200', actual: `status ${status}` }],
+    statusCode: status,
+    responseBytes: 16,
+  });
+}
+
+/** The agent's publish options for result jobs (agent/publisher.ts), so the pushed jobs look the same. */
+export const RESULT_JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 7 * 86_400, count: 10_000 },
+} as const;

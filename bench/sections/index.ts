@@ -1,0 +1,11 @@
+/** Every benchmark section, in the order they run. */
+import type { Section } from '../lib/section.ts';
+import { browser } from './browser-section.ts';
+import { detection } from './detection.ts';
+import { httpThroughput } from './http-throughput.ts';
+import { ingest } from './ingest.ts';
+import { memory } from './memory.ts';
+import { scheduling } from './scheduling.ts';
+import { timingAccuracy } from './timing-accuracy.ts';
+
+export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, detection, memory, browser];
