@@ -50,28 +50,23 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
       });
     };
     const portNumber = Number(port) || (secure ? 443 : 80);
-    const socket: Socket = secure
-      ? connectTls({
-        host: hostname,
-        port: portNumber,
-        // SNI must not carry an IP literal; the certificate is then checked against the IP itself.
-        servername: literal ? undefined : hostname,
-        secureContext: options.secureContext(),
-        ALPNProtocols: ['http/1.1'],
-        lookup,
-      })
-      : connectTcp({ host: hostname, port: portNumber, lookup });
-    socket.setNoDelay(true);
+    // TCP first, TLS over it once connected: a TLS socket's own `connect` event comes after its
+    // ClientHello was built (key shares included), which would move that work into connectMs.
+    const tcp: Socket = connectTcp({ host: hostname, port: portNumber, lookup });
+    tcp.setNoDelay(true);
+    let socket: Socket = tcp;
 
     let settled = false;
     const settle = (error: Error | null): void => {
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
+      tcp.off('error', onError);
       socket.off('error', onError);
       if (error) {
         // A torn-down socket may still report late errors; nobody else listens to it now.
         socket.on('error', ignore).destroy();
+        tcp.on('error', ignore).destroy();
         callback(error, null);
       } else {
         callback(null, socket);
@@ -80,19 +75,31 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
     const onError = (error: Error): void => settle(error);
     const onAbort = (): void => settle(signal.reason instanceof Error ? signal.reason : new Error('run aborted'));
 
-    socket.once('connect', () => {
+    tcp.once('connect', () => {
       marks.connected = performance.now();
-      onPhase(secure ? 'tls' : 'request');
-      if (!secure) settle(null);
-    });
-    if (secure) {
-      socket.once('secureConnect', () => {
+      if (!secure) {
+        onPhase('request');
+        settle(null);
+        return;
+      }
+      onPhase('tls');
+      const tls = connectTls({
+        socket: tcp,
+        // `host` names the certificate's expected identity; SNI must not carry an IP literal.
+        host: hostname,
+        servername: literal ? undefined : hostname,
+        secureContext: options.secureContext(),
+        ALPNProtocols: ['http/1.1'],
+      });
+      socket = tls;
+      tls.on('error', onError);
+      tls.once('secureConnect', () => {
         marks.secured = performance.now();
         onPhase('request');
         settle(null);
       });
-    }
-    socket.on('error', onError);
+    });
+    tcp.on('error', onError);
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
   };
