@@ -19,7 +19,21 @@ export interface Logger {
 /** Writes one finished line (without its newline). */
 export type LineSink = (line: string) => void;
 
-const stdoutSink: LineSink = (line) => { process.stdout.write(`${line}\n`); };
+// Lines written in one turn of the event loop go out in one write: a write per line is a syscall per run.
+let pendingLines: string[] = [];
+let flushScheduled = false;
+const flushStdout = (): void => {
+  flushScheduled = false;
+  if (pendingLines.length === 0) return;
+  const text = `${pendingLines.join('\n')}\n`;
+  pendingLines = [];
+  process.stdout.write(text);
+};
+process.on('exit', flushStdout);
+const stdoutSink: LineSink = (line) => {
+  pendingLines.push(line);
+  if (!flushScheduled) { flushScheduled = true; setImmediate(flushStdout); }
+};
 
 /** Creates a JSON-lines logger; `sink` defaults to stdout. */
 export function createLogger(sink: LineSink = stdoutSink, base: LogFields = {}): Logger {

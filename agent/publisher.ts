@@ -51,6 +51,8 @@ export class ResultPublisher {
   readonly #timer: NodeJS.Timeout;
   readonly #onReady = (): void => { void this.flush(); };
   #flushing: Promise<void> | undefined;
+  #batch: Array<{ result: RunResult; resolve: (outcome: PublishOutcome) => void }> = [];
+  #batchScheduled = false;
   #spoolingSince = 0;
 
   constructor(options: ResultPublisherOptions) {
@@ -78,12 +80,29 @@ export class ResultPublisher {
       void this.flush();
       return 'spooled';
     }
+    return new Promise((resolve) => {
+      this.#batch.push({ result, resolve });
+      if (!this.#batchScheduled) {
+        this.#batchScheduled = true;
+        setImmediate(() => { void this.#sendBatch(); });
+      }
+    });
+  }
+
+  /** Results published in one turn of the event loop go to Redis in one round trip (addBulk). */
+  async #sendBatch(): Promise<void> {
+    this.#batchScheduled = false;
+    const batch = this.#batch;
+    this.#batch = [];
     try {
-      await withTimeout(this.#queue.add(RESULT_JOB_NAME, result, { jobId: resultJobId(result) }), this.#timeoutMs, 'result publish');
-      return 'published';
+      await withTimeout(
+        this.#queue.addBulk(batch.map(({ result }) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
+        this.#timeoutMs, 'result publish',
+      );
+      for (const { resolve } of batch) resolve('published');
     } catch (error) {
-      this.#enspool([result], error instanceof Error ? error.message : String(error));
-      return 'spooled';
+      this.#enspool(batch.map(({ result }) => result), error instanceof Error ? error.message : String(error));
+      for (const { resolve } of batch) resolve('spooled');
     }
   }
 

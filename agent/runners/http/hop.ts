@@ -47,7 +47,7 @@ export async function sendRequest(input: HopInput): Promise<HopResponse> {
     bodyTimeout: input.backstopMs,
   });
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= client.destroy().catch(ignore));
+  const close = (): Promise<void> => (closing ??= client.destroy(RUN_OVER).catch(ignore));
   try {
     const response = await client.request({
       path: `${request.url.pathname}${request.url.search}`,
@@ -65,3 +65,9 @@ export async function sendRequest(input: HopInput): Promise<HopResponse> {
 }
 
 function ignore(): void {}
+
+/**
+ * Passed to `client.destroy()`: without an error undici builds a `ClientDestroyedError` (stack trace
+ * included) for every run; the request is over by then, so nobody sees this one.
+ */
+const RUN_OVER = Object.assign(new Error('run over: connection closed by the runner'), { code: 'LOOKOUT_RUN_OVER' });
