@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckJob, checkQueueName } from '../../checks/contract.ts';
 import { silentLogger } from '../../coordinator/log.ts';
 import { Registry } from '../../coordinator/registry.ts';
-import { CheckScheduler } from '../../coordinator/scheduler.ts';
+import { CheckScheduler, phaseOf } from '../../coordinator/scheduler.ts';
 import { TransactionRunner } from '../../coordinator/transaction.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { httpCheck } from './support.ts';
@@ -69,7 +69,7 @@ describe('scheduler reconcile', () => {
     expect(s!.every).toBe(120_000);
     expect(s!.template!.data).toMatchObject({ checkVersion: 2, check: { url: 'http://127.0.0.1:9/v2' } });
     // The job waiting for the next slot is the new version's, not a leftover of the old one.
-    const pending = await scheduler.queue('eu-west').getJobs(['waiting', 'delayed']);
+    const pending = (await scheduler.queue('eu-west').getJobs(['waiting', 'delayed'])).filter(isScheduledRun);
     expect(pending.map((j) => (j.data as CheckJob).checkVersion)).toEqual([2]);
   });
 
@@ -93,7 +93,7 @@ describe('scheduler reconcile', () => {
     // Their queued runs went with them: agents will not run a removed check again.
     expect(await scheduler.queue('eu-west').getJobCountByTypes('waiting', 'delayed')).toBe(0);
     const usEastPending = await scheduler.queue('us-east').getJobs(['waiting', 'delayed']);
-    expect(usEastPending.map((j) => j.id!.split(':')[1])).toEqual(['a@us-east']);
+    expect(usEastPending.map(schedulerKeyOf).sort()).toEqual(['a@us-east', 'a@us-east']); // its first run and its next slot
   });
 
   it('reconciles two schedulers on one registry without duplicates', async () => {
@@ -103,8 +103,43 @@ describe('scheduler reconcile', () => {
     await registry.applyDeployment([httpCheck('a'), httpCheck('b')], { prune: false });
     await Promise.all([scheduler.reconcile(), other.reconcile(), scheduler.reconcile()]);
     expect((await schedulers(scheduler, 'us-east')).map((s) => s.key)).toEqual(['a@us-east', 'b@us-east']);
-    // One pending job per scheduler: no duplicate runs.
+    // Per scheduler one immediate first run and one next slot: no duplicate runs.
     const pending = await scheduler.queue('us-east').getJobs(['waiting', 'delayed']);
-    expect(pending.map((j) => j.id!.split(':')[1]).sort()).toEqual(['a@us-east', 'b@us-east']);
+    expect(pending.filter(isScheduledRun).map(schedulerKeyOf).sort()).toEqual(['a@us-east', 'b@us-east']);
+    expect(pending.filter((j) => !isScheduledRun(j)).map((j) => j.id).sort()).toEqual(['first.a@us-east.1', 'first.b@us-east.1']);
+  });
+
+  it('runs a new check at once, then on slots spread over the interval by a stable phase', async () => {
+    const { registry, scheduler } = setup();
+    const before = Date.now();
+    await registry.applyDeployment([httpCheck('c', { regions: ['us-east'], frequencyMs: 60_000 })], { prune: false });
+    await scheduler.reconcile();
+    const jobs = await scheduler.queue('us-east').getJobs(['waiting', 'delayed']);
+    const first = jobs.find((j) => !isScheduledRun(j))!;
+    expect((first.data as CheckJob).scheduledAt).toBeGreaterThanOrEqual(before);
+    const next = jobs.find(isScheduledRun)!;
+    // The scheduled slot sits at the check's phase within the minute.
+    expect(Number(next.id!.split(':')[2]) % 60_000).toBe(phaseOf('c@us-east', 60_000));
   });
 });
+
+describe('phaseOf', () => {
+  it('is stable, within [1, every), and spreads ids over the interval', () => {
+    expect(phaseOf('web@us-east', 60_000)).toBe(phaseOf('web@us-east', 60_000));
+    const phases = Array.from({ length: 1_000 }, (_, i) => phaseOf(`check-${i}@eu-west`, 60_000));
+    expect(Math.min(...phases)).toBeGreaterThanOrEqual(1);
+    expect(Math.max(...phases)).toBeLessThan(60_000);
+    // Ten buckets of six seconds each hold roughly a tenth of the ids.
+    const buckets = new Array(10).fill(0);
+    for (const phase of phases) buckets[Math.floor(phase / 6_000)]++;
+    for (const count of buckets) expect(count).toBeGreaterThan(50);
+  });
+});
+
+/** Jobs made by a job scheduler (ids `repeat:<key>:<due>`), as opposed to a new check's first run. */
+function isScheduledRun(job: { id?: string }): boolean {
+  return job.id?.startsWith('repeat:') === true;
+}
+function schedulerKeyOf(job: { id?: string }): string | undefined {
+  return isScheduledRun(job) ? job.id!.split(':')[1] : job.id?.split('.')[1];
+}
