@@ -9,7 +9,7 @@
  * notices. During maintenance every notification is held back and no confirmation is planned.
  */
 import type { RunResult, StoredCheck } from '../checks/contract.ts';
-import { canonicalJson } from './canonical-json.ts';
+import { sameCanonicalJson } from './canonical-json.ts';
 import {
   awaitedRegions, planConfirmations, settleConfirmations, type PendingConfirmation, type PlannedConfirmation,
 } from './confirmation.ts';
@@ -211,7 +211,7 @@ function finish(
   const state = compact({ ...after, incident, flapping });
   return {
     state,
-    changed: canonicalJson(compact(before)) !== canonicalJson(state),
+    changed: !sameCanonicalJson(compact(before), state),
     verdictChanges,
     events,
     resolved: incidentEvent?.type === 'incident.resolved' ? incidentEvent.incident : null,

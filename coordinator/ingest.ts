@@ -5,6 +5,11 @@
  * (dedupe on (check, region, scheduled slot, trigger), recent runs, rollups: rollups.ts), then applied to
  * the check's verdicts and incident in one optimistic transaction (state-store.ts).
  *
+ * The registry and maintenance look-ups use this process's cached copies, and the recording's own round
+ * trip confirms their revisions are still current (rollups.ts `recordRunIfCurrent`); when one is not, or
+ * the cache does not know the check or region (deployed since?), they are read again and the decision
+ * made anew. So a result is judged against what Redis holds when it is recorded, at one round trip.
+ *
  * A duplicate still goes through the verdict step: that step ignores a result it has already applied
  * (the verdict keeps the newest scheduled time), and running it again completes the work of a delivery
  * that recorded the run but crashed before committing the verdict.
@@ -19,10 +24,11 @@ import { RESULTS_QUEUE, RunResult, describeZodError, type StoredCheck } from '..
 import type { Transition } from './check-state.ts';
 import type { PlannedConfirmation } from './confirmation.ts';
 import type { Logger } from './log.ts';
-import { isInMaintenance } from './maintenance.ts';
+import { registryRevisionKey, maintenanceRevisionKey } from './keys.ts';
+import { isInMaintenance, type MaintenanceWindow } from './maintenance.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { Registry } from './registry.ts';
-import { recordRun } from './rollups.ts';
+import { recordRunIfCurrent } from './rollups.ts';
 import type { CheckStateStore } from './state-store.ts';
 
 /** How long a result is remembered for de-duplication; covers redelivery and agents replaying a spool. */
@@ -48,18 +54,57 @@ export interface IngestContext {
   confirm?: (check: StoredCheck, runs: readonly PlannedConfirmation[]) => Promise<unknown>;
 }
 
+/**
+ * Rounds of "decide from the cached registry and windows, record only if both are still current" before
+ * recording without that check (as when each is read just before): bounds the loop under a storm of
+ * deployments.
+ */
+const MAX_FENCED_ATTEMPTS = 5;
+
+/**
+ * The check and the maintenance windows a result is recorded with, and their revisions: from this
+ * process's caches (no round trip; recordRunIfCurrent confirms both revisions in the write's own round
+ * trip), or, with `fresh`, read from Redis.
+ */
+async function lookUp(ctx: IngestContext, checkId: string, fresh: boolean): Promise<{
+  check: StoredCheck | null; registryRevision: number; windows: readonly MaintenanceWindow[]; maintenanceRevision: number;
+}> {
+  const cachedCheck = fresh ? null : ctx.registry.peekCheck(checkId);
+  const cachedWindows = fresh ? null : ctx.store.maintenance.peek();
+  const [registry, maintenance] = await Promise.all([
+    cachedCheck ?? ctx.registry.getCheckAt(checkId),
+    cachedWindows ?? ctx.store.maintenance.listAt(),
+  ]);
+  return { check: registry.check, registryRevision: registry.revision, windows: maintenance.windows, maintenanceRevision: maintenance.revision };
+}
+
 /** Ingests one already-validated result. */
 export async function ingestResult(ctx: IngestContext, result: RunResult): Promise<IngestOutcome> {
-  const check = await ctx.registry.getCheck(result.checkId);
-  if (!check || !check.definition.regions.includes(result.region)) {
-    const reason = check ? 'unknown_region' : 'unknown_check';
-    ctx.metrics.ignoredResults.inc({ reason });
-    ctx.logger.warn('ingest.result_ignored', { reason, checkId: result.checkId, region: result.region, agentId: result.agentId });
-    return { kind: 'ignored', reason };
+  let fresh = false;
+  let recorded: boolean;
+  let check: StoredCheck;
+  let windows: readonly MaintenanceWindow[];
+  for (let attempt = 1; ; attempt++) {
+    const view = await lookUp(ctx, result.checkId, fresh);
+    if (!view.check || !view.check.definition.regions.includes(result.region)) {
+      // A cached miss may be a check or region deployed since: read again before dropping the result.
+      if (!fresh) { fresh = true; continue; }
+      const reason = view.check ? 'unknown_region' : 'unknown_check';
+      ctx.metrics.ignoredResults.inc({ reason });
+      ctx.logger.warn('ingest.result_ignored', { reason, checkId: result.checkId, region: result.region, agentId: result.agentId });
+      return { kind: 'ignored', reason };
+    }
+    check = view.check;
+    windows = view.windows;
+    const maintenance = isInMaintenance(windows, check.definition, result.scheduledAt);
+    const fences = attempt < MAX_FENCED_ATTEMPTS
+      ? [{ key: registryRevisionKey(ctx.prefix), value: view.registryRevision }, { key: maintenanceRevisionKey(ctx.prefix), value: view.maintenanceRevision }]
+      : [];
+    const outcome = await recordRunIfCurrent(ctx.redis, ctx.prefix, result, DEDUPE_TTL_MS, maintenance, fences);
+    if (outcome === 'stale') { fresh = true; continue; }
+    recorded = outcome === 'recorded';
+    break;
   }
-  const windows = await ctx.store.maintenance.list();
-  const maintenance = isInMaintenance(windows, check.definition, result.scheduledAt);
-  const recorded = await recordRun(ctx.redis, ctx.prefix, result, DEDUPE_TTL_MS, maintenance);
   if (recorded) ctx.metrics.resultsIngested.inc({ outcome: result.outcome });
   else ctx.metrics.duplicateResults.inc();
 

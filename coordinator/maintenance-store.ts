@@ -29,15 +29,29 @@ export class MaintenanceStore {
 
   /** Every stored window (cached per revision), oldest first. */
   async list(): Promise<MaintenanceWindow[]> {
+    return (await this.listAt()).windows;
+  }
+
+  /**
+   * The windows as of the last read, without asking Redis (null before any read). They may be out of
+   * date: a caller must confirm the revision where it acts on them (ingest fences its write on
+   * {@link maintenanceRevisionKey} holding that revision, and reads again when it does not).
+   */
+  peek(): { revision: number; windows: MaintenanceWindow[] } | null {
+    return this.#cache;
+  }
+
+  /** {@link list}, with the revision the windows belong to. */
+  async listAt(): Promise<{ revision: number; windows: MaintenanceWindow[] }> {
     const revision = Number(await this.#redis.get(maintenanceRevisionKey(this.#prefix)) ?? 0);
-    if (this.#cache?.revision === revision) return this.#cache.windows;
+    if (this.#cache?.revision === revision) return this.#cache;
     const replies = await this.#redis.multi().get(maintenanceRevisionKey(this.#prefix)).hgetall(maintenanceKey(this.#prefix)).exec();
     if (!replies || replies[0]![0] || replies[1]![0]) throw replies?.[0]?.[0] ?? replies?.[1]?.[0] ?? new Error('maintenance read aborted');
     const windows = Object.entries(replies[1]![1] as Record<string, string>).flatMap(([id, raw]) => this.#parse(id, raw))
       .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
     const read = { revision: Number(replies[0]![1] ?? 0), windows };
     if (!this.#cache || read.revision >= this.#cache.revision) this.#cache = read;
-    return windows;
+    return read;
   }
 
   async get(id: string): Promise<MaintenanceWindow | null> {

@@ -250,13 +250,30 @@ export class Registry {
     return (await this.#snapshot()).checks.get(id) ?? null;
   }
 
+  /** {@link getCheck}, with the registry revision the answer belongs to. */
+  async getCheckAt(id: string): Promise<{ check: StoredCheck | null; revision: number }> {
+    const snapshot = await this.#snapshot();
+    return { check: snapshot.checks.get(id) ?? null, revision: snapshot.revision };
+  }
+
+  /**
+   * One check as of the last registry read, without asking Redis (null before any read). It may be out
+   * of date: a caller must confirm the revision where it acts on the answer (ingest fences its write on
+   * {@link registryRevisionKey} holding that revision, and reads again when it does not).
+   */
+  peekCheck(id: string): { check: StoredCheck | null; revision: number } | null {
+    return this.#cache ? { check: this.#cache.checks.get(id) ?? null, revision: this.#cache.revision } : null;
+  }
+
   /**
    * One check, read through `conn` inside an optimistic transaction that WATCHes
    * {@link registryRevisionKey}: every registry change bumps the revision in the same MULTI, so watching
    * it is watching the registry, without reading every (possibly large) definition each time.
+   * `revision`: that key's value, when the caller has just read it through `conn` under the WATCH.
+   * @defaultValue read here
    */
-  async getCheckWithin(conn: Redis, id: string): Promise<StoredCheck | null> {
-    const revision = Number(await conn.get(registryRevisionKey(this.#prefix)) ?? 0);
+  async getCheckWithin(conn: Redis, id: string, revision?: number): Promise<StoredCheck | null> {
+    revision ??= Number(await conn.get(registryRevisionKey(this.#prefix)) ?? 0);
     if (this.#cache?.revision === revision) return this.#cache.checks.get(id) ?? null;
     const raw = await conn.hget(registryKey(this.#prefix), id);
     return raw === null ? null : this.#parse(id, raw);

@@ -113,7 +113,9 @@ export class CheckStateStore {
   ): Promise<Transition | null> {
     const stateKey = checkStateKey(this.#prefix, checkId);
     return this.#tx.run([stateKey, registryRevisionKey(this.#prefix)], async (conn) => {
-      const [rawState, check] = await Promise.all([conn.get(stateKey), this.#registry.getCheckWithin(conn, checkId)]);
+      // One command for both reads: the state, and the registry revision that tells whether the cached definition is current.
+      const [rawState, rawRevision] = await conn.mget(stateKey, registryRevisionKey(this.#prefix));
+      const check = await this.#registry.getCheckWithin(conn, checkId, Number(rawRevision ?? 0));
       const transition = decide(parseState(rawState), check, this.#now());
       if (!transition || (!transition.changed && !options.deleteState)) return { result: transition };
       return { result: transition, write: (multi) => this.#write(multi, transition, options.deleteState ?? false) };

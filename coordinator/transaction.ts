@@ -51,9 +51,15 @@ export class TransactionRunner {
       let watching = false;
       try {
         const generation = this.#generation.get(conn);
-        await conn.watch(...keys);
+        // The body's reads are sent right behind the WATCH, without waiting for its reply: the connection
+        // is ours alone and Redis answers in order, so they still run after it (one round trip less).
+        const watched = conn.watch(...keys);
         watching = true;
-        const plan = await body(conn);
+        // Both settle before going on, so that the connection is never released with the body still using it.
+        const [watch, ran] = await Promise.allSettled([watched, body(conn)]);
+        if (watch.status === 'rejected') throw watch.reason;
+        if (ran.status === 'rejected') throw ran.reason;
+        const plan = ran.value;
         if (!plan.write) {
           await conn.unwatch();
           watching = false;

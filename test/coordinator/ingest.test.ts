@@ -6,6 +6,9 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/coo
 import { minuteRollupKey, recentRunsKey } from '../../coordinator/keys.ts';
 import { rollupSlot } from '../../coordinator/rollups.ts';
 import { MAX_CLOCK_SKEW_MS, clockProblems } from '../../coordinator/ingest.ts';
+import { MaintenanceStore } from '../../coordinator/maintenance-store.ts';
+import { Registry } from '../../coordinator/registry.ts';
+import { TransactionRunner } from '../../coordinator/transaction.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -177,6 +180,32 @@ describe('ingest', () => {
     expect(await counterSum(s.coordinators, 'lookout_results_ignored_total', { reason: 'unknown_region' })).toBe(1);
     const detail = await s.get('/api/checks/web');
     expect(detail.regions[0].verdict.status).toBe('up');
+  });
+
+  it('judges each result against the registry and maintenance windows as Redis holds them, though it caches both', async () => {
+    const s = await setup(1);
+    const t = Date.now() - 60_000;
+    // A first result fills the coordinator's registry and maintenance caches.
+    await s.push(runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t }));
+    await s.settled(1);
+    // Another coordinator (its own registry and store) drops eu-west from `web`, adds `fresh`, and puts
+    // `fresh` in maintenance: this coordinator's caches now hold the old registry and no window.
+    const tx = new TransactionRunner(redis, { size: 1 });
+    cleanups.push(() => tx.close());
+    const registry = new Registry({ redis, tx, prefix: s.prefix, logger: memoryLogger().logger });
+    const deployed = await registry.deploy([httpCheck('web', { regions: ['us-east'] }), httpCheck('fresh')], { prune: true });
+    expect(deployed).toHaveProperty('summary.added', ['fresh']);
+    await new MaintenanceStore({ redis, prefix: s.prefix }).create({ name: 'upgrade', checks: ['fresh'], tags: [], schedule: { type: 'once', start: t - 60_000, end: t + 60_000 } });
+
+    await s.push(
+      runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t + 1_000 }),
+      runResult({ checkId: 'fresh', region: 'us-east', scheduledAt: t + 1_000 }),
+    );
+    await s.settled(3);
+    expect(await counterSum(s.coordinators, 'lookout_results_ignored_total', { reason: 'unknown_region' })).toBe(1);
+    expect(await redis.llen(recentRunsKey(s.prefix, 'web', 'eu-west'))).toBe(1);
+    const slot = rollupSlot(t + 1_000);
+    expect(await redis.hgetall(minuteRollupKey(s.prefix, 'fresh', 'us-east', slot.hourStart))).toEqual({ [`${slot.minuteOfHour}:mp`]: '1' });
   });
 
   it('refuses a result from an agent whose clock runs ahead, so it cannot freeze the verdict', async () => {
