@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { heartbeatKey } from '../../checks/contract.ts';
 import type { AlertEvent } from '../../coordinator/events.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
+import { parseStoredAgent } from '../../coordinator/agent-state.ts';
+import { agentStateKey } from '../../coordinator/keys.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -58,7 +60,11 @@ describe('sweeper', () => {
     await s.producer.add('r', runResult({ checkId: 'web', region: 'us-east', scheduledAt: t }));
     await s.producer.add('r', runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t }));
     await waitUntil('both regions up', async () => (await s.regionStatus('web', 'us-east')) === 'up' && (await s.regionStatus('web', 'eu-west')) === 'up');
-    await waitUntil('agents seen online', async () => (await s.get('/api/agents')).regions.length === 2);
+    // A sweeper must have recorded the agent as online (not just its heartbeat existing): only an agent
+    // known to be online can go offline.
+    await waitUntil('agents recorded online by a sweeper', async () =>
+      parseStoredAgent(await redis.get(agentStateKey(s.prefix, 'agent-us')))?.status === 'online'
+      && parseStoredAgent(await redis.get(agentStateKey(s.prefix, 'agent-eu')))?.status === 'online');
 
     // The us-east agent dies: its heartbeat key goes away.
     await redis.del(heartbeatKey(s.prefix, 'agent-us'));
