@@ -38,11 +38,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'lookout-test-cmd-'));
   const sdk = `import { defineHttpCheck, defineBrowserCheck, defineConfig, secret, assert } from 'lookout/checks';`;
   write({
-    'lookout.config.ts': `${sdk}\nexport default defineConfig({ checks: ['checks'], defaults: { regions: ['us-east'], timeout: '5s' } });`,
+    'lookout.config.ts': `${sdk}\nexport default defineConfig({ checks: ['checks'], defaults: { regions: ['us-east'], timeout: '20s' } });`,
     'checks/home.check.ts': `${sdk}\nexport default defineHttpCheck({ id: 'home-ok', name: 'Home', url: '${target.url('/ok')}', assertions: [assert.status(200), assert.body.contains('hello')] });`,
     'checks/api.check.ts': `${sdk}\nexport default defineHttpCheck({ id: 'api-broken', name: 'API', url: '${target.url('/broken')}', assertions: [assert.status(200)] });`,
     'checks/auth.check.ts': `${sdk}\nexport default defineHttpCheck({ id: 'auth-secret', name: 'Auth', url: '${target.url('/auth')}', headers: { authorization: \`Bearer \${secret('API_KEY')}\` }, assertions: [assert.status(200)] });`,
-    'checks/journey.check.ts': `${sdk}\nexport default defineBrowserCheck({ id: 'journey', name: 'Journey', timeout: '15s', frequency: '1m',
+    'checks/journey.check.ts': `${sdk}\nexport default defineBrowserCheck({ id: 'journey', name: 'Journey', timeout: '30s', frequency: '1m',
   script: async ({ page, step, expect, secrets }) => {
     await page.setExtraHTTPHeaders({ authorization: 'Bearer ' + secrets.API_KEY });
     await step('open', () => page.goto('${target.url('/page')}'));
