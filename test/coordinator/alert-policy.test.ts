@@ -3,9 +3,8 @@
  * many coordinators race), the maintenance API and its effect (held incidents, uptime marks, runs left
  * out of uptime), and the SLO API with burn-rate events through the outbox.
  */
-import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { checkQueueName } from '../../checks/contract.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import type { AlertEvent } from '../../coordinator/events.ts';
@@ -13,22 +12,11 @@ import { MaintenanceStore } from '../../coordinator/maintenance-store.ts';
 import { Registry } from '../../coordinator/registry.ts';
 import { SloMonitor } from '../../coordinator/slo-monitor.ts';
 import { TransactionRunner } from '../../coordinator/transaction.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
 import { waitUntil } from '../support/wait.ts';
 
-let server: TestRedis;
-let redis: Redis;
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  await redis?.quit();
-  await server?.stop();
-});
+const shared = redisForFile();
 
 /** Two coordinators, live agents in both regions (heartbeats only: results are pushed by the test). */
 async function setup(checks = [httpCheck('web')]) {
@@ -37,17 +25,17 @@ async function setup(checks = [httpCheck('web')]) {
   const { logger } = memoryLogger();
   const coordinators: RunningCoordinator[] = [];
   for (let i = 0; i < 2; i++) {
-    const c = await startCoordinator(testConfig(server.url, prefix), { logger, deliver: async (event) => { delivered.push(event as never); } });
-    cleanups.push(() => c.stop());
+    const c = await startCoordinator(testConfig(shared.url, prefix), { logger, deliver: async (event) => { delivered.push(event as never); } });
+    shared.onCleanup(() => c.stop());
     coordinators.push(c);
   }
-  await heartbeat(redis, prefix, 'agent-us', 'us-east', 60_000);
-  await heartbeat(redis, prefix, 'agent-eu', 'eu-west', 60_000);
+  await heartbeat(shared.redis, prefix, 'agent-us', 'us-east', 60_000);
+  await heartbeat(shared.redis, prefix, 'agent-eu', 'eu-west', 60_000);
   const url = coordinators[0]!.url;
   const deployed = await fetch(`${url}/api/deployments`, { method: 'POST', body: JSON.stringify({ checks }) });
   expect(deployed.status).toBe(200);
-  const producer = resultsProducer(redis, prefix);
-  cleanups.push(() => producer.close());
+  const producer = resultsProducer(shared.redis, prefix);
+  shared.onCleanup(() => producer.close());
   let pushed = 0;
   return {
     prefix, url, delivered, logger,
@@ -70,7 +58,7 @@ async function setup(checks = [httpCheck('web')]) {
 
 /** Confirmation jobs waiting or delayed in one region's queue. */
 async function confirmationJobs(prefix: string, region: string) {
-  const queue = new Queue(checkQueueName(region), { connection: redis, prefix });
+  const queue = new Queue(checkQueueName(region), { connection: shared.redis, prefix });
   try {
     const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized'], 0, 100);
     return jobs.filter((job) => job.id?.startsWith('confirm.')).map((job) => ({ id: job.id!, delay: job.opts.delay ?? 0, data: job.data }));
@@ -179,10 +167,10 @@ describe('SLOs', () => {
     // Two coordinators' monitors race over the same rollups: each event is committed once.
     let clock = Date.now();
     const monitors = [0, 1].map(() => {
-      const tx = new TransactionRunner(redis, { size: 2 });
-      cleanups.push(() => tx.close());
-      const registry = new Registry({ redis, tx, prefix: s.prefix, logger: s.logger });
-      return new SloMonitor({ redis, tx, prefix: s.prefix, registry, maintenance: new MaintenanceStore({ redis, prefix: s.prefix }), logger: s.logger, now: () => clock });
+      const tx = new TransactionRunner(shared.redis, { size: 2 });
+      shared.onCleanup(() => tx.close());
+      const registry = new Registry({ redis: shared.redis, tx, prefix: s.prefix, logger: s.logger });
+      return new SloMonitor({ redis: shared.redis, tx, prefix: s.prefix, registry, maintenance: new MaintenanceStore({ redis: shared.redis, prefix: s.prefix }), logger: s.logger, now: () => clock });
     });
     await Promise.all(monitors.map((m) => m.evaluateOnce()));
     // (The coordinators' own monitors may evaluate too: whoever commits, each event exists once. The

@@ -13,19 +13,10 @@ import { silentLogger } from '../../coordinator/log.ts';
 import { Registry } from '../../coordinator/registry.ts';
 import { TokenStore } from '../../coordinator/tokens.ts';
 import { TransactionRunner } from '../../coordinator/transaction.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { httpCheck, memoryLogger, testConfig } from './support.ts';
 
-let server: TestRedis;
-let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-});
-afterAll(async () => {
-  await redis?.quit();
-  await server?.stop();
-});
+const shared = redisForFile();
 
 describe('deployments API', () => {
   let coordinator: RunningCoordinator;
@@ -33,8 +24,8 @@ describe('deployments API', () => {
   let prefix: string;
   beforeAll(async () => {
     prefix = uniquePrefix('dep');
-    token = (await new TokenStore({ redis, prefix }).create({ name: 'ci', scopes: ['deploy'] })).token;
-    coordinator = await startCoordinator(testConfig(server.url, prefix, { auth: true }), { logger: memoryLogger().logger, deliver: async () => {} });
+    token = (await new TokenStore({ redis: shared.redis, prefix }).create({ name: 'ci', scopes: ['deploy'] })).token;
+    coordinator = await startCoordinator(testConfig(shared.url, prefix, { auth: true }), { logger: memoryLogger().logger, deliver: async () => {} });
   });
   afterAll(async () => { await coordinator?.stop(); });
 
@@ -136,15 +127,15 @@ describe('deployments API', () => {
 
   it('keeps the registry applied when the scheduler reconcile fails after the commit, and converges on the next reconcile', async () => {
     // A key of the wrong type makes the reconcile's first write fail (WRONGTYPE), after the registry commit.
-    await redis.del(scheduledRegionsKey(prefix));
-    await redis.set(scheduledRegionsKey(prefix), 'not a set');
+    await shared.redis.del(scheduledRegionsKey(prefix));
+    await shared.redis.set(scheduledRegionsKey(prefix), 'not a set');
     const applied = await post('/api/deployments', { checks: [httpCheck('x'), httpCheck('y'), httpCheck('z', { regions: ['ap-south'] })], prune: true });
     expect(applied.status).toBe(200);
     expect(applied.json.schedulers).toMatchObject({ error: { code: 'RECONCILE_FAILED' } });
     expect(await ids()).toEqual(['x', 'y', 'z']);
     expect((await coordinator.scheduler.queue('ap-south').getJobSchedulers(0, -1, true)).map((s) => s.key)).toEqual([]);
 
-    await redis.del(scheduledRegionsKey(prefix));
+    await shared.redis.del(scheduledRegionsKey(prefix));
     await coordinator.reconcile();
     expect((await coordinator.scheduler.queue('ap-south').getJobSchedulers(0, -1, true)).map((s) => s.key)).toEqual(['z@ap-south']);
   });
@@ -152,22 +143,22 @@ describe('deployments API', () => {
 
 describe('registry atomicity', () => {
   const snapshot = async (prefix: string) => ({
-    registry: await redis.hgetall(registryKey(prefix)),
-    revision: await redis.get(registryRevisionKey(prefix)),
-    history: await redis.lrange(deploymentsKey(prefix), 0, -1),
+    registry: await shared.redis.hgetall(registryKey(prefix)),
+    revision: await shared.redis.get(registryRevisionKey(prefix)),
+    history: await shared.redis.lrange(deploymentsKey(prefix), 0, -1),
   });
 
   it('applies nothing when Redis refuses one step of the deployment transaction', async () => {
     const prefix = uniquePrefix('atomic');
-    const tx = new TransactionRunner(redis, { size: 2 });
-    const registry = new Registry({ redis, tx, prefix, logger: silentLogger });
+    const tx = new TransactionRunner(shared.redis, { size: 2 });
+    const registry = new Registry({ redis: shared.redis, tx, prefix, logger: silentLogger });
     await registry.deploy([httpCheck('a'), httpCheck('b')], { prune: true });
     const before = await snapshot(prefix);
 
     // A Redis user that may do everything but trim lists: the history's LTRIM, the last command of
     // the MULTI, is refused when queued, and Redis then discards the whole transaction.
-    await redis.call('ACL', 'SETUSER', 'no-ltrim', 'on', '>pw', '~*', '&*', '+@all', '-ltrim');
-    const restricted = new Redis(server.url, { username: 'no-ltrim', password: 'pw' });
+    await shared.redis.call('ACL', 'SETUSER', 'no-ltrim', 'on', '>pw', '~*', '&*', '+@all', '-ltrim');
+    const restricted = new Redis(shared.url, { username: 'no-ltrim', password: 'pw' });
     const restrictedTx = new TransactionRunner(restricted, { size: 2 });
     try {
       const failing = new Registry({ redis: restricted, tx: restrictedTx, prefix, logger: silentLogger });
@@ -185,14 +176,14 @@ describe('registry atomicity', () => {
 
   it('refuses to roll back over a change made outside the history', async () => {
     const prefix = uniquePrefix('drift');
-    const tx = new TransactionRunner(redis, { size: 2 });
-    const registry = new Registry({ redis, tx, prefix, logger: silentLogger });
+    const tx = new TransactionRunner(shared.redis, { size: 2 });
+    const registry = new Registry({ redis: shared.redis, tx, prefix, logger: silentLogger });
     try {
       await registry.deploy([httpCheck('a')], { prune: true });
       await registry.deploy([httpCheck('a', { name: 'v2' })], { prune: true });
       // As an older coordinator (without a history) would write it.
       const edited: CheckDefinition = httpCheck('a', { name: 'edited by hand' });
-      await redis.multi().hset(registryKey(prefix), 'a', JSON.stringify({ definition: edited, version: 9, updatedAt: 1 })).incr(registryRevisionKey(prefix)).exec();
+      await shared.redis.multi().hset(registryKey(prefix), 'a', JSON.stringify({ definition: edited, version: 9, updatedAt: 1 })).incr(registryRevisionKey(prefix)).exec();
       await expect(registry.rollback()).rejects.toMatchObject({ code: 'ROLLBACK_CONFLICT', message: expect.stringMatching(/cannot roll back dep-2: a changed since/) });
       expect((await registry.getCheck('a'))!.definition.name).toBe('edited by hand');
     } finally {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../coordinator/events.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { minuteRollupKey, recentRunsKey } from '../../coordinator/keys.ts';
@@ -9,22 +9,11 @@ import { MAX_CLOCK_SKEW_MS, clockProblems } from '../../coordinator/ingest.ts';
 import { MaintenanceStore } from '../../coordinator/maintenance-store.ts';
 import { Registry } from '../../coordinator/registry.ts';
 import { TransactionRunner } from '../../coordinator/transaction.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
 import { waitUntil } from '../support/wait.ts';
 
-let server: TestRedis;
-let redis: Redis;
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  await redis?.quit();
-  await server?.stop();
-});
+const shared = redisForFile();
 
 interface Setup {
   prefix: string;
@@ -45,16 +34,16 @@ async function setup(count: number, checks = [httpCheck('web')]): Promise<Setup>
   const { logger, lines } = memoryLogger();
   const coordinators: RunningCoordinator[] = [];
   for (let i = 0; i < count; i++) {
-    const c = await startCoordinator(testConfig(server.url, prefix), { logger, deliver: async (event) => { delivered.push(event); } });
-    cleanups.push(() => c.stop());
+    const c = await startCoordinator(testConfig(shared.url, prefix), { logger, deliver: async (event) => { delivered.push(event); } });
+    shared.onCleanup(() => c.stop());
     coordinators.push(c);
   }
-  await heartbeat(redis, prefix, 'agent-us', 'us-east', 60_000);
-  await heartbeat(redis, prefix, 'agent-eu', 'eu-west', 60_000);
+  await heartbeat(shared.redis, prefix, 'agent-us', 'us-east', 60_000);
+  await heartbeat(shared.redis, prefix, 'agent-eu', 'eu-west', 60_000);
   const response = await fetch(`${coordinators[0]!.url}/api/deployments`, { method: 'POST', body: JSON.stringify({ checks }) });
   expect(response.status).toBe(200);
-  const producer = resultsProducer(redis, prefix);
-  cleanups.push(() => producer.close());
+  const producer = resultsProducer(shared.redis, prefix);
+  shared.onCleanup(() => producer.close());
   return {
     prefix, coordinators, delivered, producer, lines,
     async push(...results) { for (const r of results) await producer.add('result', r); },
@@ -86,9 +75,9 @@ describe('ingest', () => {
     const result = runResult({ checkId: 'web', region: 'us-east', scheduledAt: t });
     await s.push(result, result);
     await s.settled(2);
-    expect(await redis.llen(recentRunsKey(s.prefix, 'web', 'us-east'))).toBe(1);
+    expect(await shared.redis.llen(recentRunsKey(s.prefix, 'web', 'us-east'))).toBe(1);
     const slot = rollupSlot(t);
-    expect(await redis.hget(minuteRollupKey(s.prefix, 'web', 'us-east', slot.hourStart), `${slot.minuteOfHour}:p`)).toBe('1');
+    expect(await shared.redis.hget(minuteRollupKey(s.prefix, 'web', 'us-east', slot.hourStart), `${slot.minuteOfHour}:p`)).toBe('1');
     expect(await counterSum(s.coordinators, 'lookout_results_duplicate_total', {})).toBe(1);
     expect(await counterSum(s.coordinators, 'lookout_results_ingested_total', { outcome: 'pass' })).toBe(1);
   });
@@ -190,12 +179,12 @@ describe('ingest', () => {
     await s.settled(1);
     // Another coordinator (its own registry and store) drops eu-west from `web`, adds `fresh`, and puts
     // `fresh` in maintenance: this coordinator's caches now hold the old registry and no window.
-    const tx = new TransactionRunner(redis, { size: 1 });
-    cleanups.push(() => tx.close());
-    const registry = new Registry({ redis, tx, prefix: s.prefix, logger: memoryLogger().logger });
+    const tx = new TransactionRunner(shared.redis, { size: 1 });
+    shared.onCleanup(() => tx.close());
+    const registry = new Registry({ redis: shared.redis, tx, prefix: s.prefix, logger: memoryLogger().logger });
     const deployed = await registry.deploy([httpCheck('web', { regions: ['us-east'] }), httpCheck('fresh')], { prune: true });
     expect(deployed).toHaveProperty('summary.added', ['fresh']);
-    await new MaintenanceStore({ redis, prefix: s.prefix }).create({ name: 'upgrade', checks: ['fresh'], tags: [], schedule: { type: 'once', start: t - 60_000, end: t + 60_000 } });
+    await new MaintenanceStore({ redis: shared.redis, prefix: s.prefix }).create({ name: 'upgrade', checks: ['fresh'], tags: [], schedule: { type: 'once', start: t - 60_000, end: t + 60_000 } });
 
     await s.push(
       runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t + 1_000 }),
@@ -203,9 +192,9 @@ describe('ingest', () => {
     );
     await s.settled(3);
     expect(await counterSum(s.coordinators, 'lookout_results_ignored_total', { reason: 'unknown_region' })).toBe(1);
-    expect(await redis.llen(recentRunsKey(s.prefix, 'web', 'eu-west'))).toBe(1);
+    expect(await shared.redis.llen(recentRunsKey(s.prefix, 'web', 'eu-west'))).toBe(1);
     const slot = rollupSlot(t + 1_000);
-    expect(await redis.hgetall(minuteRollupKey(s.prefix, 'fresh', 'us-east', slot.hourStart))).toEqual({ [`${slot.minuteOfHour}:mp`]: '1' });
+    expect(await shared.redis.hgetall(minuteRollupKey(s.prefix, 'fresh', 'us-east', slot.hourStart))).toEqual({ [`${slot.minuteOfHour}:mp`]: '1' });
   });
 
   it('refuses a result from an agent whose clock runs ahead, so it cannot freeze the verdict', async () => {

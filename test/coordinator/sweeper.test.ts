@@ -1,27 +1,15 @@
-import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { heartbeatKey } from '../../checks/contract.ts';
 import type { AlertEvent } from '../../coordinator/events.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { parseStoredAgent } from '../../coordinator/agent-state.ts';
 import { agentStateKey } from '../../coordinator/keys.ts';
-import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
+import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
 import { waitUntil } from '../support/wait.ts';
 
-let server: TestRedis;
-let redis: Redis;
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url, { maxRetriesPerRequest: null });
-});
-afterAll(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  await redis?.quit();
-  await server?.stop();
-});
+const shared = redisForFile();
 
 async function twoCoordinators(checks: unknown[]) {
   const prefix = uniquePrefix('swp');
@@ -29,12 +17,12 @@ async function twoCoordinators(checks: unknown[]) {
   const { logger } = memoryLogger();
   const coordinators: RunningCoordinator[] = [];
   for (let i = 0; i < 2; i++) {
-    const c = await startCoordinator(testConfig(server.url, prefix), { logger, deliver: async (e) => { delivered.push(e); } });
-    cleanups.push(() => c.stop());
+    const c = await startCoordinator(testConfig(shared.url, prefix), { logger, deliver: async (e) => { delivered.push(e); } });
+    shared.onCleanup(() => c.stop());
     coordinators.push(c);
   }
-  const producer: Queue = resultsProducer(redis, prefix);
-  cleanups.push(() => producer.close());
+  const producer: Queue = resultsProducer(shared.redis, prefix);
+  shared.onCleanup(() => producer.close());
   const deployed = await fetch(`${coordinators[0]!.url}/api/deployments`, { method: 'POST', body: JSON.stringify({ checks }) });
   expect(deployed.status).toBe(200);
   const get = async (path: string): Promise<any> => (await fetch(`${coordinators[0]!.url}${path}`)).json();
@@ -54,8 +42,8 @@ async function twoCoordinators(checks: unknown[]) {
 describe('sweeper', () => {
   it('emits probe.offline once when a heartbeat expires, makes its region no-data without an incident, and probe.online on return', async () => {
     const s = await twoCoordinators([httpCheck('web')]);
-    await heartbeat(redis, s.prefix, 'agent-eu', 'eu-west', 60_000);
-    await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
+    await heartbeat(shared.redis, s.prefix, 'agent-eu', 'eu-west', 60_000);
+    await heartbeat(shared.redis, s.prefix, 'agent-us', 'us-east', 60_000);
     const t = Date.now() - 5_000;
     await s.producer.add('r', runResult({ checkId: 'web', region: 'us-east', scheduledAt: t }));
     await s.producer.add('r', runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t }));
@@ -63,11 +51,11 @@ describe('sweeper', () => {
     // A sweeper must have recorded the agent as online (not just its heartbeat existing): only an agent
     // known to be online can go offline.
     await waitUntil('agents recorded online by a sweeper', async () =>
-      parseStoredAgent(await redis.get(agentStateKey(s.prefix, 'agent-us')))?.status === 'online'
-      && parseStoredAgent(await redis.get(agentStateKey(s.prefix, 'agent-eu')))?.status === 'online');
+      parseStoredAgent(await shared.redis.get(agentStateKey(s.prefix, 'agent-us')))?.status === 'online'
+      && parseStoredAgent(await shared.redis.get(agentStateKey(s.prefix, 'agent-eu')))?.status === 'online');
 
     // The us-east agent dies: its heartbeat key goes away.
-    await redis.del(heartbeatKey(s.prefix, 'agent-us'));
+    await shared.redis.del(heartbeatKey(s.prefix, 'agent-us'));
     // Besides their own loops, make both coordinators sweep at the same moment, twice each.
     await Promise.all(s.coordinators.flatMap((c) => [c.sweeper.sweepOnce(), c.sweeper.sweepOnce()]));
     await waitUntil('us-east no-data', async () => (await s.regionStatus('web', 'us-east')) === 'no-data');
@@ -87,22 +75,22 @@ describe('sweeper', () => {
     expect(agents.regions.find((r: any) => r.region === 'us-east')).toMatchObject({ online: 0, offline: 1, agents: [{ agentId: 'agent-us', status: 'offline', version: '0.1.0-test' }] });
 
     // It comes back.
-    await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
+    await heartbeat(shared.redis, s.prefix, 'agent-us', 'us-east', 60_000);
     await waitUntil('probe.online delivered', () => s.delivered.some((e) => e.type === 'probe.online'));
     expect(await s.committed('probe.online')).toBe(1);
   });
 
   it('keeps an incident open (and regional) when its failing region goes silent', async () => {
     const s = await twoCoordinators([httpCheck('api', { failureThreshold: 1 })]);
-    await heartbeat(redis, s.prefix, 'agent-eu', 'eu-west', 60_000);
-    await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
+    await heartbeat(shared.redis, s.prefix, 'agent-eu', 'eu-west', 60_000);
+    await heartbeat(shared.redis, s.prefix, 'agent-us', 'us-east', 60_000);
     const t = Date.now() - 5_000;
     await s.producer.add('r', runResult({ checkId: 'api', region: 'eu-west', scheduledAt: t }));
     await waitUntil('eu-west up', async () => (await s.regionStatus('api', 'eu-west')) === 'up');
     await s.producer.add('r', runResult({ checkId: 'api', region: 'us-east', scheduledAt: t, outcome: 'fail' }));
     await waitUntil('incident open', async () => (await s.get('/api/incidents')).open.length === 1);
 
-    await redis.del(heartbeatKey(s.prefix, 'agent-us'));
+    await shared.redis.del(heartbeatKey(s.prefix, 'agent-us'));
     await waitUntil('us-east no-data', async () => (await s.regionStatus('api', 'us-east')) === 'no-data');
     const [incident] = (await s.get('/api/incidents')).open;
     expect(incident).toMatchObject({ scope: 'regional', failingRegions: ['us-east'], noDataRegions: ['us-east'], seq: 1 });
@@ -111,7 +99,7 @@ describe('sweeper', () => {
 
   it('marks a region no-data when results stop for two intervals plus the timeout', async () => {
     const s = await twoCoordinators([httpCheck('fast', { frequencyMs: 1_000, timeoutMs: 200, regions: ['us-east'] })]);
-    await heartbeat(redis, s.prefix, 'agent-us', 'us-east', 60_000);
+    await heartbeat(shared.redis, s.prefix, 'agent-us', 'us-east', 60_000);
     const t = Date.now();
     await s.producer.add('r', runResult({ checkId: 'fast', region: 'us-east', scheduledAt: t }));
     await waitUntil('up', async () => (await s.regionStatus('fast', 'us-east')) === 'up');

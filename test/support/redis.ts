@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort } from '../../cli/fleet-support.ts';
 
 /** A free loopback port (the kernel's choice); the fleet command's own helper. */
@@ -61,4 +63,35 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
     if (child.exitCode === null) child.kill('SIGKILL');
     if (attempt >= 4) throw new Error('redis-server did not start after 5 attempts');
   }
+}
+
+/** One redis-server for a whole test file, a client on it, and cleanups run newest first when the file ends. */
+export interface FileRedis {
+  /** URL of the file's redis-server. */
+  readonly url: string;
+  /** A client for the test's own reads and writes (`maxRetriesPerRequest: null`, so BullMQ may use it too). */
+  readonly redis: Redis;
+  /** Registers something to close when the file ends, before Redis stops. */
+  onCleanup(cleanup: () => Promise<unknown> | unknown): void;
+}
+
+/** Registers the file's `beforeAll`/`afterAll` and returns the file's Redis; call at the top of a test file. */
+export function redisForFile(): FileRedis {
+  let server: TestRedis | undefined;
+  let client: Redis | undefined;
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+  beforeAll(async () => {
+    server = await startRedis();
+    client = new Redis(server.url, { maxRetriesPerRequest: null });
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await client?.quit();
+    await server?.stop();
+  });
+  return {
+    get url() { if (!server) throw new Error('redisForFile: used before beforeAll ran'); return server.url; },
+    get redis() { if (!client) throw new Error('redisForFile: used before beforeAll ran'); return client; },
+    onCleanup(cleanup) { cleanups.push(cleanup); },
+  };
 }
