@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { DEFAULT_PREFIX } from '../checks/contract.ts';
-import { TokenStore } from '../coordinator/tokens.ts';
+import { TokenStore } from '../coordinator/http/tokens.ts';
 
 export const FLEET_TOKEN_NAME = 'fleet';
 

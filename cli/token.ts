@@ -5,8 +5,8 @@
  */
 import { Redis } from 'ioredis';
 import { DEFAULT_PREFIX } from '../checks/contract.ts';
-import { CoordinatorError } from '../coordinator/errors.ts';
-import { TOKEN_SCOPES, TokenStore } from '../coordinator/tokens.ts';
+import { CoordinatorError } from '../coordinator/platform/errors.ts';
+import { TOKEN_SCOPES, TokenStore } from '../coordinator/http/tokens.ts';
 import { parseFlags } from './args.ts';
 
 export const tokenHelp = `Usage: lookout token create --name <name> --scope <scope> [--scope …] [options]

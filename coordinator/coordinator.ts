@@ -9,22 +9,22 @@ import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { CoordinatorConfig } from './config.ts';
-import { createApiHandler } from './api.ts';
-import { createAuthorizer } from './auth.ts';
-import { CanarySender } from './canary.ts';
-import type { AlertEvent } from './events.ts';
-import { startIngestWorker } from './ingest.ts';
-import { createLogger, type Logger } from './log.ts';
-import { createMetrics, type CoordinatorMetrics } from './metrics.ts';
-import { openIncidentsKey } from './keys.ts';
-import { OutboxPump, type Deliver } from './outbox.ts';
-import { assertNoEviction, connectRedis, waitForRedis } from './redis.ts';
-import { Registry } from './registry.ts';
-import { CheckScheduler, type ReconcileSummary } from './scheduler.ts';
-import { CheckStateStore } from './state-store.ts';
+import { createApiHandler } from './http/server.ts';
+import { createAuthorizer } from './http/auth.ts';
+import { CanarySender } from './liveness/canary-store.ts';
+import type { AlertEvent } from './events/events.ts';
+import { startIngestWorker } from './results/ingest.ts';
+import { createLogger, type Logger } from './platform/log.ts';
+import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
+import { openIncidentsKey } from './platform/keys.ts';
+import { OutboxPump, type Deliver } from './events/outbox.ts';
+import { assertNoEviction, connectRedis, waitForRedis } from './platform/redis.ts';
+import { Registry } from './registry/store.ts';
+import { CheckScheduler, type ReconcileSummary } from './scheduling/scheduler.ts';
+import { CheckStateStore } from './detection/store.ts';
 import { Sweeper } from './sweeper.ts';
-import { TokenStore } from './tokens.ts';
-import { TransactionRunner } from './transaction.ts';
+import { TokenStore } from './http/tokens.ts';
+import { TransactionRunner } from './platform/transaction.ts';
 
 export interface StartOptions {
   /**

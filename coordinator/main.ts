@@ -3,9 +3,9 @@
  * once, exit 2), start alert delivery (when channels are configured) and the coordinator, log JSON
  * lines, and on SIGTERM/SIGINT stop both (bounded) and exit 0.
  */
-import { loadAlertingConfig } from './alerting-config.ts';
+import { loadAlertingConfig } from './alerting/config.ts';
 import { coordinatorHelp, parseCoordinatorConfig } from './config.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from './platform/log.ts';
 import { startCoordinatorService, type CoordinatorService } from './service.ts';
 
 const logger = createLogger();

@@ -4,11 +4,11 @@
  * end-to-end tests both start coordinators through this, so tests exercise the production wiring.
  */
 import { Registry } from 'prom-client';
-import { requireAlertingConfig, type AlertingSetup } from './alerting-config.ts';
+import { requireAlertingConfig, type AlertingSetup } from './alerting/config.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { startCoordinator, type RunningCoordinator, type StartOptions } from './coordinator.ts';
-import { createDelivery, type Delivery } from './delivery.ts';
-import { createLogger } from './log.ts';
+import { createDelivery, type Delivery } from './alerting/delivery.ts';
+import { createLogger } from './platform/log.ts';
 
 export interface CoordinatorService {
   url: string;

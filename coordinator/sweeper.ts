@@ -16,18 +16,18 @@
  */
 import type { Redis } from 'ioredis';
 import { agentIndexKey, heartbeatKey, type Heartbeat } from '../checks/contract.ts';
-import { decideAgent, parseHeartbeat, parseStoredAgent } from './agent-state.ts';
-import { sweepCanaries } from './canary.ts';
-import { emptyCheckState, sweepCheck, type Transition } from './check-state.ts';
-import type { ProbeAlertEvent, RegionStallEvent, SloBurnRateEvent } from './events.ts';
-import { agentStateKey, outboxKey } from './keys.ts';
-import type { Logger } from './log.ts';
-import { isInMaintenance } from './maintenance.ts';
-import type { CoordinatorMetrics } from './metrics.ts';
-import type { Registry } from './registry.ts';
-import { SloMonitor } from './slo-monitor.ts';
-import type { CheckStateStore } from './state-store.ts';
-import type { TransactionRunner } from './transaction.ts';
+import { decideAgent, parseHeartbeat, parseStoredAgent } from './liveness/agents.ts';
+import { sweepCanaries } from './liveness/canary-store.ts';
+import { emptyCheckState, sweepCheck, type Transition } from './detection/check-state.ts';
+import type { ProbeAlertEvent, RegionStallEvent, SloBurnRateEvent } from './events/events.ts';
+import { agentStateKey, outboxKey } from './platform/keys.ts';
+import type { Logger } from './platform/log.ts';
+import { isInMaintenance } from './maintenance/maintenance.ts';
+import type { CoordinatorMetrics } from './platform/metrics.ts';
+import type { Registry } from './registry/store.ts';
+import { SloMonitor } from './slo/monitor.ts';
+import type { CheckStateStore } from './detection/store.ts';
+import type { TransactionRunner } from './platform/transaction.ts';
 
 /** How long an offline agent stays listed before it is forgotten. */
 export const AGENT_RETENTION_MS = 24 * 3_600_000;

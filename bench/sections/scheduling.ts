@@ -11,7 +11,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { checkQueueName } from '../../checks/contract.ts';
-import { recentRunsKey } from '../../coordinator/keys.ts';
+import { recentRunsKey } from '../../coordinator/platform/keys.ts';
 import { httpCheck } from '../lib/payloads.ts';
 import { firstJsonLine, spawnNode } from '../lib/proc.ts';
 import { startRedis } from '../lib/redis.ts';

@@ -9,8 +9,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactIndexKey, artifactKey } from '../../checks/contract.ts';
 import { createRedisArtifactSink, type Artifact } from '../../agent/artifacts.ts';
-import { createArtifactReader, getArtifactHandler, listArtifactsHandler, type ArtifactReader } from '../../coordinator/artifacts.ts';
-import { HttpError, sendError } from '../../coordinator/http.ts';
+import { createArtifactReader, getArtifactHandler, listArtifactsHandler, type ArtifactReader } from '../../coordinator/http/artifacts.ts';
+import { HttpError, sendError } from '../../coordinator/http/json.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 
 let redisServer: TestRedis;

@@ -10,7 +10,7 @@ import { createRedisArtifactSink } from '../../agent/artifacts.ts';
 import { runCheckOnce } from '../../agent/run-once.ts';
 import { createRunners } from '../../agent/runners/index.ts';
 import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/index.ts';
-import { createArtifactReader, type ArtifactReader } from '../../coordinator/artifacts.ts';
+import { createArtifactReader, type ArtifactReader } from '../../coordinator/http/artifacts.ts';
 import { browserCheck, removeProjects } from '../support/browser-checks.ts';
 import { startTestSite, type TestSite } from '../support/pages.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';

@@ -7,7 +7,7 @@ import { CheckDefinition } from '../../checks/contract.ts';
 import { loadChecks } from '../../checks/loader.ts';
 import { normalizeCheck } from '../../checks/normalize.ts';
 import { assert, defineHttpCheck, type HttpCheckOptions } from '../../checks/sdk.ts';
-import { resolvePolicy } from '../../coordinator/policy.ts';
+import { resolvePolicy } from '../../coordinator/detection/policy.ts';
 
 const base: HttpCheckOptions = { id: 'shop', name: 'Shop', url: 'http://127.0.0.1:9/', regions: ['us-east', 'eu-west'] };
 

@@ -15,7 +15,7 @@ import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
-import { TokenStore } from '../../coordinator/tokens.ts';
+import { TokenStore } from '../../coordinator/http/tokens.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
 

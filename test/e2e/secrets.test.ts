@@ -14,7 +14,7 @@ import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { createLogger as createAgentLogger } from '../../agent/log.ts';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
-import { createLogger as createCoordinatorLogger } from '../../coordinator/log.ts';
+import { createLogger as createCoordinatorLogger } from '../../coordinator/platform/log.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
 import { startHttpTarget, type TestTarget } from '../support/http-targets.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';

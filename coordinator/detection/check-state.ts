@@ -1,0 +1,245 @@
+/**
+ * The state of one check as the coordinators share it (per-region verdicts, the open incident, pending
+ * confirmation runs, flapping), and its transitions, as pure functions over the verdict, incident,
+ * confirmation and flapping models. The I/O around them (WATCH, read, decide here, MULTI/EXEC) lives in
+ * state-store.ts.
+ *
+ * One transition, in order: apply the result (or the sweep) to the verdicts → settle and plan
+ * confirmation runs → flapping → incident (held as it is during maintenance) → reminders → degraded
+ * notices. During maintenance every notification is held back and no confirmation is planned.
+ */
+import type { RunResult, StoredCheck } from '../../checks/contract.ts';
+import { sameCanonicalJson } from '../platform/canonical-json.ts';
+import {
+  awaitedRegions, planConfirmations, settleConfirmations, type PendingConfirmation, type PlannedConfirmation,
+} from './confirmation.ts';
+import {
+  degradedEventId, flappingEventId, incidentEventId, reminderEventId,
+  type DegradedAlertEvent, type FlappingAlertEvent, type IncidentAlertEvent, type PolicyAlertEvent,
+} from '../events/events.ts';
+import { initialFlapState, isTargetStateChange, nextFlapState, type FlapState } from './flapping.ts';
+import { nextIncident, type Incident, type IncidentEvent } from './incident.ts';
+import { degradedReason, resolvePolicy, type DegradedReason, type EffectivePolicy } from './policy.ts';
+import { applyResult, initialVerdict, isStale, markNoData, type RegionVerdict, type VerdictStatus } from './verdict.ts';
+
+export interface CheckState {
+  checkId: string;
+  /** The check's name when the state was last written, for events about a check that has been removed. */
+  checkName: string;
+  verdicts: Record<string, RegionVerdict>;
+  incident: Incident | null;
+  /** Confirmation runs out, per region (absent when none). */
+  confirmations?: Record<string, PendingConfirmation>;
+  /** Flapping detection, per region with recent changes (absent when none). */
+  flapping?: Record<string, FlapState>;
+}
+
+export interface VerdictChange { region: string; from: VerdictStatus; to: VerdictStatus }
+
+/** Events a check transition can emit (probe events come from the sweeper's agent step). */
+export type CheckEvent = IncidentAlertEvent | PolicyAlertEvent;
+
+export interface Transition {
+  state: CheckState;
+  /** Whether anything differs from the input state (false: nothing to write). */
+  changed: boolean;
+  verdictChanges: VerdictChange[];
+  /** Incident event first (at most one), then reminders, flapping and degraded notices. */
+  events: CheckEvent[];
+  /** The incident this transition resolved, if any. */
+  resolved: Incident | null;
+  /** Confirmation runs planned (and recorded as pending); the caller starts them once committed. */
+  confirmations: PlannedConfirmation[];
+}
+
+/** What a transition needs beyond the state and the definition. */
+export interface TransitionContext {
+  /** A maintenance window covers the check now. @defaultValue false */
+  inMaintenance?: boolean;
+  /** Confirmation runs can be started (the caller will enqueue the planned ones). @defaultValue false */
+  confirmations?: boolean;
+}
+
+export function emptyCheckState(check: StoredCheck): CheckState {
+  return { checkId: check.definition.id, checkName: check.definition.name, verdicts: {}, incident: null };
+}
+
+/**
+ * The verdicts of exactly the check's regions: a region without one starts as `no-data` at the time its
+ * version was deployed (the reference for staleness until a first result); regions no longer in the
+ * check are dropped (so an incident stops holding them), with their confirmations and flapping.
+ */
+export function alignRegions(state: CheckState, check: StoredCheck): CheckState {
+  const verdicts: Record<string, RegionVerdict> = {};
+  for (const region of check.definition.regions) {
+    verdicts[region] = state.verdicts[region] ?? initialVerdict(check.updatedAt);
+  }
+  const keep = <T>(map: Record<string, T> | undefined): Record<string, T> | undefined =>
+    map && Object.fromEntries(Object.entries(map).filter(([region]) => region in verdicts));
+  return { ...state, checkName: check.definition.name, verdicts, confirmations: keep(state.confirmations), flapping: keep(state.flapping) };
+}
+
+/** Applies one run result of `result.region` (which must be one of the check's regions). */
+export function ingestResult(
+  state: CheckState, check: StoredCheck, result: RunResult, now: number, newIncidentId: () => string, context: TransitionContext = {},
+): Transition {
+  const policy = resolvePolicy(check.definition);
+  const aligned = alignRegions(state, check);
+  const verdict = aligned.verdicts[result.region];
+  if (!verdict) return finish(state, aligned, now, newIncidentId, policy, context);
+  const reason = degradedReason(result, policy.degradedAfterMs);
+  const next = applyResult(verdict, { outcome: result.outcome, scheduledAt: result.scheduledAt, error: result.error, degraded: reason !== null }, policy, now);
+  const verdicts = { ...aligned.verdicts, [result.region]: next };
+
+  let pending = settleConfirmations(aligned.confirmations ?? {}, now, { region: result.region, scheduledAt: result.scheduledAt });
+  const planned = context.confirmations === true
+    ? planConfirmations({
+      result, applied: next !== verdict, verdicts, pending, policy, timeoutMs: check.definition.timeoutMs,
+      inMaintenance: context.inMaintenance === true, now,
+    })
+    : [];
+  if (planned.length > 0) {
+    pending = { ...pending };
+    for (const { region, scheduledAt, expiresAt, reason: why } of planned) pending[region] = { scheduledAt, expiresAt, reason: why };
+  }
+  return finish(state, { ...aligned, verdicts, confirmations: pending }, now, newIncidentId, policy, context, {
+    planned, degraded: reason ? { [result.region]: reason } : {},
+  });
+}
+
+/**
+ * Moves to `no-data` every region of the check that has no live agent, or no target result for two
+ * intervals plus the timeout, and forgets expired confirmations. No data never opens or escalates an
+ * incident (see incident.ts). Time-based rules (global quorum duration, reminders, flapping's end) are
+ * decided here too, since a sweep runs every second.
+ */
+export function sweepCheck(
+  state: CheckState, check: StoredCheck, liveRegions: ReadonlySet<string>, now: number, newIncidentId: () => string, context: TransitionContext = {},
+): Transition {
+  const aligned = alignRegions(state, check);
+  const verdicts: Record<string, RegionVerdict> = {};
+  const timing = { frequencyMs: check.definition.frequencyMs, timeoutMs: check.definition.timeoutMs, deployedAt: check.updatedAt };
+  for (const [region, verdict] of Object.entries(aligned.verdicts)) {
+    verdicts[region] = isStale(verdict, now, timing, liveRegions.has(region)) ? markNoData(verdict, now) : verdict;
+  }
+  const confirmations = settleConfirmations(aligned.confirmations ?? {}, now);
+  return finish(state, { ...aligned, verdicts, confirmations }, now, newIncidentId, resolvePolicy(check.definition), context);
+}
+
+/** A check was removed from the registry: its open incident (if any) resolves, and its state goes. */
+export function retireCheck(state: CheckState, now: number): Transition {
+  return finish(state, { ...state, verdicts: {}, confirmations: {}, flapping: {} }, now, () => 'unused', null, {});
+}
+
+interface Extra {
+  planned?: PlannedConfirmation[];
+  /** Why the applied result degraded its region. */
+  degraded?: Record<string, DegradedReason>;
+}
+
+function finish(
+  before: CheckState, after: CheckState, now: number, newIncidentId: () => string,
+  policy: EffectivePolicy | null, context: TransitionContext, extra: Extra = {},
+): Transition {
+  const inMaintenance = context.inMaintenance === true;
+  const check = { id: after.checkId, name: after.checkName };
+  const verdictChanges: VerdictChange[] = [];
+  for (const [region, verdict] of Object.entries(after.verdicts)) {
+    // A region without a stored verdict was implicitly `no-data` (see alignRegions).
+    const from = before.verdicts[region]?.status ?? 'no-data';
+    if (from !== verdict.status) verdictChanges.push({ region, from, to: verdict.status });
+  }
+
+  const notices: PolicyAlertEvent[] = [];
+  const flapping: Record<string, FlapState> = {};
+  if (policy?.flapping) {
+    for (const [region, verdict] of Object.entries(after.verdicts)) {
+      const previous = after.flapping?.[region] ?? initialFlapState();
+      const change = verdictChanges.find((c) => c.region === region);
+      const { state, transition } = nextFlapState(previous, policy.flapping, now, change !== undefined && isTargetStateChange(change.from, change.to));
+      if (state.changes.length > 0 || state.flappingSince !== null) flapping[region] = state;
+      if (transition && !inMaintenance) {
+        const since = transition === 'started' ? state.flappingSince! : previous.flappingSince!;
+        notices.push(flappingEvent(check, region, transition, since, verdict.status, now));
+      }
+    }
+  }
+  const flappingRegions = Object.keys(flapping).filter((region) => flapping[region]!.flappingSince !== null).sort();
+
+  let incident = after.incident;
+  let incidentEvent: IncidentEvent | null = null;
+  if (!inMaintenance) {
+    const next = nextIncident(after.incident, after.checkId, after.verdicts, now, newIncidentId, {
+      ...(policy ? { policy: { globalRegions: policy.globalRegions, globalForMs: policy.globalForMs } } : {}),
+      forceFailing: flappingRegions,
+      awaiting: awaitedRegions(after.confirmations ?? {}, after.verdicts),
+    });
+    incident = next.incident;
+    incidentEvent = next.event;
+    if (incidentEvent && incident) {
+      incident = { ...incident, lastNotifiedAt: now };
+      incidentEvent = { ...incidentEvent, incident };
+    }
+  }
+  const events: CheckEvent[] = incidentEvent ? [toAlertEvent(incidentEvent, after.checkName, now)] : [];
+
+  if (incident && !incidentEvent && !inMaintenance && policy?.reminderEveryMs) {
+    const quietFlapping = incident.failingRegions.some((region) => flappingRegions.includes(region));
+    const lastNotified = incident.lastNotifiedAt ?? incident.updatedAt;
+    if (!quietFlapping && now - lastNotified >= policy.reminderEveryMs) {
+      const reminder = (incident.reminders ?? 0) + 1;
+      incident = { ...incident, reminders: reminder, lastNotifiedAt: now };
+      events.push({ id: reminderEventId(incident, reminder), type: 'incident.reminder', at: now, check, incident, reminder });
+    }
+  }
+  events.push(...notices);
+
+  if (policy?.notifyDegraded && !inMaintenance) {
+    for (const change of verdictChanges) {
+      if (flappingRegions.includes(change.region)) continue;
+      const type = change.from === 'up' && change.to === 'degraded' ? 'check.degraded'
+        : change.from === 'degraded' && change.to === 'up' ? 'check.recovered' : null;
+      if (!type) continue;
+      const event: DegradedAlertEvent = {
+        id: degradedEventId(type, check.id, change.region, now), type, at: now, check, region: change.region,
+        reason: type === 'check.degraded' ? extra.degraded?.[change.region] ?? null : null,
+      };
+      events.push(event);
+    }
+  }
+
+  const state = compact({ ...after, incident, flapping });
+  return {
+    state,
+    changed: !sameCanonicalJson(compact(before), state),
+    verdictChanges,
+    events,
+    resolved: incidentEvent?.type === 'incident.resolved' ? incidentEvent.incident : null,
+    confirmations: extra.planned ?? [],
+  };
+}
+
+/** Leaves out empty maps, so that a state with nothing pending compares (and stores) as before they existed. */
+function compact(state: CheckState): CheckState {
+  const { confirmations, flapping, ...rest } = state;
+  return {
+    ...rest,
+    ...(confirmations && Object.keys(confirmations).length > 0 ? { confirmations } : {}),
+    ...(flapping && Object.keys(flapping).length > 0 ? { flapping } : {}),
+  };
+}
+
+function flappingEvent(check: { id: string; name: string }, region: string, state: 'started' | 'ended', since: number, status: string, now: number): FlappingAlertEvent {
+  return { id: flappingEventId(check.id, region, since, state), type: 'check.flapping', at: now, check, region, state, flappingSince: since, status };
+}
+
+export function toAlertEvent(event: IncidentEvent, checkName: string, now: number): IncidentAlertEvent {
+  return {
+    id: incidentEventId(event.incident),
+    type: event.type,
+    at: now,
+    check: { id: event.incident.checkId, name: checkName },
+    incident: event.incident,
+    ...(event.escalated ? { escalated: true as const } : {}),
+  };
+}

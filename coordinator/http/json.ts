@@ -1,0 +1,83 @@
+/**
+ * Small helpers for the JSON HTTP API on `node:http`: bounded body reading and JSON error responses with
+ * stable codes (`{ error: { code, message, ... } }`).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CheckId } from '../../checks/contract.ts';
+
+/** Largest request body accepted. */
+export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+
+export class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: Record<string, unknown>;
+  constructor(status: number, code: string, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent) { res.end(); return; }
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, error: HttpError, headers: Record<string, string> = {}): void {
+  sendJson(res, error.status, { error: { code: error.code, message: error.message, ...error.details } }, headers);
+}
+
+/**
+ * Reads and parses a JSON body of at most `limit` bytes. Throws `BODY_TOO_LARGE` (413) as soon as the
+ * declared or received size passes the limit (the rest is discarded, not buffered) and `INVALID_JSON` (400).
+ */
+export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new HttpError(413, 'BODY_TOO_LARGE', `request body is ${declared} bytes; the limit is ${limit}`);
+  }
+  // Listeners rather than an async iterator: leaving an iterator early destroys the socket, and the
+  // client would never see the 413. Past the limit the rest is read and dropped.
+  const chunks = await new Promise<Buffer[]>((resolve, reject) => {
+    const received: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        received.length = 0;
+        reject(new HttpError(413, 'BODY_TOO_LARGE', `request body exceeds the limit of ${limit} bytes`));
+      } else received.push(chunk);
+    });
+    req.on('end', () => { if (!failed) resolve(received); });
+    req.on('error', (error) => { if (!failed) { failed = true; reject(new HttpError(400, 'BODY_READ_FAILED', `could not read the request body: ${error.message}`)); } });
+  });
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') throw new HttpError(400, 'INVALID_JSON', 'request body is empty; expected JSON');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** A value the client sent, for an error message: JSON-quoted and cut short, so an error never echoes a huge input. */
+export function quoted(value: string, max = 80): string {
+  return value.length > max ? `${JSON.stringify(value.slice(0, max))}… (${value.length} characters)` : JSON.stringify(value);
+}
+
+/** Decodes and validates a check id taken from the URL path: `INVALID_CHECK_ID` (400) when it is not one. */
+export function checkIdParam(raw: string): string {
+  let id: string;
+  try { id = decodeURIComponent(raw); } catch { throw new HttpError(400, 'INVALID_CHECK_ID', 'check id is not valid URL encoding'); }
+  const parsed = CheckId.safeParse(id);
+  if (!parsed.success) throw new HttpError(400, 'INVALID_CHECK_ID', `invalid check id ${quoted(id)}: ${parsed.error.issues[0]?.message}`);
+  return id;
+}

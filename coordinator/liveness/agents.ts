@@ -1,0 +1,78 @@
+/**
+ * What the coordinators remember about each agent, and its transitions, as a pure function. An agent is
+ * `online` while its heartbeat key exists; when the key expires it goes `offline` (emitting
+ * `probe.offline` once), and back `online` when it returns (`probe.online`). An agent offline for longer
+ * than the retention is forgotten.
+ */
+import { Heartbeat } from '../../checks/contract.ts';
+import { probeEventId, type ProbeAlertEvent } from '../events/events.ts';
+
+export type AgentStatus = 'online' | 'offline';
+
+export interface StoredAgent {
+  agentId: string;
+  region: string;
+  status: AgentStatus;
+  /** `sentAt` of the newest heartbeat seen; null when the agent was never seen alive by a coordinator. */
+  lastSeenAt: number | null;
+  /** When `status` last changed. */
+  changedAt: number;
+  /** The newest heartbeat seen, kept so that an offline agent can still be described. */
+  heartbeat: Heartbeat | null;
+}
+
+export type AgentDecision =
+  | { kind: 'none' }
+  | { kind: 'write'; agent: StoredAgent; event: ProbeAlertEvent | null }
+  | { kind: 'forget' };
+
+/**
+ * Decides what to do about one agent given what is stored and its current heartbeat (null when the
+ * heartbeat key is gone).
+ */
+export function decideAgent(agentId: string, stored: StoredAgent | null, heartbeat: Heartbeat | null, now: number, retentionMs: number): AgentDecision {
+  if (heartbeat) {
+    const seen: StoredAgent = { agentId, region: heartbeat.region, status: 'online', lastSeenAt: heartbeat.sentAt, changedAt: now, heartbeat };
+    if (!stored) return { kind: 'write', agent: seen, event: null };
+    if (stored.status === 'offline') {
+      return { kind: 'write', agent: seen, event: probeEvent('probe.online', agentId, heartbeat.region, heartbeat.sentAt, now) };
+    }
+    // Still online: refresh what we remember only when the agent has said something new.
+    if (stored.lastSeenAt !== null && heartbeat.sentAt <= stored.lastSeenAt && stored.region === heartbeat.region) return { kind: 'none' };
+    return { kind: 'write', agent: { ...seen, changedAt: stored.changedAt }, event: null };
+  }
+  if (!stored) {
+    // Listed but never seen alive by any coordinator (it died before we started): remember it, quietly.
+    return { kind: 'write', agent: { agentId, region: 'unknown', status: 'offline', lastSeenAt: null, changedAt: now, heartbeat: null }, event: null };
+  }
+  if (stored.status === 'online') {
+    const lastSeenAt = stored.lastSeenAt ?? stored.changedAt;
+    return { kind: 'write', agent: { ...stored, status: 'offline', changedAt: now }, event: probeEvent('probe.offline', agentId, stored.region, lastSeenAt, now) };
+  }
+  return now - stored.changedAt > retentionMs ? { kind: 'forget' } : { kind: 'none' };
+}
+
+function probeEvent(type: ProbeAlertEvent['type'], agentId: string, region: string, lastSeenAt: number, now: number): ProbeAlertEvent {
+  return { id: probeEventId(type, agentId, now), type, at: now, agent: { agentId, region, lastSeenAt } };
+}
+
+/** Parses a stored heartbeat or agent record; null for anything missing or not matching the contract. */
+export function parseHeartbeat(raw: string | null): Heartbeat | null {
+  if (raw === null) return null;
+  try {
+    const parsed = Heartbeat.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+export function parseStoredAgent(raw: string | null): StoredAgent | null {
+  if (raw === null) return null;
+  try {
+    const value = JSON.parse(raw) as StoredAgent;
+    return value && typeof value.agentId === 'string' && (value.status === 'online' || value.status === 'offline') ? value : null;
+  } catch {
+    return null;
+  }
+}

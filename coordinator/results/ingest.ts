@@ -1,0 +1,192 @@
+/**
+ * Result ingest: a BullMQ worker on the results queue. Each result is validated against the contract
+ * (an invalid one fails without retry and is logged with its problems; the process stays up), checked
+ * against the registry (results of unknown checks or regions are counted and dropped), recorded once
+ * (dedupe on (check, region, scheduled slot, trigger), recent runs, rollups: rollups.ts), then applied to
+ * the check's verdicts and incident in one optimistic transaction (state-store.ts).
+ *
+ * The registry and maintenance look-ups use this process's cached copies, and the recording's own round
+ * trip confirms their revisions are still current (rollups.ts `recordRunIfCurrent`); when one is not, or
+ * the cache does not know the check or region (deployed since?), they are read again and the decision
+ * made anew. So a result is judged against what Redis holds when it is recorded, at one round trip.
+ *
+ * A duplicate still goes through the verdict step: that step ignores a result it has already applied
+ * (the verdict keeps the newest scheduled time), and running it again completes the work of a delivery
+ * that recorded the run but crashed before committing the verdict.
+ *
+ * A run due during a maintenance window of its check is recorded apart (rollups.ts). Confirmation runs a
+ * committed transition planned are handed to `confirm` (the scheduler's queues) after the commit; one lost
+ * there (Redis gone at that instant) is given up when it expires, and the schedule carries on.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { RESULTS_QUEUE, RunResult, describeZodError, type StoredCheck } from '../../checks/contract.ts';
+import type { Transition } from '../detection/check-state.ts';
+import type { PlannedConfirmation } from '../detection/confirmation.ts';
+import type { Logger } from '../platform/log.ts';
+import { registryRevisionKey, maintenanceRevisionKey } from '../platform/keys.ts';
+import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
+import type { CoordinatorMetrics } from '../platform/metrics.ts';
+import type { Registry } from '../registry/store.ts';
+import { recordRunIfCurrent } from './rollups.ts';
+import type { CheckStateStore } from '../detection/store.ts';
+
+/** How long a result is remembered for de-duplication; covers redelivery and agents replaying a spool. */
+export const DEDUPE_TTL_MS = 24 * 3_600_000;
+
+export type IngestOutcome =
+  | { kind: 'ingested'; duplicate: boolean; transition: Transition | null }
+  | { kind: 'ignored'; reason: 'unknown_check' | 'unknown_region' };
+
+export interface IngestContext {
+  redis: Redis;
+  prefix: string;
+  registry: Registry;
+  store: CheckStateStore;
+  metrics: CoordinatorMetrics;
+  logger: Logger;
+  /** Called after a committed transition that emitted events (to kick the outbox). */
+  onEvents: () => void;
+  /**
+   * Starts confirmation runs (e.g. `scheduler.addConfirmationRuns`). Without it, no confirmation is
+   * planned. @defaultValue none
+   */
+  confirm?: (check: StoredCheck, runs: readonly PlannedConfirmation[]) => Promise<unknown>;
+}
+
+/**
+ * Rounds of "decide from the cached registry and windows, record only if both are still current" before
+ * recording without that check (as when each is read just before): bounds the loop under a storm of
+ * deployments.
+ */
+const MAX_FENCED_ATTEMPTS = 5;
+
+/**
+ * The check and the maintenance windows a result is recorded with, and their revisions: from this
+ * process's caches (no round trip; recordRunIfCurrent confirms both revisions in the write's own round
+ * trip), or, with `fresh`, read from Redis.
+ */
+async function lookUp(ctx: IngestContext, checkId: string, fresh: boolean): Promise<{
+  check: StoredCheck | null; registryRevision: number; windows: readonly MaintenanceWindow[]; maintenanceRevision: number;
+}> {
+  const cachedCheck = fresh ? null : ctx.registry.peekCheck(checkId);
+  const cachedWindows = fresh ? null : ctx.store.maintenance.peek();
+  const [registry, maintenance] = await Promise.all([
+    cachedCheck ?? ctx.registry.getCheckAt(checkId),
+    cachedWindows ?? ctx.store.maintenance.listAt(),
+  ]);
+  return { check: registry.check, registryRevision: registry.revision, windows: maintenance.windows, maintenanceRevision: maintenance.revision };
+}
+
+/** Ingests one already-validated result. */
+export async function ingestResult(ctx: IngestContext, result: RunResult): Promise<IngestOutcome> {
+  let fresh = false;
+  let recorded: boolean;
+  let check: StoredCheck;
+  let windows: readonly MaintenanceWindow[];
+  for (let attempt = 1; ; attempt++) {
+    const view = await lookUp(ctx, result.checkId, fresh);
+    if (!view.check || !view.check.definition.regions.includes(result.region)) {
+      // A cached miss may be a check or region deployed since: read again before dropping the result.
+      if (!fresh) { fresh = true; continue; }
+      const reason = view.check ? 'unknown_region' : 'unknown_check';
+      ctx.metrics.ignoredResults.inc({ reason });
+      ctx.logger.warn('ingest.result_ignored', { reason, checkId: result.checkId, region: result.region, agentId: result.agentId });
+      return { kind: 'ignored', reason };
+    }
+    check = view.check;
+    windows = view.windows;
+    const maintenance = isInMaintenance(windows, check.definition, result.scheduledAt);
+    const fences = attempt < MAX_FENCED_ATTEMPTS
+      ? [{ key: registryRevisionKey(ctx.prefix), value: view.registryRevision }, { key: maintenanceRevisionKey(ctx.prefix), value: view.maintenanceRevision }]
+      : [];
+    const outcome = await recordRunIfCurrent(ctx.redis, ctx.prefix, result, DEDUPE_TTL_MS, maintenance, fences);
+    if (outcome === 'stale') { fresh = true; continue; }
+    recorded = outcome === 'recorded';
+    break;
+  }
+  if (recorded) ctx.metrics.resultsIngested.inc({ outcome: result.outcome });
+  else ctx.metrics.duplicateResults.inc();
+
+  const transition = await ctx.store.applyResult(result, { confirmations: ctx.confirm !== undefined, windows });
+  if (transition?.changed) {
+    for (const change of transition.verdictChanges) {
+      ctx.metrics.verdictChanges.inc({ to: change.to });
+      ctx.logger.info('verdict.changed', { checkId: result.checkId, ...change });
+    }
+    for (const event of transition.events) {
+      ctx.metrics.incidentEvents.inc({ type: event.type });
+      const incident = 'incident' in event ? { scope: event.incident.scope, failingRegions: event.incident.failingRegions } : {};
+      ctx.logger.info('incident.event', { eventId: event.id, type: event.type, checkId: result.checkId, ...incident });
+    }
+    if (transition.events.length > 0) ctx.onEvents();
+  }
+  if (transition && transition.confirmations.length > 0 && ctx.confirm) {
+    const runs = transition.confirmations;
+    try {
+      await ctx.confirm(check, runs);
+      ctx.logger.info('confirmation.started', { checkId: result.checkId, after: { region: result.region, trigger: result.trigger }, runs: runs.map((r) => ({ region: r.region, reason: r.reason, delayMs: r.delayMs })) });
+    } catch (error) {
+      ctx.logger.warn('confirmation.start_failed', { checkId: result.checkId, regions: runs.map((r) => r.region), error });
+    }
+  }
+  return { kind: 'ingested', duplicate: !recorded, transition };
+}
+
+/**
+ * How far in the future a result's times may be. An agent whose clock runs ahead would otherwise stamp
+ * results that outrank every honest one (verdicts ignore results older than the newest applied), and
+ * freeze its region's verdict until that time.
+ */
+export const MAX_CLOCK_SKEW_MS = 60_000;
+
+/** Problems with a result's times relative to this coordinator's clock; pure. */
+export function clockProblems(result: Pick<RunResult, 'scheduledAt' | 'startedAt' | 'endedAt'>, now: number): string[] {
+  const problems: string[] = [];
+  for (const field of ['scheduledAt', 'startedAt', 'endedAt'] as const) {
+    if (result[field] > now + MAX_CLOCK_SKEW_MS) {
+      problems.push(`result.${field}: ${new Date(result[field]).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 1000} s ahead of this coordinator's clock (agent clock skew?)`);
+    }
+  }
+  return problems;
+}
+
+/** Validates a job payload and ingests it; invalid payloads fail for good (no retry). */
+export async function processResultJob(ctx: IngestContext, job: Pick<Job, 'id' | 'data'>, now = Date.now()): Promise<IngestOutcome> {
+  const started = performance.now();
+  const parsed = RunResult.safeParse(job.data);
+  const skew = parsed.success ? clockProblems(parsed.data, now) : [];
+  if (!parsed.success || skew.length > 0) {
+    const problems = parsed.success ? skew : describeZodError(parsed.error, 'result');
+    ctx.metrics.invalidResults.inc();
+    ctx.logger.error('ingest.invalid_result', { jobId: job.id, problems });
+    throw new UnrecoverableError(`INVALID_RESULT: ${problems.join('; ')}`);
+  }
+  try {
+    return await ingestResult(ctx, parsed.data);
+  } finally {
+    ctx.metrics.ingestDuration.observe((performance.now() - started) / 1_000);
+  }
+}
+
+export interface IngestWorkerOptions {
+  /** A connection with `maxRetriesPerRequest: null` (BullMQ workers block on it). */
+  connection: Redis;
+  concurrency: number;
+}
+
+/** Starts the results worker. */
+export function startIngestWorker(ctx: IngestContext, options: IngestWorkerOptions): Worker {
+  const worker = new Worker(RESULTS_QUEUE, (job) => processResultJob(ctx, job).then(() => undefined), {
+    connection: options.connection,
+    prefix: ctx.prefix,
+    concurrency: options.concurrency,
+    removeOnComplete: { count: 1_000 },
+    removeOnFail: { count: 5_000 },
+  });
+  worker.on('error', (error) => ctx.logger.warn('ingest.worker_error', { error }));
+  worker.on('failed', (job, error) => {
+    if (!(error instanceof UnrecoverableError)) ctx.logger.warn('ingest.failed', { jobId: job?.id, attempts: job?.attemptsMade, error });
+  });
+  return worker;
+}
