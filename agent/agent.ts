@@ -8,18 +8,21 @@
  * refuses to run (`ready` rejects with code `REDIS_EVICTION_POLICY`).
  */
 import { hostname } from 'node:os';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { assertNoEviction, connectRedis, type RedisSetupError } from '../lib/redis.ts';
 import { createCanaryResponder } from './canary.ts';
 import type { AgentConfig } from './config.ts';
-import { settlesWithin, withTimeout } from './deadline.ts';
+import { settlesWithin, withTimeout } from '../lib/bounded.ts';
+import { CodedError } from '../lib/errors.ts';
 import { startHealthServer, type Readiness } from './health.ts';
 import { startHeartbeat, type HeartbeatHandle } from './heartbeat.ts';
-import { createLogger, redactUrl, throttledErrorLog, type Logger } from './log.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { redactUrl } from '../lib/urls.ts';
 import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
 import { ResultPublisher } from './publisher.ts';
 import type { RunnerTable } from './runner.ts';
 import { setUpRunners } from './runner-setup.ts';
-import { AGENT_VERSION } from './version.ts';
+import { LOOKOUT_VERSION } from '../lib/version.ts';
 import { createCheckWorker } from './worker.ts';
 import { checkQueueName } from '../checks/contract.ts';
 
@@ -50,7 +53,8 @@ export interface RunningAgent {
   healthUrl: string;
   /**
    * Resolves once the agent is connected and consuming; rejects with an error carrying a stable
-   * `code` when it refuses to run (`REDIS_EVICTION_POLICY`), or `AGENT_STOPPED` if stopped first.
+   * `code` when it refuses to run (`REDIS_EVICTION_POLICY`, a {@link RedisSetupError}), or
+   * `AGENT_STOPPED` if stopped first.
    */
   ready: Promise<void>;
   metrics: AgentMetrics;
@@ -60,29 +64,15 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-/** An error that stops the agent from running, with a stable code. */
-export class AgentStartError extends Error {
-  readonly code: 'REDIS_EVICTION_POLICY' | 'AGENT_STOPPED';
-  constructor(code: AgentStartError['code'], message: string) {
-    super(message);
-    this.name = 'AgentStartError';
-    this.code = code;
-  }
-}
+/** The agent was stopped before it was ready (`ready` then rejects with it). */
+export class AgentStartError extends CodedError<'AGENT_STOPPED'> {}
 
 export async function startAgent(config: AgentConfig, options: StartAgentOptions = {}): Promise<RunningAgent> {
   const logger = (options.logger ?? createLogger()).child({ agentId: config.agentId, region: config.region });
   const startedAt = Date.now();
   const metrics = createAgentMetrics();
 
-  const redis = new Redis(config.redisUrl, {
-    maxRetriesPerRequest: null,
-    // Reconnect quickly: a probe agent that is away from Redis is blind.
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
-    connectionName: `lookout-agent:${config.agentId}`,
-  });
-  const logRedisError = throttledErrorLog(logger, 'redis.error');
-  redis.on('error', (error) => logRedisError(error));
+  const redis = connectRedis(config.redisUrl, { name: `lookout-agent:${config.agentId}`, logger, blocking: true });
   // Log transitions only: ioredis emits `close` for every failed reconnect attempt.
   let connected = false;
   let everConnected = false;
@@ -138,20 +128,21 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     throw error;
   }
   logger.info('agent.started', {
-    version: AGENT_VERSION, queue: checkQueueName(config.region), prefix: config.prefix, redis: redactUrl(config.redisUrl),
+    version: LOOKOUT_VERSION, queue: checkQueueName(config.region), prefix: config.prefix, redis: redactUrl(config.redisUrl),
     concurrency: config.concurrency, healthUrl: health.url, checkTypes: capabilities,
   });
 
   const boot = async (): Promise<void> => {
     await untilRedisReady(redis, stopped.signal);
-    await checkEvictionPolicy(redis, logger);
+    // An agent's Redis role may not run CONFIG: read the policy from INFO, and only warn when even that fails.
+    await withTimeout(assertNoEviction(redis, { via: 'info', unreadable: 'warn', logger }), 5_000, 'reading the Redis eviction policy');
     if (stopped.signal.aborted) throw stoppedError();
     checkWorker.start();
     await Promise.race([checkWorker.worker.waitUntilReady(), abortion(stopped.signal)]);
     heartbeat = startHeartbeat({
       redis, prefix: config.prefix, logger, inFlight: checkWorker.inFlight,
       identity: {
-        agentId: config.agentId, region: config.region, version: AGENT_VERSION, hostname: hostname(), pid: process.pid,
+        agentId: config.agentId, region: config.region, version: LOOKOUT_VERSION, hostname: hostname(), pid: process.pid,
         concurrency: config.concurrency, capabilities, startedAt,
       },
     });
@@ -221,21 +212,5 @@ async function untilRedisReady(redis: Redis, signal: AbortSignal): Promise<void>
     await Promise.race([new Promise<void>((resolve) => { onReady = resolve; redis.once('ready', onReady); }), abortion(signal)]);
   } finally {
     redis.off('ready', onReady);
-  }
-}
-
-/** BullMQ needs `noeviction`: under memory pressure any other policy silently deletes jobs. */
-async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
-  let info: string;
-  try {
-    info = await withTimeout(redis.info('memory'), 5_000, 'INFO memory');
-  } catch (error) {
-    logger.warn('redis.policy_unknown', { error, note: 'could not read maxmemory-policy; make sure it is noeviction' });
-    return;
-  }
-  const policy = /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
-  if (policy && policy !== 'noeviction') {
-    throw new AgentStartError('REDIS_EVICTION_POLICY',
-      `redis maxmemory-policy is "${policy}"; Lookout needs "noeviction" (CONFIG SET maxmemory-policy noeviction), or queued jobs can vanish`);
   }
 }

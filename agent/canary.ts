@@ -4,11 +4,12 @@
  * intervalMs`. No network, no runner: the answer only proves that this region's queue is consumed, which
  * a heartbeat cannot (a worker can stop fetching while its process keeps heartbeating).
  */
+import { describeZodError } from '../lib/zod-problems.ts';
 import type { Redis } from 'ioredis';
 import {
-  CANARY_STALL_FACTOR, CanaryAnswer, CanaryJob, SCHEMA_VERSION, canaryAnswerKey, describeZodError,
+  CANARY_STALL_FACTOR, CanaryAnswer, CanaryJob, SCHEMA_VERSION, canaryAnswerKey,
 } from '../checks/contract.ts';
-import { withTimeout } from './deadline.ts';
+import { withTimeout } from '../lib/bounded.ts';
 
 /** What a completed canary job returns (stored by BullMQ as the job's return value). */
 export interface CanaryOutcome {

@@ -9,8 +9,8 @@ import type { Redis } from 'ioredis';
 import {
   HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, Heartbeat, SCHEMA_VERSION, agentIndexKey, heartbeatKey,
 } from '../checks/contract.ts';
-import { withTimeout } from './deadline.ts';
-import type { Logger } from './log.ts';
+import { withTimeout } from '../lib/bounded.ts';
+import type { Logger } from '../lib/log.ts';
 
 export interface HeartbeatOptions {
   redis: Redis;

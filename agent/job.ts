@@ -3,8 +3,9 @@
  * {@link CheckJob}, or into a message naming every bad field plus, when enough of the payload is
  * readable, the identity of the check so that an `INVALID_JOB` result can be reported for it.
  */
+import { describeZodError } from '../lib/zod-problems.ts';
 import { z } from 'zod';
-import { CheckId, CheckJob, RunTrigger, SCHEMA_VERSION, describeZodError } from '../checks/contract.ts';
+import { CheckId, CheckJob, RunTrigger, SCHEMA_VERSION } from '../checks/contract.ts';
 
 /** Enough of a bad job to report an `INVALID_JOB` result against its check. */
 export interface InvalidJobIdentity {

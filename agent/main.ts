@@ -8,7 +8,7 @@
  */
 import { agentHelp, parseAgentConfig } from './config.ts';
 import { startAgent } from './agent.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from '../lib/log.ts';
 
 const parsed = parseAgentConfig(process.argv.slice(2), process.env);
 if ('help' in parsed) {

@@ -8,8 +8,8 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RESULTS_QUEUE, type RunResult } from '../checks/contract.ts';
-import { withTimeout } from './deadline.ts';
-import { throttledErrorLog, type Logger } from './log.ts';
+import { withTimeout } from '../lib/bounded.ts';
+import { throttledErrorLog, type Logger } from '../lib/log.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { resultJobId } from './schedule.ts';
 import { Spool } from './spool.ts';

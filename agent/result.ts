@@ -4,7 +4,8 @@
  * that fails validation is a runner bug: it is replaced by an `AGENT_INTERNAL` result that says why,
  * so the coordinator still hears about the slot and the target is never blamed.
  */
-import { RunResult, SCHEMA_VERSION, describeZodError, type RunTrigger } from '../checks/contract.ts';
+import { describeZodError } from '../lib/zod-problems.ts';
+import { RunResult, SCHEMA_VERSION, type RunTrigger } from '../checks/contract.ts';
 import type { RunReport } from './runner.ts';
 import { agentErrorReport } from './run.ts';
 

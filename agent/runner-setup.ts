@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import { secretSafeArtifactSink } from './artifact-secrets.ts';
 import { createRedisArtifactSink } from './artifacts.ts';
 import type { AgentConfig } from './config.ts';
-import type { Logger } from './log.ts';
+import type { Logger } from '../lib/log.ts';
 import type { RunnerTable } from './runner.ts';
 import { createRunners } from './runners/index.ts';
 import { loadSecrets, withSecrets } from './secrets.ts';

@@ -460,11 +460,3 @@ export const agentIndexKey = (prefix: string): string => `${prefix}:agents:index
 export const artifactKey = (prefix: string, runId: string, name: string): string => `${prefix}:artifact:${runId}:${name}`;
 /** Redis set (with expiry) of the artifact names stored for one run. */
 export const artifactIndexKey = (prefix: string, runId: string): string => `${prefix}:artifact-index:${runId}`;
-
-/** Formats a zod error as `field.path: message` lines, for CLI output and API error bodies. */
-export function describeZodError(error: z.ZodError, at = ''): string[] {
-  return error.issues.map((issue) => {
-    const path = [at, ...issue.path.map(String)].filter(Boolean).join('.');
-    return path ? `${path}: ${issue.message}` : issue.message;
-  });
-}

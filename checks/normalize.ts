@@ -2,6 +2,7 @@
  * Turns what a check file exports (SDK objects, with durations like '30s') into wire definitions,
  * and validates them against the contract. Pure: returns diagnostics, never throws.
  */
+import { zodProblems } from '../lib/zod-problems.ts';
 import { CheckDefinition } from './contract.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { parseDuration } from './duration.ts';
@@ -58,12 +59,12 @@ export function normalizeCheck(check: AnyCheck, file: string, bundle?: string, d
   const result = CheckDefinition.safeParse(raw);
   if (!result.success) {
     const reported = new Set(problems.map((p) => p.field));
-    for (const issue of result.error.issues) {
-      const field = sdkFieldName(issue.path.map(String).join('.'));
+    for (const problem of zodProblems(result.error)) {
+      const field = sdkFieldName(problem.field);
       if (reported.has(field)) continue;
       const top = field.split('.')[0]!;
       const origin = inherited.has(top) ? ' (inherited from defaults in lookout.config.ts)' : '';
-      problems.push({ file, checkId, field, message: `${issue.message}${origin}` });
+      problems.push({ file, checkId, field, message: `${problem.message}${origin}` });
     }
   }
   return problems.length > 0 || !result.success ? { problems } : { definition: result.data, problems };

@@ -3,6 +3,7 @@
  * up to the git root (a folder holding `.git`) or the working directory, whichever comes first. The file
  * is bundled like a check file (so it may import helpers and `lookout/checks`) and validated.
  */
+import { zodProblems } from '../lib/zod-problems.ts';
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
@@ -79,11 +80,7 @@ export function validateProjectConfig(value: unknown, file: string, dir: string)
   const problems: Diagnostic[] = [];
   const parsed = ConfigShape.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const field = issue.path.map(String).join('.');
-      const message = issue.code === 'unrecognized_keys' ? `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message;
-      problems.push({ file, ...(field ? { field } : {}), message });
-    }
+    for (const { field, message } of zodProblems(parsed.error, { unknownKeyNoun: 'option' })) problems.push({ file, ...(field ? { field } : {}), message });
   }
   const defaults: Record<string, unknown> = {};
   const rawDefaults = raw.defaults;
@@ -97,7 +94,7 @@ export function validateProjectConfig(value: unknown, file: string, dir: string)
       const schema = (KnownDefaults as Record<string, z.ZodType | undefined>)[key];
       const checked = schema?.safeParse(item);
       if (checked && !checked.success) {
-        for (const issue of checked.error.issues) problems.push({ file, field: ['defaults', key, ...issue.path.map(String)].join('.'), message: issue.message });
+        for (const { field, message } of zodProblems(checked.error, { at: `defaults.${key}` })) problems.push({ file, field, message });
         continue;
       }
       defaults[key] = item;

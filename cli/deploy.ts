@@ -14,7 +14,7 @@ import { formatDiagnostic } from '../checks/diagnostics.ts';
 import type { DeleteGuardVerdict, DeploymentPlan } from '../checks/plan.ts';
 import { DEFAULT_MAX_DELETE_PERCENT } from '../checks/project.ts';
 import { ApiError, callApi, type ApiTarget } from './api-client.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags } from '../lib/options.ts';
 import { formatPlan, planSummary } from './plan-format.ts';
 import { loadProject, splitArguments } from './project.ts';
 

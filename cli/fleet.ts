@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { RegionName } from '../checks/contract.ts';
 import { formatDiagnostic } from '../checks/diagnostics.ts';
 import { loadChecks, releaseBundler } from '../checks/loader.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags } from '../lib/options.ts';
 import { deployDefinitions } from './deploy.ts';
 import { createFleetToken } from './fleet-token.ts';
 import { startDemoTarget, type DemoTarget } from './demo-target.ts';

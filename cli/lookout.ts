@@ -5,7 +5,7 @@
 import { deployCommand, deployHelp } from './deploy.ts';
 import { fleetHelp } from './fleet.ts';
 
-const VERSION = '0.1.0';
+import { LOOKOUT_VERSION as VERSION } from '../lib/version.ts';
 
 const help = `lookout ${VERSION} — synthetic monitoring from several regions
 

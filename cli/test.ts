@@ -14,7 +14,7 @@ import type { RunnerTable } from '../agent/runner.ts';
 import { createRunners } from '../agent/runners/index.ts';
 import type { BrowserRunner } from '../agent/runners/browser/index.ts';
 import { loadSecrets, withSecrets, type Secrets } from '../agent/secrets.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags } from '../lib/options.ts';
 import { loadProject } from './project.ts';
 import { REPORTERS, jsonReport, junitReport, tableReport, totals, type Reporter, type TestRun } from './test-report.ts';
 

@@ -5,9 +5,9 @@
  */
 import { Redis } from 'ioredis';
 import { DEFAULT_PREFIX } from '../checks/contract.ts';
-import { CoordinatorError } from '../coordinator/platform/errors.ts';
+import { CodedError } from '../lib/errors.ts';
 import { TOKEN_SCOPES, TokenStore } from '../coordinator/http/tokens.ts';
-import { parseFlags } from './args.ts';
+import { parseFlags } from '../lib/options.ts';
 
 export const tokenHelp = `Usage: lookout token create --name <name> --scope <scope> [--scope …] [options]
        lookout token list [options]
@@ -88,7 +88,7 @@ export async function tokenCommand(argv: string[], env: NodeJS.ProcessEnv, out: 
     }
     return 0;
   } catch (error) {
-    if (error instanceof CoordinatorError) { err.write(`lookout token: ${error.code}: ${error.message}\n`); return 2; }
+    if (error instanceof CodedError) { err.write(`lookout token: ${error.code}: ${error.message}\n`); return 2; }
     err.write(`lookout token: ${(error as Error).message}\n`);
     return 1;
   } finally {

@@ -4,6 +4,7 @@
  * so any number of coordinators can run against the same Redis and prefix.
  */
 import { createServer } from 'node:http';
+import { settlesWithin } from '../lib/bounded.ts';
 import type { AddressInfo } from 'node:net';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -14,11 +15,11 @@ import { createAuthorizer } from './http/auth.ts';
 import { CanarySender } from './liveness/canary-store.ts';
 import type { AlertEvent } from './events/events.ts';
 import { startIngestWorker } from './results/ingest.ts';
-import { createLogger, type Logger } from './platform/log.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
 import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
 import { openIncidentsKey } from './platform/keys.ts';
 import { OutboxPump, type Deliver } from './events/outbox.ts';
-import { assertNoEviction, connectRedis, waitForRedis } from './platform/redis.ts';
+import { assertNoEviction, connectRedis, waitForRedis } from '../lib/redis.ts';
 import { Registry } from './registry/store.ts';
 import { CheckScheduler, type ReconcileSummary } from './scheduling/scheduler.ts';
 import { CheckStateStore } from './detection/store.ts';
@@ -64,7 +65,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const redis = connectRedis(config.redisUrl, { name: 'lookout-coordinator', logger });
   try {
     await waitForRedis(redis, config.redisUrl, options.redisTimeoutMs ?? 10_000);
-    await assertNoEviction(redis, { skipCheck: config.skipRedisPolicyCheck, logger });
+    await assertNoEviction(redis, { via: 'config', unreadable: config.skipRedisPolicyCheck ? 'warn' : 'refuse', logger });
   } catch (error) {
     redis.disconnect();
     throw error;
@@ -195,23 +196,13 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
 
 /** Runs one shutdown step for at most `ms`; false (and a log line) when it did not finish in time. */
 async function bounded(name: string, work: () => Promise<unknown>, ms: number, logger: Logger): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const finished = await Promise.race([
-    work().then(() => true, (error: unknown) => { logger.warn('coordinator.stop_step_failed', { step: name, error }); return true; }),
-    new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), ms); }),
-  ]);
-  clearTimeout(timer);
+  const finished = await settlesWithin(work().catch((error: unknown) => logger.warn('coordinator.stop_step_failed', { step: name, error })), ms);
   if (!finished) logger.warn('coordinator.stop_step_timeout', { step: name, timeoutMs: ms });
   return finished;
 }
 
 /** QUIT, but never wait for a Redis that is away: disconnect after a second. */
 async function closeRedis(conn: Redis): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    conn.quit().catch(() => {}),
-    new Promise<void>((resolve) => { timer = setTimeout(resolve, 1_000); }),
-  ]);
-  clearTimeout(timer);
+  await settlesWithin(conn.quit(), 1_000);
   conn.disconnect();
 }

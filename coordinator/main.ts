@@ -5,7 +5,7 @@
  */
 import { loadAlertingConfig } from './alerting/config.ts';
 import { coordinatorHelp, parseCoordinatorConfig } from './config.ts';
-import { createLogger } from './platform/log.ts';
+import { createLogger } from '../lib/log.ts';
 import { startCoordinatorService, type CoordinatorService } from './service.ts';
 
 const logger = createLogger();

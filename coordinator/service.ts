@@ -8,7 +8,7 @@ import { requireAlertingConfig, type AlertingSetup } from './alerting/config.ts'
 import type { CoordinatorConfig } from './config.ts';
 import { startCoordinator, type RunningCoordinator, type StartOptions } from './coordinator.ts';
 import { createDelivery, type Delivery } from './alerting/delivery.ts';
-import { createLogger } from './platform/log.ts';
+import { createLogger } from '../lib/log.ts';
 
 export interface CoordinatorService {
   url: string;

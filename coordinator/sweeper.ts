@@ -21,7 +21,7 @@ import { sweepCanaries } from './liveness/canary-store.ts';
 import { emptyCheckState, sweepCheck, type Transition } from './detection/check-state.ts';
 import type { ProbeAlertEvent, RegionStallEvent, SloBurnRateEvent } from './events/events.ts';
 import { agentStateKey, outboxKey } from './platform/keys.ts';
-import type { Logger } from './platform/log.ts';
+import type { Logger } from '../lib/log.ts';
 import { isInMaintenance } from './maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from './platform/metrics.ts';
 import type { Registry } from './registry/store.ts';

@@ -1,5 +1,5 @@
 /**
- * HTTP handlers for alert delivery, registered by api.ts:
+ * HTTP routes for alert delivery (in the route table, http/routes.ts):
  *
  * GET  /api/alerts/dead-letters?limit=100&offset=0   deliveries that failed for good, newest first
  * POST /api/alerts/dead-letters/:deliveryId/retry    queue one again with a fresh set of attempts (202);
@@ -8,14 +8,12 @@
  * They work on the `alerts` queue through the API's own Redis connection, so every coordinator can
  * list and retry dead letters, whether or not it has channels configured itself.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DeadLetterError, listDeadLetters, retryDeadLetter } from './dead-letters.ts';
 import { ALERTS_QUEUE } from './delivery.ts';
 import { HttpError, quoted, sendJson } from '../http/json.ts';
-
-type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void>;
+import { admin, read, type Route } from '../http/route.ts';
 
 /** Most dead letters one request returns. */
 export const MAX_DEAD_LETTERS_PAGE = 500;
@@ -30,22 +28,22 @@ function intParam(url: URL, name: string, fallback: number, max: number): number
   return Number(raw);
 }
 
-export function alertsApiRoutes(deps: { redis: Redis; prefix: string }): Array<{ pattern: RegExp; methods: Partial<Record<string, Handler>> }> {
+export function alertingRoutes(deps: { redis: Redis; prefix: string }): Route[] {
   let queue: Queue | null = null;
   // Created on first use, on the API's connection (shared: closing the coordinator closes it).
   const alerts = (): Queue => (queue ??= new Queue(ALERTS_QUEUE, { connection: deps.redis, prefix: deps.prefix }));
 
   return [
     { pattern: /^\/api\/alerts\/dead-letters$/, methods: {
-      GET: async (_req, res, _params, url) => {
+      GET: read(async (_req, res, _params, url) => {
         const limit = intParam(url, 'limit', 100, MAX_DEAD_LETTERS_PAGE);
         const offset = intParam(url, 'offset', 0, 1_000_000);
         const deadLetters = limit === 0 ? [] : await listDeadLetters(alerts(), { start: offset, end: offset + limit - 1 });
         sendJson(res, 200, { deadLetters, limit, offset });
-      },
+      }),
     } },
     { pattern: /^\/api\/alerts\/dead-letters\/([^/]+)\/retry$/, methods: {
-      POST: async (req, res, [rawId]) => {
+      POST: admin(async (req, res, [rawId]) => {
         req.resume();
         let deliveryId: string;
         try { deliveryId = decodeURIComponent(rawId!); } catch { throw new HttpError(400, 'INVALID_DELIVERY_ID', 'delivery id is not valid URL encoding'); }
@@ -62,7 +60,7 @@ export function alertsApiRoutes(deps: { redis: Redis; prefix: string }): Array<{
           throw error;
         }
         sendJson(res, 202, { retried: deliveryId });
-      },
+      }),
     } },
   ];
 }

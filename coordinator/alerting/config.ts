@@ -25,12 +25,13 @@
  * to every channel. Channels from `--webhook-url` (named `webhook-1`, `webhook-2`, ...) receive every
  * event in addition to the routes.
  */
+import { isHttpUrl } from '../../lib/urls.ts';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { parseChannelConfigs, type ChannelConfig } from './channels/index.ts';
-import { describeProblems, jsonPath } from './channels/problems.ts';
+import { describeZodError, jsonPath } from '../../lib/zod-problems.ts';
 import { webhookChannels, type CoordinatorConfig } from '../config.ts';
-import { CoordinatorError } from '../platform/errors.ts';
+import { CodedError } from '../../lib/errors.ts';
 import { alsoEverythingTo, everythingTo, parseRoutes, type Routes } from './routing.ts';
 
 /** Alerting as the coordinator runs it: validated channels, routes over them, and the link base. */
@@ -42,10 +43,6 @@ export interface AlertingSetup {
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
-
-const isHttpUrl = (value: string): boolean => {
-  try { return /^https?:$/.test(new URL(value).protocol); } catch { return false; }
-};
 
 const AlertingFileSchema = z.strictObject({
   /** Editors' JSON-schema hint; ignored. */
@@ -112,7 +109,7 @@ export function parseAlertingConfig(
   const inFile: string[] = [];
   const resolved = resolveEnvRefs(file.content, env, '', inFile);
   const top = AlertingFileSchema.safeParse(resolved);
-  if (!top.success) inFile.push(...describeProblems(top.error));
+  if (!top.success) inFile.push(...describeZodError(top.error));
   // Channels and routes are checked even when the top level has problems, so everything shows at once.
   const raw = typeof resolved === 'object' && resolved !== null && !Array.isArray(resolved) ? resolved as Record<string, unknown> : {};
   const rawChannels = Array.isArray(raw.channels) ? raw.channels as unknown[] : [];
@@ -185,11 +182,10 @@ export function requireAlertingConfig(
   throw new AlertingConfigError(result.problems);
 }
 
-export class AlertingConfigError extends CoordinatorError {
+export class AlertingConfigError extends CodedError<'INVALID_ALERTING_CONFIG'> {
   readonly problems: string[];
   constructor(problems: string[]) {
     super('INVALID_ALERTING_CONFIG', `invalid alerting configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'AlertingConfigError';
     this.problems = problems;
   }
 }

@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import { z } from 'zod';
 import { parseAlertEvent } from '../events/schema.ts';
 import { summarize } from '../events/summary.ts';
-import { CoordinatorError } from '../platform/errors.ts';
+import { CodedError } from '../../lib/errors.ts';
 
 /** A delivery that failed for good, as shown by the API. */
 export interface DeadLetter {
@@ -27,13 +27,7 @@ export interface DeadLetter {
 
 export type DeadLetterErrorCode = 'DEAD_LETTER_NOT_FOUND' | 'NOT_A_DEAD_LETTER';
 
-export class DeadLetterError extends CoordinatorError {
-  declare readonly code: DeadLetterErrorCode;
-  constructor(code: DeadLetterErrorCode, message: string) {
-    super(code, message);
-    this.name = 'DeadLetterError';
-  }
-}
+export class DeadLetterError extends CodedError<DeadLetterErrorCode> {}
 
 const JobShape = z.object({ channel: z.string(), event: z.unknown() });
 

@@ -30,6 +30,7 @@
  * are the dead letters, listed by {@link Delivery.listDeadLetters} and re-sent by
  * {@link Delivery.retryDeadLetter} (or `GET /api/alerts/dead-letters`, `POST .../:id/retry`).
  */
+import { settlesWithin } from '../../lib/bounded.ts';
 import { randomUUID } from 'node:crypto';
 import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -40,15 +41,15 @@ import { DEFAULT_PREFIX, StoredCheck } from '../../checks/contract.ts';
 import { parseAlertEvent } from '../events/schema.ts';
 import { checkIdOf, viewEvent, type AnyAlertEvent } from '../events/view.ts';
 import { moduleFor, parseChannelConfigs, type ChannelConfig } from './channels/index.ts';
-import { describeProblems } from './channels/problems.ts';
+import { describeZodError } from '../../lib/zod-problems.ts';
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './channels/retry.ts';
 import { ChannelName, type SendFailureCode } from './channels/types.ts';
 import { listDeadLetters, retryDeadLetter, type DeadLetter } from './dead-letters.ts';
 import { DeliveryThreads } from './threads.ts';
-import { CoordinatorError } from '../platform/errors.ts';
+import { CodedError } from '../../lib/errors.ts';
 import type { AlertEvent } from '../events/events.ts';
 import { registryKey } from '../platform/keys.ts';
-import { createLogger, type Logger } from '../platform/log.ts';
+import { createLogger, type Logger } from '../../lib/log.ts';
 import { everythingTo, parseRoutes, route, routableEvent, usesTags, type Routes } from './routing.ts';
 
 export type { DeadLetter } from './dead-letters.ts';
@@ -70,13 +71,11 @@ const LOCK_MARGIN_MS = 5_000;
 /** Stable codes of the errors this module throws (dead-letter errors come from dead-letters.ts). */
 export type DeliveryErrorCode = 'INVALID_CHANNEL_CONFIG' | 'INVALID_ROUTES' | 'DELIVERY_STOPPED';
 
-export class DeliveryError extends CoordinatorError {
-  declare readonly code: DeliveryErrorCode;
+export class DeliveryError extends CodedError<DeliveryErrorCode> {
   /** Every problem found, for `INVALID_CHANNEL_CONFIG` and `INVALID_ROUTES`. */
   readonly problems: string[];
   constructor(code: DeliveryErrorCode, message: string, problems: string[] = []) {
     super(code, message);
-    this.name = 'DeliveryError';
     this.problems = problems;
   }
 }
@@ -273,9 +272,9 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   async function processDelivery(job: Job<DeliveryJobData, DeliveryResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<DeliveryResult> {
     const jobId = job.id ?? '';
     const data = DeliveryJobData.safeParse(job.data);
-    if (!data.success) throw new UnrecoverableError(`INVALID_JOB: ${describeProblems(data.error, 'data').join('; ')}`);
+    if (!data.success) throw new UnrecoverableError(`INVALID_JOB: ${describeZodError(data.error, 'data').join('; ')}`);
     const event = parseAlertEvent(data.data.event);
-    if (!event.success) throw new UnrecoverableError(`INVALID_JOB: ${describeProblems(event.error, 'data.event').join('; ')}`);
+    if (!event.success) throw new UnrecoverableError(`INVALID_JOB: ${describeZodError(event.error, 'data.event').join('; ')}`);
     const channel = byName.get(data.data.channel);
     if (!channel) {
       count(data.data.channel, 'failed');
@@ -372,7 +371,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       const valid = parseAlertEvent(input);
       if (!valid.success) {
         // Dropped, not thrown: retrying cannot fix it, and a throw would block the outbox behind it.
-        log.error('delivery.invalid_event', { eventId: (input as { id?: unknown } | null)?.id, problems: describeProblems(valid.error, 'event') });
+        log.error('delivery.invalid_event', { eventId: (input as { id?: unknown } | null)?.id, problems: describeZodError(valid.error, 'event') });
         return;
       }
       const event = valid.data;
@@ -462,13 +461,3 @@ function deliveriesCounter(registry: Registry | undefined): Counter<'channel' | 
   });
 }
 
-/** Whether `promise` settles within `ms` (it keeps running either way). */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => { timer = setTimeout(resolve, ms, false); });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

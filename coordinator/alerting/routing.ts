@@ -14,7 +14,7 @@
  * delivery adds the channels that got an earlier event of the same incident (see delivery.ts).
  */
 import { z } from 'zod';
-import { describeProblems } from './channels/problems.ts';
+import { describeZodError } from '../../lib/zod-problems.ts';
 import {
   KNOWN_EVENT_TYPES, SEVERITIES, carriedTags, scopeOf, severityOf, type AnyAlertEvent, type Severity,
 } from '../events/view.ts';
@@ -126,7 +126,7 @@ export type RoutesResult = { ok: true; routes: Routes } | { ok: false; problems:
  */
 export function parseRoutes(input: unknown, channelNames: readonly string[], at = 'routes'): RoutesResult {
   const parsed = RoutesSchema.safeParse(input);
-  if (!parsed.success) return { ok: false, problems: describeProblems(parsed.error, at) };
+  if (!parsed.success) return { ok: false, problems: describeZodError(parsed.error, at) };
   const problems: string[] = [];
   const known = (name: string, where: string) => {
     if (!channelNames.includes(name)) {

@@ -9,7 +9,7 @@
  * notices. During maintenance every notification is held back and no confirmation is planned.
  */
 import type { RunResult, StoredCheck } from '../../checks/contract.ts';
-import { sameCanonicalJson } from '../platform/canonical-json.ts';
+import { sameCanonicalJson } from '../../lib/canonical-json.ts';
 import {
   awaitedRegions, planConfirmations, settleConfirmations, type PendingConfirmation, type PlannedConfirmation,
 } from './confirmation.ts';

@@ -9,7 +9,7 @@
 import type { Redis } from 'ioredis';
 import type { AlertEvent } from './events.ts';
 import { outboxKey } from '../platform/keys.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../../lib/log.ts';
 
 export type Deliver = (event: AlertEvent) => Promise<void>;
 

@@ -8,6 +8,7 @@
  *   GET /api/artifacts/:runId         → `{ runId, artifacts: [{ name, bytes, contentType, createdAt }] }`
  *   GET /api/artifacts/:runId/:name   → the artifact's bytes with its content type
  */
+import { read, type Route } from './route.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { artifactIndexKey, artifactKey } from '../../checks/contract.ts';
@@ -113,4 +114,13 @@ export function getArtifactHandler(reader: ArtifactReader) {
     });
     res.end(req.method === 'HEAD' ? undefined : artifact.data);
   };
+}
+
+/** `GET /api/artifacts/:runId[/:name]`: a browser run's artifacts (in the route table, routes.ts). */
+export function artifactRoutes(deps: { redis: Redis; prefix: string }): Route[] {
+  const reader = createArtifactReader(deps.redis, { prefix: deps.prefix });
+  return [
+    { pattern: /^\/api\/artifacts\/([^/]+)$/, methods: { GET: read(listArtifactsHandler(reader)) } },
+    { pattern: /^\/api\/artifacts\/([^/]+)\/([^/]+)$/, methods: { GET: read(getArtifactHandler(reader)) } },
+  ];
 }

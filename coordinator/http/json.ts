@@ -34,8 +34,10 @@ export function sendError(res: ServerResponse, error: HttpError, headers: Record
 /**
  * Reads and parses a JSON body of at most `limit` bytes. Throws `BODY_TOO_LARGE` (413) as soon as the
  * declared or received size passes the limit (the rest is discarded, not buffered) and `INVALID_JSON` (400).
+ * An empty body is `INVALID_JSON` too, unless `emptyAs` gives the value it stands for.
  */
-export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+export async function readJsonBody(req: IncomingMessage, options: { limit?: number; emptyAs?: unknown } = {}): Promise<unknown> {
+  const limit = options.limit ?? MAX_BODY_BYTES;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
@@ -60,7 +62,10 @@ export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES)
     req.on('error', (error) => { if (!failed) { failed = true; reject(new HttpError(400, 'BODY_READ_FAILED', `could not read the request body: ${error.message}`)); } });
   });
   const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') throw new HttpError(400, 'INVALID_JSON', 'request body is empty; expected JSON');
+  if (text.trim() === '') {
+    if ('emptyAs' in options) return options.emptyAs;
+    throw new HttpError(400, 'INVALID_JSON', 'request body is empty; expected JSON');
+  }
   try {
     return JSON.parse(text);
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
  * The shape of the API's route table: each method of each route names the access it needs, so that
- * api.ts reads as a list of routes with their scopes, and auth.ts checks them in one place.
+ * each capability's api.ts lists its routes with their scopes, and auth.ts checks them in one place.
  *
  * ```ts
  * { pattern: /^\/api\/checks\/([^/]+)$/, methods: { GET: read(detail), DELETE: deploy(remove) } }
@@ -43,15 +43,4 @@ export const admin = (handle: Handler): Endpoint => ({ access: 'admin', handle }
 export function endpointOf(method: string, entry: Endpoint | Handler): Endpoint {
   if (typeof entry !== 'function') return entry;
   return { access: method === 'GET' || method === 'HEAD' ? 'read' : 'admin', handle: entry };
-}
-
-/** Routes from another module, with the access of each method stated here (bare handlers only). */
-export function withAccess(routes: ReadonlyArray<Route>, access: Partial<Record<string, RouteAccess>>): Route[] {
-  return routes.map((route) => ({
-    pattern: route.pattern,
-    methods: Object.fromEntries(Object.entries(route.methods).map(([method, entry]) => [
-      method,
-      typeof entry === 'function' && access[method] ? { access: access[method]!, handle: entry } : entry,
-    ])),
-  }));
 }

@@ -9,8 +9,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { CoordinatorError } from '../platform/errors.ts';
+import { CodedError } from '../../lib/errors.ts';
 import { tokensKey } from '../platform/keys.ts';
+
+/** A token request that cannot be honoured (bad name or scope). */
+export class TokenError extends CodedError<'INVALID_TOKEN_REQUEST'> {}
 
 export const TOKEN_SCOPES = ['read', 'deploy', 'admin'] as const;
 export const TokenScope = z.enum(TOKEN_SCOPES);
@@ -62,7 +65,7 @@ export class TokenStore {
     if (!name.success) problems.push(`name: ${name.error.issues[0]?.message}`);
     const scopes = z.array(TokenScope).min(1, 'at least one scope is needed').safeParse([...new Set(input.scopes)]);
     if (!scopes.success) problems.push(`scope: ${scopes.error.issues[0]?.message} (scopes: ${TOKEN_SCOPES.join(', ')})`);
-    if (!name.success || !scopes.success) throw new CoordinatorError('INVALID_TOKEN_REQUEST', problems.join('; '));
+    if (!name.success || !scopes.success) throw new TokenError('INVALID_TOKEN_REQUEST', problems.join('; '));
     for (;;) {
       const id = randomBytes(6).toString('hex');
       const token = `lk_${id}_${randomBytes(32).toString('base64url')}`;

@@ -9,6 +9,7 @@
  *   optimistic transaction that also pushes its event to the outbox, so two coordinators emit it once.
  * - {@link readCanaryStatus}: what `GET /api/agents` shows per region.
  */
+import { describeZodError } from '../../lib/zod-problems.ts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CANARY_JOB_NAME, CanaryJob, SCHEMA_VERSION, canaryAnswerKey } from '../../checks/contract.ts';
@@ -17,7 +18,7 @@ import {
 } from './canary.ts';
 import type { RegionStallEvent } from '../events/events.ts';
 import { canarySentKey, canaryStateKey, outboxKey } from '../platform/keys.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import type { TransactionRunner } from '../platform/transaction.ts';
 
 /** The newest canary sent to a region (at `canarySentKey`): proof that canaries are being sent, and at which interval. */
@@ -106,7 +107,7 @@ export class CanarySender {
     for (const region of regions) {
       const parsed = CanaryJob.safeParse({ schemaVersion: SCHEMA_VERSION, kind: 'canary', region, slot, intervalMs, sentAt: now });
       if (!parsed.success) {
-        this.#o.logger.error('canary.invalid_job', { region, problems: parsed.error.issues.map((i) => i.message) });
+        this.#o.logger.error('canary.invalid_job', { region, problems: describeZodError(parsed.error) });
         continue;
       }
       await this.#o.queueFor(region).add(CANARY_JOB_NAME, parsed.data, {

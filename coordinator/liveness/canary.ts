@@ -13,7 +13,7 @@
  * downstream, whatever the reason).
  */
 import { CANARY_STALL_FACTOR, CanaryAnswer } from '../../checks/contract.ts';
-import { canonicalJson } from '../platform/canonical-json.ts';
+import { canonicalJson } from '../../lib/canonical-json.ts';
 import { regionStallEventId, type RegionStallEvent } from '../events/events.ts';
 
 export type RegionCanaryStatus = 'ok' | 'stalled';

@@ -1,5 +1,5 @@
 /**
- * HTTP handlers for maintenance windows, registered by api.ts:
+ * HTTP routes for maintenance windows (in the route table, http/routes.ts):
  *
  * GET    /api/maintenance        every window, with whether it is on now and its current / next occurrence
  * POST   /api/maintenance        { name, checks?: string[], tags?: string[], schedule } → 201 { window }
@@ -12,55 +12,51 @@
  * Errors: 400 INVALID_BODY (with `problems: [{ field, message }]`), 400 INVALID_MAINTENANCE_ID,
  * 404 MAINTENANCE_NOT_FOUND, 409 MAINTENANCE_LIMIT.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { zodProblems } from '../../lib/zod-problems.ts';
 import { HttpError, quoted, readJsonBody, sendJson } from '../http/json.ts';
+import { deploy, read, type Route } from '../http/route.ts';
 import { MaintenanceInput, activeOccurrence, nextOccurrence, type MaintenanceWindow } from './maintenance.ts';
 import { MAX_MAINTENANCE_WINDOWS, type MaintenanceStore } from './store.ts';
-
-type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL) => Promise<void>;
 
 /** Largest maintenance request body. */
 const MAX_BODY_BYTES = 64 * 1024;
 
-export function maintenanceApiRoutes(deps: { store: { maintenance: MaintenanceStore }; now?: () => number }): Array<{ pattern: RegExp; methods: Partial<Record<string, Handler>> }> {
+export function maintenanceRoutes(deps: { maintenance: MaintenanceStore; now?: () => number }): Route[] {
   const now = deps.now ?? Date.now;
-  const store = deps.store.maintenance;
+  const store = deps.maintenance;
   const shown = (w: MaintenanceWindow, at: number) => ({ ...w, active: activeOccurrence(w.schedule, at) !== null, current: activeOccurrence(w.schedule, at), next: nextOccurrence(w.schedule, at) });
 
   return [
     { pattern: /^\/api\/maintenance$/, methods: {
-      GET: async (_req, res) => {
+      GET: read(async (_req, res) => {
         const at = now();
         sendJson(res, 200, { generatedAt: at, windows: (await store.list()).map((w) => shown(w, at)) });
-      },
-      POST: async (req, res) => {
-        const body = await readJsonBody(req, MAX_BODY_BYTES);
+      }),
+      POST: deploy(async (req, res) => {
+        const body = await readJsonBody(req, { limit: MAX_BODY_BYTES });
         const parsed = MaintenanceInput.safeParse(body);
         if (!parsed.success) {
-          const problems = parsed.error.issues.map((issue) => ({
-            field: issue.path.map(String).join('.') || '(body)',
-            message: issue.code === 'unrecognized_keys' ? `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}` : issue.message,
-          }));
+          const problems = zodProblems(parsed.error).map(({ field, message }) => ({ field: field || '(body)', message }));
           throw new HttpError(400, 'INVALID_BODY', `${problems.length} problem(s) in the maintenance window`, { problems });
         }
         const window = await store.create(parsed.data);
         if (!window) throw new HttpError(409, 'MAINTENANCE_LIMIT', `at most ${MAX_MAINTENANCE_WINDOWS} maintenance windows can be stored; delete some first`);
         sendJson(res, 201, { window: shown(window, now()) });
-      },
+      }),
     } },
     { pattern: /^\/api\/maintenance\/([^/]+)$/, methods: {
-      GET: async (_req, res, [rawId]) => {
+      GET: read(async (_req, res, [rawId]) => {
         const id = windowId(rawId!);
         const window = await store.get(id);
         if (!window) throw notFound(id);
         sendJson(res, 200, { window: shown(window, now()) });
-      },
-      DELETE: async (req, res, [rawId]) => {
+      }),
+      DELETE: deploy(async (req, res, [rawId]) => {
         req.resume();
         const id = windowId(rawId!);
         if (!(await store.remove(id))) throw notFound(id);
         sendJson(res, 200, { removed: id });
-      },
+      }),
     } },
   ];
 }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { maintenanceKey, maintenanceRevisionKey } from '../platform/keys.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { StoredMaintenanceWindow, type MaintenanceInput, type MaintenanceWindow } from './maintenance.ts';
 
 /** Most windows stored: a guard against a runaway client. */

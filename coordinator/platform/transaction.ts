@@ -8,7 +8,11 @@
  * an EXEC sent on a new connection would run without the WATCH and commit a stale decision.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
-import { CoordinatorError } from './errors.ts';
+import { CodedError } from '../../lib/errors.ts';
+
+/** Why a transaction did not commit: too many conflicts, the coordinator stopping, or no Redis connection. */
+export type TransactionErrorCode = 'TX_CONFLICT' | 'COORDINATOR_STOPPED' | 'REDIS_UNAVAILABLE';
+export class TransactionError extends CodedError<TransactionErrorCode> {}
 
 /** What a transaction body decided: a result, and the writes to commit (none: commit nothing). */
 export interface TransactionPlan<T> {
@@ -86,7 +90,7 @@ export class TransactionRunner {
       // Spread retries so that racing coordinators do not collide again in lock step.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(attempt, 10) * 2));
     }
-    throw new CoordinatorError('TX_CONFLICT', `gave up after ${maxAttempts} conflicting attempts on ${keys.join(', ')}`);
+    throw new TransactionError('TX_CONFLICT', `gave up after ${maxAttempts} conflicting attempts on ${keys.join(', ')}`);
   }
 
   async close(): Promise<void> {
@@ -95,7 +99,7 @@ export class TransactionRunner {
   }
 
   async #lease(): Promise<Redis> {
-    if (this.#closed) throw new CoordinatorError('COORDINATOR_STOPPED', 'the coordinator is stopping');
+    if (this.#closed) throw new TransactionError('COORDINATOR_STOPPED', 'the coordinator is stopping');
     let conn = this.#idle.pop();
     if (!conn && this.#all.length < this.#options.size) conn = this.#open();
     if (!conn) conn = await new Promise<Redis>((resolve) => this.#waiters.push(resolve));
@@ -135,7 +139,7 @@ function waitReady(conn: Redis, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       conn.off('ready', onReady);
-      reject(new CoordinatorError('REDIS_UNAVAILABLE', `no Redis connection within ${timeoutMs} ms`));
+      reject(new TransactionError('REDIS_UNAVAILABLE', `no Redis connection within ${timeoutMs} ms`));
     }, timeoutMs);
     const onReady = (): void => { clearTimeout(timer); resolve(); };
     conn.once('ready', onReady);

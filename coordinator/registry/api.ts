@@ -1,6 +1,7 @@
 /**
- * HTTP handlers for deployments, registered by api.ts:
+ * HTTP routes for the registry (in the route table, http/routes.ts):
  *
+ * DELETE /api/checks/:id          removes one check (recorded in the history like a deployment)
  * POST /api/deployments/plan      { checks, prune?, maxDeleteShare?, force? } → the plan, nothing applied
  * POST /api/deployments           { checks, prune?, expectedRevision?, maxDeleteShare?, force? } → applied
  * POST /api/deployments/rollback  { dryRun?, expectedTarget? } → undoes the newest deployment not yet rolled back
@@ -10,14 +11,12 @@
  * as the desired state); the delete guard refuses to remove more than `maxDeleteShare` (default 0.5) of
  * them unless `force`. Every change is recorded with the token that made it.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { DEFAULT_MAX_DELETE_SHARE, checkDeleteGuard, shortenPlan } from '../../checks/plan.ts';
 import type { Principal } from '../http/auth.ts';
 import type { Actor } from './deployments.ts';
-import { CoordinatorError } from '../platform/errors.ts';
-import { HttpError, readJsonBody, sendJson } from '../http/json.ts';
-import type { Registry } from './store.ts';
-import type { RequestContext } from '../http/route.ts';
+import { HttpError, checkIdParam, readJsonBody, sendJson } from '../http/json.ts';
+import { RegistryError, type Registry, type RegistryErrorCode } from './store.ts';
+import { deploy, read, type Handler, type Route } from '../http/route.ts';
 
 export interface DeploymentApiDeps {
   registry: Registry;
@@ -25,10 +24,8 @@ export interface DeploymentApiDeps {
   afterRegistryChange: (removedCheckIds: string[]) => Promise<unknown>;
 }
 
-type Handler = (req: IncomingMessage, res: ServerResponse, params: string[], url: URL, context: RequestContext) => Promise<void>;
-
 /** HTTP status of the registry's refusals. */
-const STATUS: Record<string, number> = {
+const STATUS: Record<RegistryErrorCode, number> = {
   REGISTRY_CHANGED: 409, DELETE_GUARD: 409, NOTHING_TO_ROLL_BACK: 409, ROLLBACK_CONFLICT: 409, DEPLOY_FAILED: 500,
 };
 
@@ -37,7 +34,7 @@ async function mapped<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof CoordinatorError && STATUS[error.code]) throw new HttpError(STATUS[error.code]!, error.code, error.message);
+    if (error instanceof RegistryError) throw new HttpError(STATUS[error.code], error.code, error.message);
     throw error;
   }
 }
@@ -80,7 +77,25 @@ export function parseDeploymentBody(body: unknown, options: { allowRevision: boo
 const invalidDefinitions = (problems: unknown[]): HttpError =>
   new HttpError(400, 'INVALID_DEFINITIONS', `${problems.length} problem(s) in the check definitions; nothing was deployed`, { problems });
 
-export function deploymentHandlers(deps: DeploymentApiDeps): { plan: Handler; apply: Handler; rollback: Handler; history: Handler } {
+export function registryRoutes(deps: DeploymentApiDeps): Route[] {
+  const handlers = deploymentHandlers(deps);
+  return [
+    { pattern: /^\/api\/checks\/([^/]+)$/, methods: {
+      DELETE: deploy(async (req, res, [rawId], _url, { principal }) => {
+        req.resume();
+        const id = checkIdParam(rawId!);
+        if (!(await deps.registry.removeCheck(id, actorOf(principal)))) throw new HttpError(404, 'CHECK_NOT_FOUND', `no check with id "${id}"`);
+        const schedulers = await deps.afterRegistryChange([id]);
+        sendJson(res, 200, { removed: id, schedulers });
+      }),
+    } },
+    { pattern: /^\/api\/deployments$/, methods: { GET: read(handlers.history), POST: deploy(handlers.apply) } },
+    { pattern: /^\/api\/deployments\/plan$/, methods: { POST: deploy(handlers.plan) } },
+    { pattern: /^\/api\/deployments\/rollback$/, methods: { POST: deploy(handlers.rollback) } },
+  ];
+}
+
+function deploymentHandlers(deps: DeploymentApiDeps): { plan: Handler; apply: Handler; rollback: Handler; history: Handler } {
   return {
     plan: async (req, res) => {
       const body = parseDeploymentBody(await readJsonBody(req), { allowRevision: false });
@@ -100,10 +115,7 @@ export function deploymentHandlers(deps: DeploymentApiDeps): { plan: Handler; ap
       sendJson(res, 200, { summary: result.summary, plan: shortenPlan(result.plan), deployment: result.deployment, schedulers });
     },
     rollback: async (req, res, _params, _url, { principal }) => {
-      const raw = await readJsonBody(req).catch((error: unknown) => {
-        if (error instanceof HttpError && error.code === 'INVALID_JSON' && /empty/.test(error.message)) return {};
-        throw error;
-      });
+      const raw = await readJsonBody(req, { emptyAs: {} });
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new HttpError(400, 'INVALID_BODY', 'expected a JSON object { dryRun?: boolean, expectedTarget?: string }');
       const { dryRun, expectedTarget, ...rest } = raw as Record<string, unknown>;
       const problems = [

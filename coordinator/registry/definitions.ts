@@ -2,6 +2,7 @@
  * Validation of a deployment's check definitions, pure: every problem of every definition at once,
  * each with where it is (index in the list, check id when readable, field path).
  */
+import { zodProblems } from '../../lib/zod-problems.ts';
 import { CheckDefinition } from '../../checks/contract.ts';
 import { unknownFields } from '../../checks/unknown-fields.ts';
 
@@ -42,10 +43,7 @@ export function validateDefinitions(input: readonly unknown[]): DefinitionsValid
       if (unknown.length === 0) definitions.push(parsed.data);
       return;
     }
-    for (const issue of parsed.error.issues) {
-      const field = issue.path.map(String).join('.');
-      problems.push({ index, checkId, field: field === '' ? '(definition)' : field, message: issue.message });
-    }
+    for (const { field, message } of zodProblems(parsed.error)) problems.push({ index, checkId, field: field === '' ? '(definition)' : field, message });
   });
 
   return problems.length > 0 ? { problems } : { definitions };

@@ -8,6 +8,7 @@
  * version + 1. Schedulers follow the registry afterwards by reconcile: the registry commit is the
  * atomic unit, and a failed reconcile is retried until the schedulers match (coordinator.ts).
  */
+import { describeZodError } from '../../lib/zod-problems.ts';
 import type { ChainableCommander, Redis } from 'ioredis';
 import { StoredCheck, type CheckDefinition } from '../../checks/contract.ts';
 import { checkDeleteGuard, computePlan, planHasChanges, type DeploymentPlan } from '../../checks/plan.ts';
@@ -16,10 +17,14 @@ import {
   ANONYMOUS_ACTOR, DEPLOYMENT_HISTORY_LIMIT, buildRecord, describeRecords, parseRecords, rollbackConflicts, rollbackTarget,
   type Actor, type DeploymentInfo, type DeploymentKind, type DeploymentRecord,
 } from './deployments.ts';
-import { CoordinatorError } from '../platform/errors.ts';
+import { CodedError } from '../../lib/errors.ts';
 import { deploymentsKey, registryKey, registryRevisionKey } from '../platform/keys.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import type { TransactionRunner } from '../platform/transaction.ts';
+
+/** Why the registry refused a change; the API maps each code to its HTTP status (registry/api.ts). */
+export type RegistryErrorCode = 'REGISTRY_CHANGED' | 'DELETE_GUARD' | 'NOTHING_TO_ROLL_BACK' | 'ROLLBACK_CONFLICT' | 'DEPLOY_FAILED';
+export class RegistryError extends CodedError<RegistryErrorCode> {}
 
 /** What a deployment did, by check id (each list sorted). */
 export interface DeploymentSummary {
@@ -114,11 +119,11 @@ export class Registry {
     const wanted = validation.definitions;
     const outcome = await this.#change('deploy', options.actor, (stored, revision) => {
       if (options.expectedRevision !== undefined && options.expectedRevision !== revision) {
-        throw new CoordinatorError('REGISTRY_CHANGED', `the registry changed since the plan was made (revision ${options.expectedRevision}, now ${revision}); plan again`);
+        throw new RegistryError('REGISTRY_CHANGED', `the registry changed since the plan was made (revision ${options.expectedRevision}, now ${revision}); plan again`);
       }
       const plan = computePlan(definitionsOf(stored), wanted, { prune: options.prune });
       const guard = checkDeleteGuard(plan, stored.size, options.maxDeleteShare ?? 1, options.force ?? false);
-      if (!guard.allowed) throw new CoordinatorError('DELETE_GUARD', guard.message);
+      if (!guard.allowed) throw new RegistryError('DELETE_GUARD', guard.message);
       const byId = new Map(wanted.map((d) => [d.id, d]));
       const changes: Changes = new Map();
       for (const id of plan.added) changes.set(id, byId.get(id)!);
@@ -153,14 +158,14 @@ export class Registry {
     let target: DeploymentRecord | null = null;
     const outcome = await this.#change('rollback', options.actor, (stored, _revision, history) => {
       target = rollbackTarget(history);
-      if (!target) throw new CoordinatorError('NOTHING_TO_ROLL_BACK', 'there is no deployment to roll back in the history');
+      if (!target) throw new RegistryError('NOTHING_TO_ROLL_BACK', 'there is no deployment to roll back in the history');
       if (options.expectedTarget !== undefined && options.expectedTarget !== target.id) {
-        throw new CoordinatorError('REGISTRY_CHANGED', `the deployment to roll back is now ${target.id}, not ${options.expectedTarget}; look again`);
+        throw new RegistryError('REGISTRY_CHANGED', `the deployment to roll back is now ${target.id}, not ${options.expectedTarget}; look again`);
       }
       const current = definitionsOf(stored);
       const conflicts = rollbackConflicts(target, current);
       if (conflicts.length > 0) {
-        throw new CoordinatorError('ROLLBACK_CONFLICT', `cannot roll back ${target.id}: ${conflicts.join(', ')} changed since; deploy the wanted definitions instead`);
+        throw new RegistryError('ROLLBACK_CONFLICT', `cannot roll back ${target.id}: ${conflicts.join(', ')} changed since; deploy the wanted definitions instead`);
       }
       const changes: Changes = new Map(Object.entries(target.before));
       const desired = new Map(current);
@@ -202,7 +207,7 @@ export class Registry {
         const revision = Number(await conn.get(revisionKey) ?? 0);
         const type = await conn.type(historyKey);
         if (type !== 'none' && type !== 'list') {
-          throw new CoordinatorError('DEPLOY_FAILED', `the deployment history key ${historyKey} holds a ${type}, not a list; nothing was applied`);
+          throw new RegistryError('DEPLOY_FAILED', `the deployment history key ${historyKey} holds a ${type}, not a list; nothing was applied`);
         }
         const history = kind === 'rollback' ? parseRecords(await conn.lrange(historyKey, 0, -1)).records : [];
         const decided = decide(stored, revision, history);
@@ -220,7 +225,7 @@ export class Registry {
       });
     } catch (error) {
       if ((error as { name?: unknown }).name === 'ReplyError') {
-        throw new CoordinatorError('DEPLOY_FAILED', `Redis refused the change, so nothing was applied: ${(error as Error).message}`, { cause: error });
+        throw new RegistryError('DEPLOY_FAILED', `Redis refused the change, so nothing was applied: ${(error as Error).message}`, { cause: error });
       }
       throw error;
     }
@@ -332,7 +337,7 @@ export class Registry {
     try { json = JSON.parse(raw); } catch { json = undefined; }
     const parsed = StoredCheck.safeParse(json);
     if (parsed.success && parsed.data.definition.id === id) return parsed.data;
-    this.#logger.error('registry.invalid_entry', { checkId: id, issues: parsed.success ? ['id does not match its key'] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+    this.#logger.error('registry.invalid_entry', { checkId: id, issues: parsed.success ? ['id does not match its key'] : describeZodError(parsed.error) });
     return null;
   }
 }

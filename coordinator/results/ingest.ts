@@ -18,12 +18,13 @@
  * committed transition planned are handed to `confirm` (the scheduler's queues) after the commit; one lost
  * there (Redis gone at that instant) is given up when it expires, and the schedule carries on.
  */
+import { describeZodError } from '../../lib/zod-problems.ts';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RESULTS_QUEUE, RunResult, describeZodError, type StoredCheck } from '../../checks/contract.ts';
+import { RESULTS_QUEUE, RunResult, type StoredCheck } from '../../checks/contract.ts';
 import type { Transition } from '../detection/check-state.ts';
 import type { PlannedConfirmation } from '../detection/confirmation.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { registryRevisionKey, maintenanceRevisionKey } from '../platform/keys.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';

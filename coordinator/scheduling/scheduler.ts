@@ -14,10 +14,10 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CheckJob, SCHEMA_VERSION, checkQueueName, type StoredCheck } from '../../checks/contract.ts';
-import { canonicalJson } from '../platform/canonical-json.ts';
+import { canonicalJson } from '../../lib/canonical-json.ts';
 import { confirmationJobId, type PlannedConfirmation } from '../detection/confirmation.ts';
 import { scheduledRegionsKey } from '../platform/keys.ts';
-import type { Logger } from '../platform/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { Registry } from '../registry/store.ts';
 

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import type { Queue } from 'bullmq';
 import { RunResult, SCHEMA_VERSION, type HttpCheckDefinition } from '../../checks/contract.ts';
 import type { AgentConfig } from '../../agent/config.ts';
-import { createLogger, type Logger } from '../../agent/log.ts';
+import { createLogger, type Logger } from '../../lib/log.ts';
 import type { RunReport, Runner, RunnerTable } from '../../agent/runner.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';

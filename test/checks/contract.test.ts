@@ -1,5 +1,6 @@
+import { describeZodError } from '../../lib/zod-problems.ts';
 import { describe, expect, it } from 'vitest';
-import { CheckJob, HttpCheckDefinition, RunResult, SCHEMA_VERSION, describeZodError } from '../../checks/contract.ts';
+import { CheckJob, HttpCheckDefinition, RunResult, SCHEMA_VERSION } from '../../checks/contract.ts';
 
 const definition = {
   type: 'http', id: 'api', name: 'API', url: 'https://example.test/health', regions: ['us-east'], frequencyMs: 30_000, timeoutMs: 5_000,

@@ -6,7 +6,7 @@ import {
   type CheckDefinition, type Heartbeat, type RunResult,
 } from '../../checks/contract.ts';
 import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/config.ts';
-import { createLogger, type Logger } from '../../coordinator/platform/log.ts';
+import { createLogger, type Logger } from '../../lib/log.ts';
 
 /** A valid HTTP check definition (the target is never contacted: no agent runs in these tests). */
 export function httpCheck(id: string, overrides: Record<string, unknown> = {}): CheckDefinition {

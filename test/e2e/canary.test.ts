@@ -16,7 +16,7 @@ import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import { createCanaryResponder } from '../../agent/canary.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { startHeartbeat } from '../../agent/heartbeat.ts';
-import { createLogger } from '../../agent/log.ts';
+import { createLogger } from '../../lib/log.ts';
 import { createAgentMetrics } from '../../agent/metrics.ts';
 import { ResultPublisher } from '../../agent/publisher.ts';
 import { runners } from '../../agent/runners/index.ts';

@@ -4,6 +4,7 @@
  * or past an RSS ceiling of its process tree, and never left behind: every close has a deadline, after
  * which the browser's process group and its crashpad handlers are SIGKILLed.
  */
+import { settlesWithin } from '../../../lib/bounded.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -228,15 +229,6 @@ export class BrowserHost {
 }
 
 /** Whether `promise` settled within `ms` (either way); never rejects. */
-export async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), ms); });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,6 +1,6 @@
 /** Settings of the browser runner, validated once when the agent starts. */
 import { z } from 'zod';
-import { describeZodError } from '../../../checks/contract.ts';
+import { describeZodError } from '../../../lib/zod-problems.ts';
 
 const MiB = 1024 * 1024;
 

@@ -11,7 +11,7 @@
  * - A run handed over when its deadline has already passed is not started: `error` / `RUN_CANCELLED`
  *   (an overloaded agent must not blame the target).
  */
-import { readFileSync } from 'node:fs';
+import { LOOKOUT_VERSION } from '../../../lib/version.ts';
 import { createSecureContext, getCACertificates, type SecureContext } from 'node:tls';
 import type { HttpCheckDefinition } from '../../../checks/contract.ts';
 import { assertionsNeedBody, describeFailures, evaluateAssertions, lazyJson, type ResponseFacts } from '../../assertions.ts';
@@ -55,7 +55,7 @@ const BACKSTOP_MARGIN_MS = 1_000;
 export function createHttpRunner(options: HttpRunnerOptions = {}): Runner<HttpCheckDefinition> {
   const environment: RunEnvironment = {
     lookup: options.lookup ?? defaultLookup,
-    version: options.version ?? PACKAGE_VERSION,
+    version: options.version ?? LOOKOUT_VERSION,
     secureContext: once(() => createSecureContext(
       options.ca === undefined ? {} : { ca: [...getCACertificates('default'), ...(typeof options.ca === 'string' || Buffer.isBuffer(options.ca) ? [options.ca] : options.ca)] },
     )),
@@ -200,14 +200,3 @@ function once<T>(make: () => T): () => T {
 
 function ignore(): void {}
 
-const PACKAGE_VERSION = readPackageVersion();
-
-function readPackageVersion(): string {
-  try {
-    const parsed: unknown = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
-    const version = (parsed as { version?: unknown }).version;
-    return typeof version === 'string' ? version : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}

@@ -26,6 +26,7 @@
  * at least {@link CLOCK_SKEW_MARGIN_MS} before the send: the resolution lands even when Alertmanager's
  * clock is behind ours by up to that much.
  */
+import { isHttpUrl } from '../../../lib/urls.ts';
 import { z } from 'zod';
 import { explicitSeverity, viewEvent, type AnyAlertEvent, type Severity } from '../../events/view.ts';
 import { truncate } from './facts.ts';
@@ -38,9 +39,6 @@ export const ALERTMANAGER_USER_AGENT = 'Lookout-Alertmanager/1';
 export const CLOCK_SKEW_MARGIN_MS = 30_000;
 const DAY_MS = 86_400_000;
 
-const isHttpUrl = (value: string): boolean => {
-  try { return /^https?:$/.test(new URL(value).protocol); } catch { return false; }
-};
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const RESERVED_LABELS = ['alertname', 'check', 'region', 'scope', 'severity', 'incident', 'agent', 'event', 'sli', 'rule'];
 

@@ -3,7 +3,7 @@
  * {@link ChannelModule} and its config schema, add its config type to {@link ChannelConfig}, and add
  * it to {@link channelModules} (which fails to compile until you do).
  */
-import { describeProblems } from './problems.ts';
+import { describeZodError } from '../../../lib/zod-problems.ts';
 import { alertmanagerChannel, type AlertmanagerConfig } from './alertmanager.ts';
 import { emailChannel, type EmailConfig } from './email.ts';
 import { pagerDutyChannel, type PagerDutyConfig } from './pagerduty.ts';
@@ -58,7 +58,7 @@ export function parseChannelConfigs(input: unknown, at = 'channels'): ChannelCon
       return;
     }
     const parsed = channelModules[raw.type as ChannelType].configSchema.safeParse(entry);
-    if (!parsed.success) problems.push(...describeProblems(parsed.error, where));
+    if (!parsed.success) problems.push(...describeZodError(parsed.error, where));
     else channels.push(parsed.data);
   });
   return problems.length > 0 ? { ok: false, problems } : { ok: true, channels };

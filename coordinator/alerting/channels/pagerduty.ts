@@ -15,6 +15,7 @@
  * PagerDuty answers 202; 400 (invalid event) is permanent; 429 and 5xx are retried. Sends of one
  * incident are ordered (`latest-state`), so a late `trigger` can never re-open a resolved alert.
  */
+import { isHttpUrl } from '../../../lib/urls.ts';
 import { z } from 'zod';
 import { distinctErrorCodes, summarize } from '../../events/summary.ts';
 import { flattenFields, viewEvent, type AnyAlertEvent, type Severity } from '../../events/view.ts';
@@ -24,10 +25,6 @@ import { ChannelCommonConfig, type ChannelModule, type ChannelRequest } from './
 
 export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
 export const PAGERDUTY_USER_AGENT = 'Lookout-PagerDuty/1';
-
-const isHttpUrl = (value: string): boolean => {
-  try { return /^https?:$/.test(new URL(value).protocol); } catch { return false; }
-};
 
 export const PagerDutyConfigSchema = z.strictObject({
   type: z.literal('pagerduty'),

@@ -8,6 +8,7 @@
  * button when a dashboard URL is known, and a `context` line with the incident and event ids.
  * Slack answers 200 `ok`; 4xx (e.g. 404 `no_service`, 410 `channel_is_archived`) are permanent.
  */
+import { isHttpUrl } from '../../../lib/urls.ts';
 import { z } from 'zod';
 import { viewEvent, type AnyAlertEvent } from '../../events/view.ts';
 import { eventFacts, truncate } from './facts.ts';
@@ -19,10 +20,6 @@ export const SLACK_USER_AGENT = 'Lookout-Slack/1';
 
 /** Block Kit limits that a payload must respect. */
 export const SLACK_LIMITS = { headerText: 150, sectionText: 3000, fieldText: 2000, fields: 10, contextText: 2000 } as const;
-
-const isHttpUrl = (value: string): boolean => {
-  try { return /^https?:$/.test(new URL(value).protocol); } catch { return false; }
-};
 
 export const SlackConfigSchema = z.strictObject({
   type: z.literal('slack'),

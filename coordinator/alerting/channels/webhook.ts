@@ -20,6 +20,7 @@
  *
  * {@link verifyWebhookSignature} does exactly this in Node.
  */
+import { isHttpUrl } from '../../../lib/urls.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { AlertEventType } from '../../events/events.ts';
@@ -32,10 +33,6 @@ export const WEBHOOK_SCHEMA_VERSION = 1 as const;
 export const WEBHOOK_USER_AGENT = 'Lookout-Webhook/1';
 /** Default replay window of {@link verifyWebhookSignature}. */
 export const DEFAULT_SIGNATURE_TOLERANCE_S = 300;
-
-const isHttpUrl = (value: string): boolean => {
-  try { return /^https?:$/.test(new URL(value).protocol); } catch { return false; }
-};
 
 export const WebhookConfigSchema = z.strictObject({
   type: z.literal('webhook'),

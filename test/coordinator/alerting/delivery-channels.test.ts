@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALERTS_QUEUE, createDelivery, deliveryJobId, type Delivery, type DeliveryOptions } from '../../../coordinator/alerting/delivery.ts';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
-import { silentLogger as silent } from '../../../coordinator/platform/log.ts';
+import { silentLogger as silent } from '../../../lib/log.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { decodeHeader, sampleEvents, startRecorder, startSmtp, type Recorder, type Reply, type TestSmtp } from './support.ts';

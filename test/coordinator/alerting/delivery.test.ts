@@ -11,7 +11,7 @@ import {
   type DeliveryOptions,
 } from '../../../coordinator/alerting/delivery.ts';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
-import { createLogger, silentLogger as silent } from '../../../coordinator/platform/log.ts';
+import { createLogger, silentLogger as silent } from '../../../lib/log.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';
 import { waitUntil } from '../../support/wait.ts';
 

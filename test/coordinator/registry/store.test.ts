@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from '../../../coordinator/registry/store.ts';
-import { silentLogger } from '../../../coordinator/platform/log.ts';
+import { silentLogger } from '../../../lib/log.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';
 import { httpCheck } from '../support.ts';

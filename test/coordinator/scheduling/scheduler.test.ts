@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckJob, checkQueueName } from '../../../checks/contract.ts';
-import { silentLogger } from '../../../coordinator/platform/log.ts';
+import { silentLogger } from '../../../lib/log.ts';
 import { Registry } from '../../../coordinator/registry/store.ts';
 import { CheckScheduler, phaseOf } from '../../../coordinator/scheduling/scheduler.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';

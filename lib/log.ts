@@ -66,16 +66,6 @@ export function describeError(error: unknown): { name: string; message: string; 
   return { name: 'NonError', message: String(error) };
 }
 
-/** Hides the password of a `redis://user:pass@host` URL before it is logged. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable url>';
-  }
-}
 
 /**
  * Logs `msg` for an error at most once per `windowMs` per distinct error message: a Redis outage makes

@@ -1,4 +1,4 @@
-/** The agent's version, from package.json, reported in heartbeats. */
+/** Lookout's version, from package.json: in heartbeats, probes' user-agent, `lookout --version`. */
 import { readFileSync } from 'node:fs';
 
 function readVersion(): string {
@@ -10,4 +10,4 @@ function readVersion(): string {
   }
 }
 
-export const AGENT_VERSION: string = readVersion();
+export const LOOKOUT_VERSION: string = readVersion();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, sameCanonicalJson } from '../../../coordinator/platform/canonical-json.ts';
+import { canonicalJson, sameCanonicalJson } from '../../lib/canonical-json.ts';
 
 class WithToJson { toJSON(): string { return 'x'; } }
 
