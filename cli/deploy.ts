@@ -14,38 +14,50 @@ import { formatDiagnostic } from '../checks/diagnostics.ts';
 import type { DeleteGuardVerdict, DeploymentPlan } from '../checks/plan.ts';
 import { DEFAULT_MAX_DELETE_PERCENT } from '../checks/project.ts';
 import { ApiError, callApi, type ApiTarget } from './api-client.ts';
-import { parseFlags } from '../lib/options.ts';
+import { accept, httpUrl, nonEmpty, optionsHelp, parseOptions, refuse, toggle, value, type OptionTable } from '../lib/options.ts';
 import { formatPlan, planSummary } from './plan-format.ts';
 import { loadProject, splitArguments } from './project.ts';
 
-export const deployHelp = `Usage: lookout deploy [paths…] [options]
-       lookout deploy --rollback [--dry-run] [--yes]      (also: lookout rollback)
-       lookout deploy --history
+/** `lookout deploy`'s options. */
+export const DEPLOY_OPTIONS = {
+  coordinator: value({
+    flag: '--coordinator', env: ['LOOKOUT_COORDINATOR_URL'], help: 'Coordinator API URL', optional: true, parse: httpUrl, placeholder: '<url>',
+    defaultText: 'lookout.config.ts deploy.coordinator, else http://127.0.0.1:8080',
+  }),
+  token: value({ flag: '--token', env: ['LOOKOUT_TOKEN'], help: 'API token with the deploy scope; see lookout token create', optional: true, secret: true, parse: nonEmpty('a token'), placeholder: '<token>' }),
+  dryRun: toggle({ flag: '--dry-run', help: 'Show the plan; apply nothing' }),
+  yes: toggle({ flag: '--yes', short: '-y', help: 'Apply without asking (required when not on a terminal, as in CI)' }),
+  maxDeletePercent: value({
+    flag: '--max-delete', help: 'Refuse to remove more than this percentage of the deployed checks', optional: true, placeholder: '<pct>',
+    defaultText: `lookout.config.ts deploy.maxDeletePercent, else ${DEFAULT_MAX_DELETE_PERCENT}`,
+    parse: (text: string) => (/^\d+(\.\d+)?$/.test(text) && Number(text) <= 100 ? accept(Number(text)) : refuse('expected a percentage from 0 to 100')),
+  }),
+  force: toggle({ flag: '--force', help: 'Remove more than --max-delete all the same' }),
+  prune: toggle({ flag: '--prune', help: 'Remove deployed checks absent from the files (the default)' }),
+  noPrune: toggle({ flag: '--no-prune', help: 'Only add and change checks; keep deployed checks absent from the files' }),
+  config: value({ flag: '--config', help: 'Project configuration', defaultText: 'the nearest lookout.config.ts', optional: true, parse: nonEmpty('a file'), placeholder: '<file>' }),
+  rollback: toggle({ flag: '--rollback', help: 'Undo the newest deployment not yet rolled back (shows what changes, asks)' }),
+  history: toggle({ flag: '--history', help: 'List the deployment history (who, when, what changed)' }),
+} satisfies OptionTable;
 
-Loads every *.check.ts file under the given files and folders (default: the checks of the nearest
-lookout.config.ts, else checks/examples) and validates them all with the project configuration; if
-anything is invalid, every problem is listed (file, line, check id, field) and nothing is deployed.
-Then shows the plan against the coordinator — checks added (+), changed (~, property by property) and
-removed (-) — and applies it in one step after you confirm. The files are the desired state: deployed
-checks that are not in them are removed.
-
-Options:
-  --coordinator <url>  Coordinator API URL (env LOOKOUT_COORDINATOR_URL; lookout.config.ts deploy.coordinator)
-                       [default: http://127.0.0.1:8080]
-  --token <token>      API token with the deploy scope (env LOOKOUT_TOKEN); see lookout token create
-  --dry-run            Show the plan; apply nothing
-  -y, --yes            Apply without asking (required when not on a terminal, as in CI)
-  --max-delete <pct>   Refuse to remove more than this percentage of the deployed checks
-                       [default: lookout.config.ts deploy.maxDeletePercent, else ${DEFAULT_MAX_DELETE_PERCENT}]
-  --force              Remove more than --max-delete all the same
-  --no-prune           Only add and change checks; keep deployed checks absent from the files
-  --config <file>      Project configuration [default: the nearest lookout.config.ts]
-  --rollback           Undo the newest deployment not yet rolled back (shows what changes, asks)
-  --history            List the deployment history (who, when, what changed)
-  -h, --help           Show this help
-
-Exit status: 0 applied (or nothing to do, or a dry run); 1 refused, invalid or failed; 2 bad usage.
-`;
+export const deployHelp = [
+  'Usage: lookout deploy [paths…] [options]',
+  '       lookout deploy --rollback [--dry-run] [--yes]      (also: lookout rollback)',
+  '       lookout deploy --history',
+  '',
+  'Loads every *.check.ts file under the given files and folders (default: the checks of the nearest',
+  'lookout.config.ts, else checks/examples) and validates them all with the project configuration; if',
+  'anything is invalid, every problem is listed (file, line, check id, field) and nothing is deployed.',
+  'Then shows the plan against the coordinator — checks added (+), changed (~, property by property) and',
+  'removed (-) — and applies it in one step after you confirm. The files are the desired state: deployed',
+  'checks that are not in them are removed.',
+  '',
+  'Options:',
+  ...optionsHelp(DEPLOY_OPTIONS, 23),
+  '',
+  'Exit status: 0 applied (or nothing to do, or a dry run); 1 refused, invalid or failed; 2 bad usage.',
+  '',
+].join('\n');
 
 export interface DeploySummary { added: string[]; changed: string[]; removed: string[]; unchanged: string[] }
 
@@ -76,26 +88,18 @@ export async function deployCommand(
   out: Io['out'] = process.stdout, err: Io['err'] = process.stderr, stdin: Io['stdin'] = process.stdin,
 ): Promise<number> {
   const io: Io = { out, err, stdin };
-  const parsed = parseFlags(argv, {
-    coordinator: { type: 'string' }, token: { type: 'string' }, 'dry-run': { type: 'boolean' }, yes: { type: 'boolean', short: 'y' },
-    'max-delete': { type: 'string' }, force: { type: 'boolean' }, prune: { type: 'boolean' }, 'no-prune': { type: 'boolean' },
-    config: { type: 'string' }, rollback: { type: 'boolean' }, history: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-  });
+  const parsed = parseOptions(DEPLOY_OPTIONS, argv, env, { positionals: true });
   const usage = (message: string): number => { err.write(`lookout deploy: ${message}\n\n${deployHelp}`); return 2; };
-  if ('error' in parsed) return usage(parsed.error);
+  if ('help' in parsed) { out.write(deployHelp); return 0; }
+  if ('errors' in parsed) return usage(parsed.errors.join('\nlookout deploy: '));
   const v = parsed.values;
-  if (v.help) { out.write(deployHelp); return 0; }
-  if (v.prune && v['no-prune']) return usage('--prune and --no-prune contradict each other');
+  if (v.prune && v.noPrune) return usage('--prune and --no-prune contradict each other');
   if (v.rollback && v.history) return usage('--rollback and --history are separate commands');
   if ((v.rollback || v.history) && parsed.positionals.length > 0) return usage(`--${v.rollback ? 'rollback' : 'history'} takes no paths`);
-  const maxDeleteText = v['max-delete'] as string | undefined;
-  if (maxDeleteText !== undefined && !(/^\d+(\.\d+)?$/.test(maxDeleteText) && Number(maxDeleteText) <= 100)) {
-    return usage(`--max-delete: expected a percentage from 0 to 100, got "${maxDeleteText}"`);
-  }
-  const token = (v.token as string | undefined) ?? (env.LOOKOUT_TOKEN || undefined);
+  const token = v.token;
   const targetFor = (configured?: string): ApiTarget | null => {
-    const url = String(v.coordinator ?? (env.LOOKOUT_COORDINATOR_URL || undefined) ?? configured ?? 'http://127.0.0.1:8080');
-    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) { err.write(`lookout deploy: --coordinator: not an http(s) URL: ${url}\n`); return null; }
+    const url = v.coordinator ?? configured ?? 'http://127.0.0.1:8080';
+    if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) { err.write(`lookout deploy: deploy.coordinator in lookout.config.ts: not an http(s) URL: ${url}\n`); return null; }
     return { url, ...(token ? { token } : {}) };
   };
 
@@ -106,7 +110,7 @@ export async function deployCommand(
     }
     if (v.rollback) {
       const target = targetFor();
-      return target ? await rollback(target, { dryRun: v['dry-run'] === true, yes: v.yes === true }, io) : 2;
+      return target ? await rollback(target, { dryRun: v.dryRun, yes: v.yes }, io) : 2;
     }
 
     // Deploy takes files and folders only: a pattern would deploy part of the project, and pruning would
@@ -116,7 +120,7 @@ export async function deployCommand(
       err.write(`lookout deploy: ${missing.length} problem(s); nothing deployed:\n${missing.map((m) => `  ${m} no such file or folder\n`).join('')}`);
       return 1;
     }
-    const project = await loadProject(parsed.positionals, v.config !== undefined ? { config: String(v.config) } : {});
+    const project = await loadProject(parsed.positionals, v.config !== undefined ? { config: v.config } : {});
     if (project.problems.length > 0) {
       err.write(`lookout deploy: ${project.problems.length} problem(s) in ${Math.max(project.files.length, 1)} file(s); nothing deployed:\n`);
       for (const problem of project.problems) err.write(`  ${formatDiagnostic(problem)}\n`);
@@ -125,9 +129,9 @@ export async function deployCommand(
     const target = targetFor(project.config?.deploy.coordinator);
     if (!target) return 2;
     const definitions = project.checks.map((c) => c.definition);
-    const prune = v['no-prune'] !== true;
-    const maxDeleteShare = (maxDeleteText !== undefined ? Number(maxDeleteText) : project.config?.deploy.maxDeletePercent ?? DEFAULT_MAX_DELETE_PERCENT) / 100;
-    const force = v.force === true;
+    const prune = !v.noPrune;
+    const maxDeleteShare = (v.maxDeletePercent ?? project.config?.deploy.maxDeletePercent ?? DEFAULT_MAX_DELETE_PERCENT) / 100;
+    const force = v.force;
 
     const planned = await callApi<PlanResponse>(target, 'POST', '/api/deployments/plan', { checks: definitions, prune, maxDeleteShare, force });
     out.write(`${definitions.length} check(s) in ${project.files.length} file(s)${project.config ? ` (config ${project.config.file})` : ''}; plan against ${target.url}:\n`);
@@ -136,8 +140,8 @@ export async function deployCommand(
     const changes = planned.plan.added.length + planned.plan.changed.length + planned.plan.removed.length;
     if (changes === 0) return 0;
     if (!planned.guard.allowed) { err.write(`lookout deploy: refused: ${planned.guard.message}\n`); return 1; }
-    if (v['dry-run']) { out.write('Dry run: nothing applied.\n'); return 0; }
-    if (!(await confirm('Apply these changes?', v.yes === true, io))) return 1;
+    if (v.dryRun) { out.write('Dry run: nothing applied.\n'); return 0; }
+    if (!(await confirm('Apply these changes?', v.yes, io))) return 1;
 
     const applied = await callApi<ApplyResponse>(target, 'POST', '/api/deployments', { checks: definitions, prune, maxDeleteShare, force, expectedRevision: planned.revision });
     const s = applied.summary;

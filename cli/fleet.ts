@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { RegionName } from '../checks/contract.ts';
 import { formatDiagnostic } from '../checks/diagnostics.ts';
 import { loadChecks, releaseBundler } from '../checks/loader.ts';
-import { parseFlags } from '../lib/options.ts';
+import { integer, list, nonEmpty, optionsHelp, parseOptions, redisUrl, value, zodParser, type OptionTable } from '../lib/options.ts';
 import { deployDefinitions } from './deploy.ts';
 import { createFleetToken } from './fleet-token.ts';
 import { startDemoTarget, type DemoTarget } from './demo-target.ts';
@@ -19,43 +19,40 @@ import { freePort, renderSummary, waitFor } from './fleet-support.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 
-export const fleetHelp = `Usage: lookout fleet [options]
+/** `lookout fleet`'s options. */
+export const FLEET_OPTIONS = {
+  regions: list({ flag: '--regions', help: 'Regions, one agent each (default: us-east,eu-west,ap-south)', parse: zodParser(RegionName), placeholder: '<list>' }),
+  port: value({ flag: '--port', env: ['LOOKOUT_PORT'], help: 'Coordinator API/dashboard port', defaultText: '8080, or a free one if taken', optional: true, parse: integer(0, 65_535), placeholder: '<n>' }),
+  redisUrl: value({ flag: '--redis', env: ['REDIS_URL'], help: 'Use this Redis instead of spawning one', optional: true, parse: redisUrl, placeholder: '<url>' }),
+  checks: list({ flag: '--checks', help: 'Check files or folders to deploy (default: checks/examples)', parse: nonEmpty('a path'), placeholder: '<path>' }),
+  dataDir: value({ flag: '--data-dir', help: 'Where the spawned Redis keeps its data and processes their logs', default: '.lookout', parse: nonEmpty('a folder'), placeholder: '<dir>' }),
+} satisfies OptionTable;
 
-Runs a local Lookout fleet: Redis, the demo service, a coordinator and one agent per region, deploys
-the example checks, prints the dashboard and API URLs, and shows live per-region verdicts.
-Ctrl-C stops everything it started.
-
-Options:
-  --regions <list>     Comma-separated regions, one agent each [default: us-east,eu-west,ap-south]
-  --port <n>           Coordinator API/dashboard port (env LOOKOUT_PORT) [default: 8080, or a free one if taken]
-  --redis <url>        Use this Redis instead of spawning one (env REDIS_URL)
-  --checks <path>      Check files or folders to deploy [default: checks/examples]
-  --data-dir <dir>     Where the spawned Redis keeps its data and processes their logs [default: .lookout]
-  -h, --help           Show this help
-`;
+export const fleetHelp = [
+  'Usage: lookout fleet [options]',
+  '',
+  'Runs a local Lookout fleet: Redis, the demo service, a coordinator and one agent per region, deploys',
+  'the example checks, prints the dashboard and API URLs, and shows live per-region verdicts.',
+  'Ctrl-C stops everything it started.',
+  '',
+  'Options:',
+  ...optionsHelp(FLEET_OPTIONS, 23),
+  '',
+].join('\n');
 
 export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  const parsed = parseFlags(argv, {
-    regions: { type: 'string' }, port: { type: 'string' }, redis: { type: 'string' }, checks: { type: 'string', multiple: true },
-    'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  });
-  if ('error' in parsed) { process.stderr.write(`lookout fleet: ${parsed.error}\n\n${fleetHelp}`); return 2; }
-  if (parsed.values.help) { process.stdout.write(fleetHelp); return 0; }
-
-  const problems: string[] = [];
-  const regions = String(parsed.values.regions ?? 'us-east,eu-west,ap-south').split(',').map((r) => r.trim()).filter(Boolean);
-  for (const region of regions) if (!RegionName.safeParse(region).success) problems.push(`--regions: "${region}" is not a valid region name (a-z, 0-9, "-")`);
-  const portText = String(parsed.values.port ?? env.LOOKOUT_PORT ?? '');
-  const port = portText === '' ? null : Number(portText);
-  if (port !== null && !(Number.isInteger(port) && port >= 0 && port < 65536)) problems.push(`--port: expected a port number, got "${portText}"`);
-  const externalRedis = (parsed.values.redis as string | undefined) ?? env.REDIS_URL;
-  if (externalRedis !== undefined && !/^rediss?:\/\//.test(externalRedis)) problems.push(`--redis: expected redis://host:port, got "${externalRedis}"`);
-  if (problems.length > 0) { process.stderr.write(problems.map((p) => `lookout fleet: ${p}\n`).join('')); return 2; }
-
-  const dataDir = resolve(String(parsed.values['data-dir'] ?? join(ROOT, '.lookout')));
+  const parsed = parseOptions(FLEET_OPTIONS, argv, env);
+  if ('help' in parsed) { process.stdout.write(fleetHelp); return 0; }
+  if ('errors' in parsed) { process.stderr.write(`${parsed.errors.map((e) => `lookout fleet: ${e}\n`).join('')}\n${fleetHelp}`); return 2; }
+  const v = parsed.values;
+  const regions = v.regions.length > 0 ? v.regions : ['us-east', 'eu-west', 'ap-south'];
+  const port = v.port ?? null;
+  const externalRedis = v.redisUrl;
+  // The default data folder sits in the checkout; a given one is taken from the working directory.
+  const dataDir = parsed.sources.dataDir ? resolve(v.dataDir) : join(ROOT, v.dataDir);
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
-  const checkPaths = (parsed.values.checks as string[] | undefined) ?? [join(ROOT, 'checks/examples')];
+  const checkPaths = v.checks.length > 0 ? v.checks : [join(ROOT, 'checks/examples')];
   const processes: ManagedProcess[] = [];
   let demo: DemoTarget | undefined;
   let stopping = false;

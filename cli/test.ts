@@ -14,31 +14,43 @@ import type { RunnerTable } from '../agent/runner.ts';
 import { createRunners } from '../agent/runners/index.ts';
 import type { BrowserRunner } from '../agent/runners/browser/index.ts';
 import { loadSecrets, withSecrets, type Secrets } from '../agent/secrets.ts';
-import { parseFlags } from '../lib/options.ts';
+import { accept, integer, nonEmpty, oneOf, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable } from '../lib/options.ts';
 import { loadProject } from './project.ts';
 import { REPORTERS, jsonReport, junitReport, tableReport, totals, type Reporter, type TestRun } from './test-report.ts';
 
-export const testHelp = `Usage: lookout test [paths or patterns…] [options]
+/** `lookout test`'s options. */
+export const TEST_OPTIONS = {
+  region: value({ flag: '--region', help: 'Region to run as (sent as x-lookout-region)', default: 'local', parse: zodParser(RegionName), placeholder: '<name>' }),
+  reporter: value({ flag: '--reporter', help: REPORTERS.join(', '), default: 'table' as Reporter, parse: oneOf(REPORTERS), placeholder: '<name>' }),
+  output: value({ flag: '--output', help: 'Write the report to this file instead of standard output', optional: true, parse: nonEmpty('a file'), placeholder: '<file>' }),
+  concurrency: value({ flag: '--concurrency', help: 'Checks run at the same time', default: 4, parse: integer(1, 64), placeholder: '<n>' }),
+  config: value({ flag: '--config', help: 'Project configuration', defaultText: 'the nearest lookout.config.ts', optional: true, parse: nonEmpty('a file'), placeholder: '<file>' }),
+  secretsFile: value({
+    flag: '--secrets-file', env: ['LOOKOUT_SECRETS_FILE'], placeholder: '<file>',
+    help: "Secrets for secret('NAME') / secrets.NAME: JSON or dotenv; LOOKOUT_SECRET_<NAME> variables add to it",
+    default: null as string | null, defaultText: 'none', parse: (text: string) => accept<string | null>(text),
+  }),
+  chromium: value({
+    flag: '--chromium', env: ['LOOKOUT_CHROMIUM_PATH'], help: 'Chromium for browser checks', default: '/usr/bin/chromium', placeholder: '<path>',
+    parse: (text: string) => (text.startsWith('/') ? accept(text) : refuse('expected an absolute path')),
+  }),
+  artifactsDir: value({ flag: '--artifacts-dir', help: 'Where failed browser runs leave screenshot, trace and HAR', default: '.lookout/artifacts', parse: nonEmpty('a folder'), placeholder: '<dir>' }),
+} satisfies OptionTable;
 
-Runs checks once, here, with the same runners the agents use (no Redis or coordinator needed), and
-prints each outcome with its timings and failing assertions. Arguments that exist are files or folders
-to load; the others are patterns selecting checks by id or file ("api-*", "*.check.ts", "checks/shop*").
-Without paths: the checks of the nearest lookout.config.ts, else checks/examples.
-
-Exit status: 0 every check passed; 1 a check failed or errored; 2 nothing could be run.
-
-Options:
-  --region <name>        Region to run as (sent as x-lookout-region) [default: local]
-  --reporter <name>      table, json or junit [default: table]
-  --output <file>        Write the report to this file instead of standard output
-  --concurrency <n>      Checks run at the same time [default: 4]
-  --config <file>        Project configuration [default: the nearest lookout.config.ts]
-  --secrets-file <file>  Secrets for secret('NAME') / secrets.NAME: JSON or dotenv; LOOKOUT_SECRET_<NAME>
-                         variables add to it (env LOOKOUT_SECRETS_FILE)
-  --chromium <path>      Chromium for browser checks (env LOOKOUT_CHROMIUM_PATH) [default: /usr/bin/chromium]
-  --artifacts-dir <dir>  Where failed browser runs leave screenshot, trace and HAR [default: .lookout/artifacts]
-  -h, --help             Show this help
-`;
+export const testHelp = [
+  'Usage: lookout test [paths or patterns…] [options]',
+  '',
+  'Runs checks once, here, with the same runners the agents use (no Redis or coordinator needed), and',
+  'prints each outcome with its timings and failing assertions. Arguments that exist are files or folders',
+  'to load; the others are patterns selecting checks by id or file ("api-*", "*.check.ts", "checks/shop*").',
+  'Without paths: the checks of the nearest lookout.config.ts, else checks/examples.',
+  '',
+  'Exit status: 0 every check passed; 1 a check failed or errored; 2 nothing could be run.',
+  '',
+  'Options:',
+  ...optionsHelp(TEST_OPTIONS, 25),
+  '',
+].join('\n');
 
 interface TestOptions {
   region: string;
@@ -54,36 +66,12 @@ interface TestOptions {
 
 /** Flags and environment → options, or every problem. Pure. */
 export function parseTestOptions(argv: string[], env: Readonly<Record<string, string | undefined>>): { options: TestOptions } | { help: true } | { errors: string[] } {
-  const parsed = parseFlags(argv, {
-    region: { type: 'string' }, reporter: { type: 'string' }, output: { type: 'string' }, concurrency: { type: 'string' },
-    config: { type: 'string' }, 'secrets-file': { type: 'string' }, chromium: { type: 'string' }, 'artifacts-dir': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if ('error' in parsed) return { errors: [parsed.error] };
-  const v = parsed.values;
-  if (v.help) return { help: true };
-  const errors: string[] = [];
-  const region = String(v.region ?? 'local');
-  if (!RegionName.safeParse(region).success) errors.push(`--region: "${region}" is not a valid region name (a-z, 0-9, "-")`);
-  const reporter = String(v.reporter ?? 'table');
-  if (!(REPORTERS as readonly string[]).includes(reporter)) errors.push(`--reporter: expected one of ${REPORTERS.join(', ')}, got "${reporter}"`);
-  const concurrencyText = String(v.concurrency ?? '4');
-  const concurrency = Number(concurrencyText);
-  if (!/^\d+$/.test(concurrencyText) || concurrency < 1 || concurrency > 64) errors.push(`--concurrency: expected an integer from 1 to 64, got "${concurrencyText}"`);
-  const chromium = String(v.chromium ?? env.LOOKOUT_CHROMIUM_PATH ?? '/usr/bin/chromium');
-  if (!chromium.startsWith('/')) errors.push(`--chromium: expected an absolute path, got "${chromium}"`);
-  if (errors.length > 0) return { errors };
-  return {
-    options: {
-      region, reporter: reporter as Reporter, concurrency, chromium,
-      ...(v.output !== undefined ? { output: String(v.output) } : {}),
-      ...(v.config !== undefined ? { config: String(v.config) } : {}),
-      secretsFile: (v['secrets-file'] as string | undefined) ?? (env.LOOKOUT_SECRETS_FILE || null),
-      artifactsDir: String(v['artifacts-dir'] ?? '.lookout/artifacts'),
-      args: parsed.positionals,
-    },
-  };
+  const parsed = parseOptions(TEST_OPTIONS, argv, env, { positionals: true });
+  if (!('values' in parsed)) return parsed;
+  const { output, config, ...rest } = parsed.values;
+  return { options: { ...rest, ...(output !== undefined ? { output } : {}), ...(config !== undefined ? { config } : {}), args: parsed.positionals } };
 }
+
 
 export async function testCommand(argv: string[], env: NodeJS.ProcessEnv, out = process.stdout, err = process.stderr): Promise<number> {
   const parsed = parseTestOptions(argv, env);

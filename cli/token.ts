@@ -7,42 +7,42 @@ import { Redis } from 'ioredis';
 import { DEFAULT_PREFIX } from '../checks/contract.ts';
 import { CodedError } from '../lib/errors.ts';
 import { TOKEN_SCOPES, TokenStore } from '../coordinator/http/tokens.ts';
-import { parseFlags } from '../lib/options.ts';
+import { keyPrefix, list, nonEmpty, optionsHelp, parseOptions, redisUrl, value, type OptionTable } from '../lib/options.ts';
 
-export const tokenHelp = `Usage: lookout token create --name <name> --scope <scope> [--scope …] [options]
-       lookout token list [options]
-       lookout token revoke <id> [options]
+/** `lookout token`'s options. */
+export const TOKEN_OPTIONS = {
+  redisUrl: value({ flag: '--redis', env: ['LOOKOUT_REDIS_URL', 'REDIS_URL'], help: 'Redis of the coordinators', default: 'redis://127.0.0.1:6379', parse: redisUrl, placeholder: '<url>' }),
+  prefix: value({ flag: '--prefix', env: ['LOOKOUT_PREFIX'], help: 'Key prefix of the installation', default: DEFAULT_PREFIX, parse: keyPrefix, placeholder: '<name>' }),
+  name: value({ flag: '--name', help: 'create: what the token is for, e.g. ci or grafana', optional: true, parse: nonEmpty('a name'), placeholder: '<name>' }),
+  scopes: list({ flag: '--scope', help: `create: ${TOKEN_SCOPES.join(', ')}`, parse: nonEmpty('a scope'), placeholder: '<scope>' }),
+} satisfies OptionTable;
 
-Manages the coordinator's API tokens, directly in Redis. Scopes: read (GET routes), deploy (also
-deployments, rollbacks, check deletion), admin (everything). A token is shown once, when created:
-it is printed alone on standard output; Redis keeps only its SHA-256.
-
-Examples:
-  TOKEN=$(lookout token create --name ci --scope deploy --redis redis://10.0.0.5:6379)
-  lookout deploy checks/ --token "$TOKEN" --yes
-
-Options:
-  --redis <url>     Redis of the coordinators (env LOOKOUT_REDIS_URL or REDIS_URL) [default: redis://127.0.0.1:6379]
-  --prefix <name>   Key prefix of the installation (env LOOKOUT_PREFIX) [default: ${DEFAULT_PREFIX}]
-  --name <name>     create: what the token is for, e.g. ci or grafana
-  --scope <scope>   create: ${TOKEN_SCOPES.join(', ')}; repeat or comma-separate
-  -h, --help        Show this help
-`;
+export const tokenHelp = [
+  'Usage: lookout token create --name <name> --scope <scope> [--scope …] [options]',
+  '       lookout token list [options]',
+  '       lookout token revoke <id> [options]',
+  '',
+  "Manages the coordinator's API tokens, directly in Redis. Scopes: read (GET routes), deploy (also",
+  'deployments, rollbacks, check deletion), admin (everything). A token is shown once, when created:',
+  'it is printed alone on standard output; Redis keeps only its SHA-256.',
+  '',
+  'Examples:',
+  '  TOKEN=$(lookout token create --name ci --scope deploy --redis redis://10.0.0.5:6379)',
+  '  lookout deploy checks/ --token "$TOKEN" --yes',
+  '',
+  'Options:',
+  ...optionsHelp(TOKEN_OPTIONS, 22),
+  '',
+].join('\n');
 
 export async function tokenCommand(argv: string[], env: NodeJS.ProcessEnv, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  const parsed = parseFlags(argv, {
-    redis: { type: 'string' }, prefix: { type: 'string' }, name: { type: 'string' }, scope: { type: 'string', multiple: true },
-    help: { type: 'boolean', short: 'h' },
-  });
+  const parsed = parseOptions(TOKEN_OPTIONS, argv, env, { positionals: true });
   const usage = (message: string): number => { err.write(`lookout token: ${message}\n\n${tokenHelp}`); return 2; };
-  if ('error' in parsed) return usage(parsed.error);
+  if ('help' in parsed) { out.write(tokenHelp); return 0; }
+  if ('errors' in parsed) return usage(parsed.errors.join('\nlookout token: '));
   const v = parsed.values;
-  if (v.help) { out.write(tokenHelp); return 0; }
   const [action, ...rest] = parsed.positionals;
-  const redisUrl = String(v.redis ?? (env.LOOKOUT_REDIS_URL || undefined) ?? (env.REDIS_URL || undefined) ?? 'redis://127.0.0.1:6379');
-  if (!/^rediss?:\/\//.test(redisUrl)) return usage(`--redis: expected redis://host:port, got "${redisUrl}"`);
-  const prefix = String(v.prefix ?? (env.LOOKOUT_PREFIX || undefined) ?? DEFAULT_PREFIX);
-  const scopes = ((v.scope as string[] | undefined) ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const { redisUrl, prefix, scopes } = v;
   switch (action) {
     case 'create':
       if (rest.length > 0) return usage(`create takes no arguments, got ${rest.join(' ')}`);

@@ -5,7 +5,9 @@
  * Precedence: flag, then environment variable, then default.
  */
 import { DEFAULT_PREFIX } from '../checks/contract.ts';
-import { parseDuration } from '../checks/duration.ts';
+import {
+  accept, duration, httpUrl, integer, keyPrefix, list, nonEmpty, onOff, optionsHelp, parseOptions, redisUrl, refuse, toggle, value, type OptionTable,
+} from '../lib/options.ts';
 
 export interface CoordinatorConfig {
   /**
@@ -93,146 +95,60 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
   publicRead: false,
 };
 
-export const coordinatorHelp = `Usage: lookout coordinator [options]
 
-Runs a coordinator: the check registry, schedulers, result ingest, verdicts, incidents, alert events,
-the HTTP API and dashboard. Run several against the same Redis for redundancy.
+/** The coordinator's options: flag, environment variables, help, default and validation of each. */
+export const COORDINATOR_OPTIONS = {
+  redisUrl: value({ flag: '--redis', env: ['LOOKOUT_REDIS_URL', 'REDIS_URL'], help: 'Redis URL', default: DEFAULT_COORDINATOR_CONFIG.redisUrl, parse: redisUrl, placeholder: '<url>' }),
+  prefix: value({ flag: '--prefix', env: ['LOOKOUT_PREFIX'], help: 'Key prefix, shared with agents', default: DEFAULT_COORDINATOR_CONFIG.prefix, parse: keyPrefix, placeholder: '<name>' }),
+  port: value({ flag: '--port', env: ['LOOKOUT_PORT'], help: 'HTTP port (0 = any free port)', default: DEFAULT_COORDINATOR_CONFIG.port, parse: integer(0, 65_535), placeholder: '<n>' }),
+  host: value({ flag: '--host', env: ['LOOKOUT_HOST'], help: 'HTTP listen address', default: DEFAULT_COORDINATOR_CONFIG.host, parse: nonEmpty('an address'), placeholder: '<address>' }),
+  webhookUrls: list({ flag: '--webhook-url', env: ['LOOKOUT_WEBHOOK_URL'], help: 'Alert webhook', parse: httpUrl, placeholder: '<url>' }),
+  webhookSecret: value({
+    flag: '--webhook-secret', env: ['LOOKOUT_WEBHOOK_SECRET'], help: 'HMAC secret (16+ chars) signing webhook deliveries', placeholder: '<secret>',
+    default: DEFAULT_COORDINATOR_CONFIG.webhookSecret, defaultText: 'none (unsigned)', secret: true,
+    parse: (text: string) => (text.length >= 16 ? accept<string | null>(text) : refuse('must be at least 16 characters')),
+  }),
+  alertingConfigFile: value({
+    flag: '--alerting-config', env: ['LOOKOUT_ALERTING_CONFIG'], placeholder: '<file>',
+    help: 'JSON file of alert channels (webhook, slack, pagerduty, email, alertmanager) and routes; values may be {"env": "NAME"}',
+    default: DEFAULT_COORDINATOR_CONFIG.alertingConfigFile, defaultText: 'none: every event goes to the --webhook-url webhooks',
+    parse: (text: string) => (text.trim() === '' ? refuse('must be a file path') : accept<string | null>(text)),
+  }),
+  sweepIntervalMs: value({ flag: '--sweep-interval', env: ['LOOKOUT_SWEEP_INTERVAL'], help: 'How often silence is checked, e.g. 1s, 500ms', default: DEFAULT_COORDINATOR_CONFIG.sweepIntervalMs, defaultText: '1s', parse: duration(50, 60_000), placeholder: '<dur>' }),
+  reconcileIntervalMs: value({ flag: '--reconcile-interval', env: ['LOOKOUT_RECONCILE_INTERVAL'], help: 'Periodic scheduler reconcile', default: DEFAULT_COORDINATOR_CONFIG.reconcileIntervalMs, defaultText: '30s', parse: duration(100, 3_600_000), placeholder: '<dur>' }),
+  canaryIntervalMs: value({
+    flag: '--canary-interval', env: ['LOOKOUT_CANARY_INTERVAL'], placeholder: '<dur|off>',
+    help: 'Canary job per region this often; a region answering none for 3 intervals is stalled (no data, probe.stalled); 0 or off disables',
+    default: DEFAULT_COORDINATOR_CONFIG.canaryIntervalMs, defaultText: '10s',
+    parse: (text: string) => {
+      if (text === '0' || text === 'off') return accept(0);
+      const parsed = duration(100, 3_600_000)(text);
+      return parsed.ok ? parsed : refuse(parsed.problem.replace('expected', 'expected 0, "off" or'));
+    },
+  }),
+  ingestConcurrency: value({ flag: '--ingest-concurrency', env: ['LOOKOUT_INGEST_CONCURRENCY'], help: 'Results processed in parallel', default: DEFAULT_COORDINATOR_CONFIG.ingestConcurrency, parse: integer(1, 256), placeholder: '<n>' }),
+  skipRedisPolicyCheck: toggle({ flag: '--skip-redis-policy-check', help: 'Start even if maxmemory-policy cannot be read (it must still be noeviction)' }),
+  auth: value({ flag: '--auth', env: ['LOOKOUT_AUTH'], help: 'Require API tokens (lookout token create); off is for local development only', default: true, defaultText: 'on', parse: onOff, placeholder: '<on|off>' }),
+  publicRead: toggle({ flag: '--public-read', env: ['LOOKOUT_PUBLIC_READ'], help: 'Read routes (GET /api/…, /metrics) need no token' }),
+} satisfies OptionTable;
 
-Options (flag, then environment variable, then default):
-  --redis <url>               Redis URL. Env LOOKOUT_REDIS_URL or REDIS_URL. Default redis://127.0.0.1:6379
-  --prefix <name>             Key prefix, shared with agents. Env LOOKOUT_PREFIX. Default ${DEFAULT_PREFIX}
-  --port <n>                  HTTP port (0 = any free port). Env LOOKOUT_PORT. Default 8080
-  --host <address>            HTTP listen address. Env LOOKOUT_HOST. Default 127.0.0.1
-  --webhook-url <url>         Alert webhook; repeat or comma-separate. Env LOOKOUT_WEBHOOK_URL
-  --webhook-secret <secret>   HMAC secret (16+ chars) signing webhook deliveries. Env LOOKOUT_WEBHOOK_SECRET
-  --alerting-config <file>    JSON file of alert channels (webhook, slack, pagerduty, email, alertmanager)
-                              and routes; values may be {"env": "NAME"}. Env LOOKOUT_ALERTING_CONFIG.
-                              Default none: every event goes to the --webhook-url webhooks only
-  --sweep-interval <dur>      How often silence is checked, e.g. 1s, 500ms. Env LOOKOUT_SWEEP_INTERVAL. Default 1s
-  --reconcile-interval <dur>  Periodic scheduler reconcile. Env LOOKOUT_RECONCILE_INTERVAL. Default 30s
-  --canary-interval <dur|off> Canary job per region this often; a region answering none for 3 intervals
-                              is stalled (no data, probe.stalled). 0 or off disables.
-                              Env LOOKOUT_CANARY_INTERVAL. Default 10s
-  --ingest-concurrency <n>    Results processed in parallel. Env LOOKOUT_INGEST_CONCURRENCY. Default 8
-  --skip-redis-policy-check   Start even if maxmemory-policy cannot be read (must still be noeviction)
-  --auth <on|off>             Require API tokens (lookout token create). Env LOOKOUT_AUTH. Default on;
-                              off is for local development only
-  --public-read               Read routes (GET /api/…, /metrics) need no token. Env LOOKOUT_PUBLIC_READ=true
-  -h, --help                  Show this help
-
-Redis must run with maxmemory-policy noeviction; the coordinator refuses to start otherwise.
-`;
-
-type ValueFlag = 'redis' | 'prefix' | 'port' | 'host' | 'webhook-url' | 'webhook-secret' | 'alerting-config' | 'sweep-interval' | 'reconcile-interval' | 'canary-interval' | 'ingest-concurrency' | 'auth';
-const VALUE_FLAGS: Record<ValueFlag, readonly string[]> = {
-  'redis': ['LOOKOUT_REDIS_URL', 'REDIS_URL'],
-  'prefix': ['LOOKOUT_PREFIX'],
-  'port': ['LOOKOUT_PORT'],
-  'host': ['LOOKOUT_HOST'],
-  'webhook-url': ['LOOKOUT_WEBHOOK_URL'],
-  'webhook-secret': ['LOOKOUT_WEBHOOK_SECRET'],
-  'alerting-config': ['LOOKOUT_ALERTING_CONFIG'],
-  'sweep-interval': ['LOOKOUT_SWEEP_INTERVAL'],
-  'reconcile-interval': ['LOOKOUT_RECONCILE_INTERVAL'],
-  'canary-interval': ['LOOKOUT_CANARY_INTERVAL'],
-  'ingest-concurrency': ['LOOKOUT_INGEST_CONCURRENCY'],
-  'auth': ['LOOKOUT_AUTH'],
-};
-const BOOLEAN_FLAGS = ['skip-redis-policy-check', 'public-read'] as const;
-type BooleanFlag = typeof BOOLEAN_FLAGS[number];
-
-/** A raw value and where it came from (`--port` or `LOOKOUT_PORT`), for error messages. */
-interface Source { value: string; from: string }
+export const coordinatorHelp = [
+  'Usage: lookout coordinator [options]',
+  '',
+  'Runs a coordinator: the check registry, schedulers, result ingest, verdicts, incidents, alert events,',
+  'the HTTP API and dashboard. Run several against the same Redis for redundancy.',
+  '',
+  'Options (flag, then environment variable, then default):',
+  ...optionsHelp(COORDINATOR_OPTIONS),
+  '',
+  'Redis must run with maxmemory-policy noeviction; the coordinator refuses to start otherwise.',
+  '',
+].join('\n');
 
 /** Parses flags (`--name value` or `--name=value`) and environment into a config, or every problem found. */
 export function parseCoordinatorConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ConfigParseResult {
-  const errors: string[] = [];
-  const flags = new Map<ValueFlag, Source[]>();
-  const booleans = new Set<BooleanFlag>();
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '-h' || arg === '--help') return { help: true };
-    if (!arg.startsWith('--')) { errors.push(`unexpected argument ${JSON.stringify(arg)} (options start with --)`); continue; }
-    const eq = arg.indexOf('=');
-    const name = arg.slice(2, eq === -1 ? undefined : eq);
-    if ((BOOLEAN_FLAGS as readonly string[]).includes(name)) {
-      const raw = eq === -1 ? 'true' : arg.slice(eq + 1);
-      if (raw === 'true') booleans.add(name as BooleanFlag);
-      else if (raw !== 'false') errors.push(`--${name}: expected no value, "true" or "false", got ${JSON.stringify(raw)}`);
-      continue;
-    }
-    if (!(name in VALUE_FLAGS)) { errors.push(`unknown option --${name} (see --help)`); continue; }
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) value = argv[++i];
-    if (value === undefined) { errors.push(`--${name}: missing value`); continue; }
-    const list = flags.get(name as ValueFlag) ?? [];
-    list.push({ value, from: `--${name}` });
-    flags.set(name as ValueFlag, list);
-  }
-
-  /** The winning source of one option: the last flag, else the first environment variable set. */
-  const pick = (flag: ValueFlag): Source | undefined => {
-    const given = flags.get(flag);
-    if (given && given.length > 0) return given[given.length - 1];
-    for (const name of VALUE_FLAGS[flag]) {
-      const value = env[name];
-      if (value !== undefined && value !== '') return { value, from: name };
-    }
-    return undefined;
-  };
-  const d = DEFAULT_COORDINATOR_CONFIG;
-
-  const redisUrl = check(pick('redis'), d.redisUrl, errors, (v) => {
-    let url: URL;
-    try { url = new URL(v); } catch { return 'expected a URL like redis://host:6379'; }
-    return url.protocol === 'redis:' || url.protocol === 'rediss:' ? null : 'expected a redis:// or rediss:// URL';
-  }, (v) => v);
-  const prefix = check(pick('prefix'), d.prefix, errors,
-    (v) => (/^[A-Za-z0-9_.{}-]{1,64}$/.test(v) ? null : 'expected 1-64 chars of letters, digits, "_", ".", "-", "{", "}"'), (v) => v);
-  const port = check(pick('port'), d.port, errors,
-    (v) => (/^\d{1,5}$/.test(v) && Number(v) <= 65_535 ? null : 'expected an integer from 0 to 65535'), Number);
-  const host = check(pick('host'), d.host, errors, (v) => (v.trim() === '' ? 'must not be empty' : null), (v) => v);
-  const sweepIntervalMs = check(pick('sweep-interval'), d.sweepIntervalMs, errors, durationProblem(50, 60_000), durationMs);
-  const reconcileIntervalMs = check(pick('reconcile-interval'), d.reconcileIntervalMs, errors, durationProblem(100, 3_600_000), durationMs);
-  const canaryIntervalMs = check(pick('canary-interval'), d.canaryIntervalMs, errors,
-    (v) => (isCanaryOff(v) ? null : durationProblem(100, 3_600_000)(v)?.replace('expected', 'expected 0, "off" or') ?? null),
-    (v) => (isCanaryOff(v) ? 0 : durationMs(v)));
-  const ingestConcurrency = check(pick('ingest-concurrency'), d.ingestConcurrency, errors,
-    (v) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 256 ? null : 'expected an integer from 1 to 256'), Number);
-  const webhookSecret = check<string | null>(pick('webhook-secret'), d.webhookSecret, errors,
-    (v) => (v.length >= 16 ? null : 'must be at least 16 characters'), (v) => v, { secret: true });
-  const alertingConfigFile = check<string | null>(pick('alerting-config'), d.alertingConfigFile, errors,
-    (v) => (v.trim() === '' ? 'must be a file path' : null), (v) => v);
-
-  const urlSources: Source[] = flags.get('webhook-url') ?? (pick('webhook-url') ? [pick('webhook-url')!] : []);
-  const webhookUrls: string[] = [];
-  for (const source of urlSources) {
-    for (const part of source.value.split(',').map((s) => s.trim()).filter(Boolean)) {
-      let url: URL | null = null;
-      try { url = new URL(part); } catch { /* reported below */ }
-      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-        errors.push(`${source.from}: expected http:// or https:// URLs, got ${JSON.stringify(part)}`);
-      } else webhookUrls.push(part);
-    }
-  }
-
-  const auth = check(pick('auth'), d.auth, errors, (v) => (v === 'on' || v === 'off' ? null : 'expected "on" or "off"'), (v) => v === 'on');
-  const publicReadEnv = env.LOOKOUT_PUBLIC_READ;
-  if (publicReadEnv !== undefined && publicReadEnv !== '' && publicReadEnv !== 'true' && publicReadEnv !== 'false') {
-    errors.push(`LOOKOUT_PUBLIC_READ: expected "true" or "false", got ${JSON.stringify(publicReadEnv)}`);
-  }
-  const publicRead = booleans.has('public-read') || publicReadEnv === 'true';
-
-  if (errors.length > 0) return { errors };
-  return {
-    config: {
-      redisUrl, prefix, port, host, webhookUrls, webhookSecret, alertingConfigFile, sweepIntervalMs, reconcileIntervalMs, canaryIntervalMs, ingestConcurrency,
-      skipRedisPolicyCheck: booleans.has('skip-redis-policy-check'),
-      auth, publicRead,
-    },
-  };
+  const parsed = parseOptions(COORDINATOR_OPTIONS, argv, env);
+  return 'values' in parsed ? { config: parsed.values } : parsed;
 }
 
 /**
@@ -245,36 +161,3 @@ export function webhookChannels(config: Pick<CoordinatorConfig, 'webhookUrls' | 
   }));
 }
 
-/**
- * Validates one source; records `from: problem, got "value"` (for a secret only its length, since the
- * message reaches terminals and logs) and returns the default when invalid or absent.
- */
-function check<T>(
-  source: Source | undefined, fallback: T, errors: string[], problem: (v: string) => string | null, convert: (v: string) => T,
-  options: { secret?: boolean } = {},
-): T {
-  if (!source) return fallback;
-  const issue = problem(source.value);
-  if (issue) {
-    const got = options.secret ? `${source.value.length} characters` : JSON.stringify(source.value);
-    errors.push(`${source.from}: ${issue}, got ${got}`);
-    return fallback;
-  }
-  return convert(source.value);
-}
-
-/** `0` and `off` turn canaries off. */
-const isCanaryOff = (v: string): boolean => v === '0' || v === 'off';
-
-function durationMs(v: string): number {
-  const parsed = parseDuration(v);
-  return 'ms' in parsed ? parsed.ms : Number.NaN;
-}
-
-function durationProblem(minMs: number, maxMs: number): (v: string) => string | null {
-  return (v) => {
-    const parsed = parseDuration(v);
-    if ('error' in parsed) return 'expected a duration like "1s" or "500ms"';
-    return parsed.ms >= minMs && parsed.ms <= maxMs ? null : `expected a duration from ${minMs}ms to ${maxMs}ms`;
-  };
-}

@@ -105,7 +105,7 @@ describe('lookout test', () => {
     expect(unmatched.stderr).toContain('no check matches "nothing-*"');
     const badFlag = await runLookout(['test', '--reporter', 'xml', '--region', 'Bad Region'], { cwd: dir });
     expect(badFlag.code).toBe(2);
-    expect(badFlag.stderr).toMatch(/--region: "Bad Region" is not a valid region name[\s\S]*--reporter: expected one of table, json, junit/);
+    expect(badFlag.stderr).toMatch(/--region: region must be 1-32 chars of a-z, 0-9 and "-"[^\n]*got "Bad Region"[\s\S]*--reporter: expected "table" or "json" or "junit", got "xml"/);
 
     const broken = mkdtempSync(join(tmpdir(), 'lookout-test-invalid-'));
     try {
