@@ -24,7 +24,7 @@ import type { RunnerTable } from './runner.ts';
 import { setUpRunners } from './runner-setup.ts';
 import { LOOKOUT_VERSION } from '../lib/version.ts';
 import { createCheckWorker } from './worker.ts';
-import { checkQueueName } from '../checks/contract.ts';
+import { checkQueueName } from '../checks/keys.ts';
 
 export interface StartAgentOptions {
   /** Runner per check type. @defaultValue from the configuration (`setUpRunners`: HTTP, plus browser when `browserChecks` is on) */

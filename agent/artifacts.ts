@@ -11,7 +11,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
-import { artifactIndexKey, artifactKey, type ArtifactRef } from '../checks/contract.ts';
+import { type ArtifactRef } from '../checks/contract.ts';
+import { artifactBytesKey, artifactGateKey, artifactIndexKey, artifactKey } from '../checks/keys.ts';
 
 export interface Artifact {
   /** `screenshot.png`, `trace.zip`, `network.har`. */
@@ -86,11 +87,11 @@ export function createRedisArtifactSink(redis: Redis, options: RedisArtifactSink
     const { keep, notes } = planArtifacts(artifacts, maxArtifactBytes, maxRunBytes);
     if (keep.length === 0) return { stored: [], notes };
     if (minIntervalSeconds > 0) {
-      const gate = await redis.set(`${prefix}:artifact-gate:${owner.checkId}:${owner.region}`, owner.runId, 'EX', minIntervalSeconds, 'NX');
+      const gate = await redis.set(artifactGateKey(prefix, owner.checkId, owner.region), owner.runId, 'EX', minIntervalSeconds, 'NX');
       if (gate !== 'OK') return { stored: [], notes: [...notes, `artifacts not stored: this check stored some in ${owner.region} less than ${minIntervalSeconds}s ago`] };
     }
     const bytes = keep.reduce((sum, a) => sum + a.data.byteLength, 0);
-    const hourKey = `${prefix}:artifact-bytes:${Math.floor(Date.now() / 3_600_000)}`;
+    const hourKey = artifactBytesKey(prefix, Math.floor(Date.now() / 3_600_000));
     const used = await redis.incrby(hourKey, bytes);
     await redis.expire(hourKey, 7_200);
     if (used > maxBytesPerHour) {

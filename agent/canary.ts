@@ -6,9 +6,8 @@
  */
 import { describeZodError } from '../lib/zod-problems.ts';
 import type { Redis } from 'ioredis';
-import {
-  CANARY_STALL_FACTOR, CanaryAnswer, CanaryJob, SCHEMA_VERSION, canaryAnswerKey,
-} from '../checks/contract.ts';
+import { CANARY_STALL_FACTOR, CanaryAnswer, CanaryJob, SCHEMA_VERSION } from '../checks/contract.ts';
+import { canaryAnswerKey } from '../checks/keys.ts';
 import { withTimeout } from '../lib/bounded.ts';
 
 /** What a completed canary job returns (stored by BullMQ as the job's return value). */

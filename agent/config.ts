@@ -6,7 +6,8 @@
  * A flag wins over its environment variable.
  */
 import { hostname } from 'node:os';
-import { DEFAULT_PREFIX, RegionName } from '../checks/contract.ts';
+import { RegionName } from '../checks/contract.ts';
+import { DEFAULT_PREFIX } from '../checks/keys.ts';
 import {
   accept, duration, integer, keyPrefix, onOff, optionsHelp, parseOptions, redisUrl, refuse, value, zodParser, type OptionTable,
 } from '../lib/options.ts';

@@ -6,9 +6,8 @@
  * they see it leave at once.
  */
 import type { Redis } from 'ioredis';
-import {
-  HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, Heartbeat, SCHEMA_VERSION, agentIndexKey, heartbeatKey,
-} from '../checks/contract.ts';
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, Heartbeat, SCHEMA_VERSION } from '../checks/contract.ts';
+import { agentIndexKey, heartbeatKey } from '../checks/keys.ts';
 import { withTimeout } from '../lib/bounded.ts';
 import type { Logger } from '../lib/log.ts';
 

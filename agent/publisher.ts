@@ -7,7 +7,8 @@
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RESULTS_QUEUE, type RunResult } from '../checks/contract.ts';
+import { type RunResult } from '../checks/contract.ts';
+import { RESULTS_QUEUE } from '../checks/keys.ts';
 import { withTimeout } from '../lib/bounded.ts';
 import { throttledErrorLog, type Logger } from '../lib/log.ts';
 import type { AgentMetrics } from './metrics.ts';

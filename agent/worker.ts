@@ -7,7 +7,8 @@
  * they are told apart by name and answered at once (canary.ts), so they prove the queue is consumed.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { CANARY_JOB_NAME, checkQueueName, type CheckDefinition, type RunResult } from '../checks/contract.ts';
+import { CANARY_JOB_NAME, type CheckDefinition, type RunResult } from '../checks/contract.ts';
+import { checkQueueName } from '../checks/keys.ts';
 import { CanaryError, type CanaryOutcome, type CanaryResponder } from './canary.ts';
 import type { AgentConfig } from './config.ts';
 import { settlesWithin } from '../lib/bounded.ts';

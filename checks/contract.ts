@@ -435,28 +435,7 @@ export type CanaryAnswer = z.infer<typeof CanaryAnswer>;
  * so its mere presence means "answered recently" by Redis' clock, whatever the machines' clocks say.
  */
 export const CANARY_STALL_FACTOR = 3;
-/** Redis key (a string with expiry of {@link CANARY_STALL_FACTOR} × interval) holding a region's latest {@link CanaryAnswer}. */
-export const canaryAnswerKey = (prefix: string, region: string): string => `${prefix}:canary:${region}`;
 
-// ---------------------------------------------------------------------------------------------
-// Names shared by both sides. Everything lives under one BullMQ prefix (default `lookout`); use a
-// `{hash tag}` prefix such as `{lookout}` on Redis Cluster so that a queue's keys share a slot.
-// ---------------------------------------------------------------------------------------------
-
-export const DEFAULT_PREFIX = 'lookout';
-/** The queue of check runs for one region; only that region's agents consume it. */
-export const checkQueueName = (region: RegionName): string => `checks.${region}`;
-/** The single queue of run results, consumed by the coordinators. */
-export const RESULTS_QUEUE = 'results';
 /** How often agents write their heartbeat, and how long one stays valid. */
 export const HEARTBEAT_INTERVAL_MS = 2_000;
 export const HEARTBEAT_TTL_MS = 7_000;
-/** Redis key (a string with expiry) holding one agent's latest {@link Heartbeat}. */
-export const heartbeatKey = (prefix: string, agentId: string): string => `${prefix}:agents:hb:${agentId}`;
-/** Redis set of every agent id ever seen, so coordinators can find expired heartbeats. */
-export const agentIndexKey = (prefix: string): string => `${prefix}:agents:index`;
-
-/** Redis key (a hash: data, contentType, bytes, createdAt; with expiry) of one artifact of one run. */
-export const artifactKey = (prefix: string, runId: string, name: string): string => `${prefix}:artifact:${runId}:${name}`;
-/** Redis set (with expiry) of the artifact names stored for one run. */
-export const artifactIndexKey = (prefix: string, runId: string): string => `${prefix}:artifact-index:${runId}`;

@@ -4,7 +4,7 @@
  * for the user's own `lookout deploy --token …` calls.
  */
 import { Redis } from 'ioredis';
-import { DEFAULT_PREFIX } from '../checks/contract.ts';
+import { DEFAULT_PREFIX } from '../checks/keys.ts';
 import { TokenStore } from '../coordinator/http/tokens.ts';
 
 export const FLEET_TOKEN_NAME = 'fleet';

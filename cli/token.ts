@@ -4,7 +4,7 @@
  * printed once, alone on standard output, so that scripts can capture it.
  */
 import { Redis } from 'ioredis';
-import { DEFAULT_PREFIX } from '../checks/contract.ts';
+import { DEFAULT_PREFIX } from '../checks/keys.ts';
 import { CodedError } from '../lib/errors.ts';
 import { TOKEN_SCOPES, TokenStore } from '../coordinator/http/tokens.ts';
 import { keyPrefix, list, nonEmpty, optionsHelp, parseOptions, redisUrl, value, type OptionTable } from '../lib/options.ts';

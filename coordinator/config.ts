@@ -4,7 +4,7 @@
  *
  * Precedence: flag, then environment variable, then default.
  */
-import { DEFAULT_PREFIX } from '../checks/contract.ts';
+import { DEFAULT_PREFIX } from '../checks/keys.ts';
 import {
   accept, duration, httpUrl, integer, keyPrefix, list, nonEmpty, onOff, optionsHelp, parseOptions, redisUrl, refuse, toggle, value, type OptionTable,
 } from '../lib/options.ts';

@@ -17,7 +17,7 @@ import type { AlertEvent } from './events/events.ts';
 import { startIngestWorker } from './results/ingest.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
-import { openIncidentsKey } from './platform/keys.ts';
+import { openIncidentsKey } from '../checks/keys.ts';
 import { OutboxPump, type Deliver } from './events/outbox.ts';
 import { assertNoEviction, connectRedis, waitForRedis } from '../lib/redis.ts';
 import { Registry } from './registry/store.ts';

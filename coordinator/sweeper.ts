@@ -15,12 +15,13 @@
  * Each step reads everything with a pipeline first and only opens a transaction where something changes.
  */
 import type { Redis } from 'ioredis';
-import { agentIndexKey, heartbeatKey, type Heartbeat } from '../checks/contract.ts';
+import { type Heartbeat } from '../checks/contract.ts';
+import { agentIndexKey, heartbeatKey } from '../checks/keys.ts';
 import { decideAgent, parseHeartbeat, parseStoredAgent } from './liveness/agents.ts';
 import { sweepCanaries } from './liveness/canary-store.ts';
 import { emptyCheckState, sweepCheck, type Transition } from './detection/check-state.ts';
 import type { ProbeAlertEvent, RegionStallEvent, SloBurnRateEvent } from './events/events.ts';
-import { agentStateKey, outboxKey } from './platform/keys.ts';
+import { agentStateKey, outboxKey } from '../checks/keys.ts';
 import type { Logger } from '../lib/log.ts';
 import { isInMaintenance } from './maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from './platform/metrics.ts';

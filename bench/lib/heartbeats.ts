@@ -4,7 +4,8 @@
  * measurement is of that churn, not of ingest).
  */
 import type { Redis } from 'ioredis';
-import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, Heartbeat, SCHEMA_VERSION, agentIndexKey, heartbeatKey } from '../../checks/contract.ts';
+import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, Heartbeat, SCHEMA_VERSION } from '../../checks/contract.ts';
+import { agentIndexKey, heartbeatKey } from '../../checks/keys.ts';
 
 export function keepAgentsAlive(redis: Redis, prefix: string, agents: ReadonlyArray<{ agentId: string; region: string }>): { ready: Promise<void>; stop(): void } {
   const startedAt = Date.now();

@@ -12,7 +12,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { once } from 'node:events';
 import { Redis } from 'ioredis';
-import { recentRunsKey } from '../../coordinator/platform/keys.ts';
+import { recentRunsKey } from '../../checks/keys.ts';
 import { httpCheck } from '../lib/payloads.ts';
 import { figure, target, type Figure, type Target } from '../lib/report.ts';
 import { uniquePrefix, type Section, type SectionContext, type SectionOutput } from '../lib/section.ts';

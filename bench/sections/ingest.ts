@@ -12,7 +12,7 @@
  */
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { RESULTS_QUEUE } from '../../checks/contract.ts';
+import { RESULTS_QUEUE } from '../../checks/keys.ts';
 import { keepAgentsAlive } from '../lib/heartbeats.ts';
 import { RESULT_JOB_OPTIONS, httpCheck, resultJobId, runResult } from '../lib/payloads.ts';
 import { firstJsonLine, procSample, spawnNode } from '../lib/proc.ts';

@@ -10,8 +10,8 @@
  */
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { checkQueueName } from '../../checks/contract.ts';
-import { recentRunsKey } from '../../coordinator/platform/keys.ts';
+import { checkQueueName } from '../../checks/keys.ts';
+import { recentRunsKey } from '../../checks/keys.ts';
 import { httpCheck } from '../lib/payloads.ts';
 import { firstJsonLine, spawnNode } from '../lib/proc.ts';
 import { startRedis } from '../lib/redis.ts';

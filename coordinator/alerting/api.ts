@@ -11,7 +11,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DeadLetterError, listDeadLetters, retryDeadLetter } from './dead-letters.ts';
-import { ALERTS_QUEUE } from './delivery.ts';
+import { ALERTS_QUEUE } from '../../checks/keys.ts';
 import { HttpError, quoted, sendJson } from '../http/json.ts';
 import { admin, read, type Route } from '../http/route.ts';
 

@@ -37,7 +37,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { z } from 'zod';
-import { DEFAULT_PREFIX, StoredCheck } from '../../checks/contract.ts';
+import { StoredCheck } from '../../checks/contract.ts';
 import { parseAlertEvent } from '../events/schema.ts';
 import { checkIdOf, viewEvent, type AnyAlertEvent } from '../events/view.ts';
 import { moduleFor, parseChannelConfigs, type ChannelConfig } from './channels/index.ts';
@@ -48,14 +48,12 @@ import { listDeadLetters, retryDeadLetter, type DeadLetter } from './dead-letter
 import { DeliveryThreads } from './threads.ts';
 import { CodedError } from '../../lib/errors.ts';
 import type { AlertEvent } from '../events/events.ts';
-import { registryKey } from '../platform/keys.ts';
+import { ALERTS_QUEUE, DEFAULT_PREFIX, registryKey, sentMarkerKey } from '../../checks/keys.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { everythingTo, parseRoutes, route, routableEvent, usesTags, type Routes } from './routing.ts';
 
 export type { DeadLetter } from './dead-letters.ts';
 
-/** The queue of (event, channel) deliveries. */
-export const ALERTS_QUEUE = 'alerts';
 export const DELIVERY_JOB_SCHEMA_VERSION = 1 as const;
 export const DELIVERIES_METRIC = 'lookout_alert_deliveries_total';
 
@@ -207,7 +205,6 @@ export function deliveryJobId(channelName: string, eventId: string): string {
   return `${channelName}.${encodeURIComponent(eventId)}`;
 }
 
-export const sentMarkerKey = (prefix: string, jobId: string): string => `${prefix}:deliveries:sent:${jobId}`;
 
 export function createDelivery(options: DeliveryOptions): Delivery {
   const parsed = parseChannelConfigs(options.channels);

@@ -12,10 +12,8 @@
  * Keys live under `<prefix>:deliveries:thread:<thread>:*` and expire after `ttlSeconds`.
  */
 import type { Redis } from 'ioredis';
+import { threadChannelsKey, threadLatestKey, threadLockKey } from '../../checks/keys.ts';
 
-export const threadChannelsKey = (prefix: string, thread: string): string => `${prefix}:deliveries:thread:${thread}:channels`;
-export const threadLatestKey = (prefix: string, thread: string): string => `${prefix}:deliveries:thread:${thread}:latest`;
-export const threadLockKey = (prefix: string, thread: string, channel: string): string => `${prefix}:deliveries:thread:${thread}:lock:${channel}`;
 
 /** Deletes the lock only if it still holds our token (it may have expired and been taken by another worker). */
 const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;

@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { StoredCheck } from '../../checks/contract.ts';
-import { recentRunsKey } from '../platform/keys.ts';
+import { recentRunsKey } from '../../checks/keys.ts';
 import { HttpError, checkIdParam, sendJson } from '../http/json.ts';
 import { read, type Route } from '../http/route.ts';
 import { checkMaintenance } from '../maintenance/maintenance.ts';

@@ -13,7 +13,7 @@ import type { ChainableCommander, Redis } from 'ioredis';
 import type { RunResult, StoredCheck } from '../../checks/contract.ts';
 import { emptyCheckState, ingestResult, retireCheck, sweepCheck, type CheckState, type Transition, type TransitionContext } from './check-state.ts';
 import type { Incident } from './incident.ts';
-import { checkStateKey, openIncidentsKey, outboxKey, recentRunsKey, registryRevisionKey, resolvedIncidentsKey } from '../platform/keys.ts';
+import { checkStateKey, openIncidentsKey, outboxKey, recentRunsKey, registryRevisionKey, resolvedIncidentsKey } from '../../checks/keys.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import { MaintenanceStore } from '../maintenance/store.ts';
 import type { Registry } from '../registry/store.ts';

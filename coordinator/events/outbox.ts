@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { AlertEvent } from './events.ts';
-import { outboxKey } from '../platform/keys.ts';
+import { outboxKey } from '../../checks/keys.ts';
 import type { Logger } from '../../lib/log.ts';
 
 export type Deliver = (event: AlertEvent) => Promise<void>;

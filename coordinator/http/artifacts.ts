@@ -11,7 +11,7 @@
 import { read, type Route } from './route.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
-import { artifactIndexKey, artifactKey } from '../../checks/contract.ts';
+import { artifactIndexKey, artifactKey } from '../../checks/keys.ts';
 import { HttpError, sendJson } from './json.ts';
 
 export interface ArtifactReaderOptions {

@@ -10,7 +10,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { CodedError } from '../../lib/errors.ts';
-import { tokensKey } from '../platform/keys.ts';
+import { tokensKey } from '../../checks/keys.ts';
 
 /** A token request that cannot be honoured (bad name or scope). */
 export class TokenError extends CodedError<'INVALID_TOKEN_REQUEST'> {}

@@ -5,8 +5,8 @@
  *                   each region's canary status (last answer, stalled or not)
  */
 import type { Redis } from 'ioredis';
-import { agentIndexKey, heartbeatKey } from '../../checks/contract.ts';
-import { agentStateKey } from '../platform/keys.ts';
+import { agentIndexKey, heartbeatKey } from '../../checks/keys.ts';
+import { agentStateKey } from '../../checks/keys.ts';
 import { sendJson } from '../http/json.ts';
 import { read, type Route } from '../http/route.ts';
 import { parseHeartbeat, parseStoredAgent } from './agents.ts';

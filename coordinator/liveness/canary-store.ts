@@ -12,12 +12,13 @@
 import { describeZodError } from '../../lib/zod-problems.ts';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CANARY_JOB_NAME, CanaryJob, SCHEMA_VERSION, canaryAnswerKey } from '../../checks/contract.ts';
+import { CANARY_JOB_NAME, CanaryJob, SCHEMA_VERSION } from '../../checks/contract.ts';
+import { canaryAnswerKey } from '../../checks/keys.ts';
 import {
   decideRegionCanary, isStalled, parseCanaryAnswer, parseStoredRegionCanary, stallWindowMs, type StoredRegionCanary,
 } from './canary.ts';
 import type { RegionStallEvent } from '../events/events.ts';
-import { canarySentKey, canaryStateKey, outboxKey } from '../platform/keys.ts';
+import { canarySentKey, canaryStateKey, outboxKey } from '../../checks/keys.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { TransactionRunner } from '../platform/transaction.ts';
 

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { maintenanceKey, maintenanceRevisionKey } from '../platform/keys.ts';
+import { maintenanceKey, maintenanceRevisionKey } from '../../checks/keys.ts';
 import type { Logger } from '../../lib/log.ts';
 import { StoredMaintenanceWindow, type MaintenanceInput, type MaintenanceWindow } from './maintenance.ts';
 

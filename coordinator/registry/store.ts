@@ -18,7 +18,7 @@ import {
   type Actor, type DeploymentInfo, type DeploymentKind, type DeploymentRecord,
 } from './deployments.ts';
 import { CodedError } from '../../lib/errors.ts';
-import { deploymentsKey, registryKey, registryRevisionKey } from '../platform/keys.ts';
+import { deploymentsKey, registryKey, registryRevisionKey } from '../../checks/keys.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { TransactionRunner } from '../platform/transaction.ts';
 

@@ -21,11 +21,12 @@
 import { describeZodError } from '../../lib/zod-problems.ts';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { RESULTS_QUEUE, RunResult, type StoredCheck } from '../../checks/contract.ts';
+import { RunResult, type StoredCheck } from '../../checks/contract.ts';
+import { RESULTS_QUEUE } from '../../checks/keys.ts';
 import type { Transition } from '../detection/check-state.ts';
 import type { PlannedConfirmation } from '../detection/confirmation.ts';
 import type { Logger } from '../../lib/log.ts';
-import { registryRevisionKey, maintenanceRevisionKey } from '../platform/keys.ts';
+import { registryRevisionKey, maintenanceRevisionKey } from '../../checks/keys.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { Registry } from '../registry/store.ts';

@@ -12,7 +12,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { RunResult } from '../../checks/contract.ts';
-import { dedupeKey, hourRollupKey, minuteRollupKey, recentRunsKey } from '../platform/keys.ts';
+import { dedupeKey, hourRollupKey, minuteRollupKey, recentRunsKey } from '../../checks/keys.ts';
 import { emptyRollup, latencyBucket, type Rollup } from './uptime.ts';
 
 export const MINUTE_MS = 60_000;

@@ -6,7 +6,7 @@
  * - latency percentiles: the last 24 h, from minute rollups (reported with `window: '24h'`).
  */
 import type { Redis } from 'ioredis';
-import { hourRollupKey, minuteRollupKey } from '../platform/keys.ts';
+import { hourRollupKey, minuteRollupKey } from '../../checks/keys.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS, decodeRollupHash } from './rollups.ts';
 import { emptyRollup, latencyPercentile, mergeRollups, uptimeRatio, type Rollup } from './uptime.ts';
 

@@ -13,10 +13,11 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CheckJob, SCHEMA_VERSION, checkQueueName, type StoredCheck } from '../../checks/contract.ts';
+import { CheckJob, SCHEMA_VERSION, type StoredCheck } from '../../checks/contract.ts';
+import { checkQueueName } from '../../checks/keys.ts';
 import { canonicalJson } from '../../lib/canonical-json.ts';
 import { confirmationJobId, type PlannedConfirmation } from '../detection/confirmation.ts';
-import { scheduledRegionsKey } from '../platform/keys.ts';
+import { scheduledRegionsKey } from '../../checks/keys.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { Registry } from '../registry/store.ts';

@@ -6,7 +6,7 @@
  * pure ({@link burnWindowRollups}, {@link sloWindowRollup}); reading is the I/O around it.
  */
 import type { Redis } from 'ioredis';
-import { hourRollupKey, minuteRollupKey } from '../platform/keys.ts';
+import { hourRollupKey, minuteRollupKey } from '../../checks/keys.ts';
 import { DAY_MS, HOUR_MS, MINUTE_MS, decodeRollupHash } from '../results/rollups.ts';
 import { BURN_RATE_WINDOWS, type BurnRateWindow } from './slo.ts';
 import { pairKey, type Pair } from '../results/stats.ts';

@@ -8,7 +8,7 @@
 import type { Redis } from 'ioredis';
 import type { StoredCheck } from '../../checks/contract.ts';
 import type { SloBurnRateEvent } from '../events/events.ts';
-import { outboxKey, sloAlertsKey } from '../platform/keys.ts';
+import { outboxKey, sloAlertsKey } from '../../checks/keys.ts';
 import type { Logger } from '../../lib/log.ts';
 import { isInMaintenance } from '../maintenance/maintenance.ts';
 import type { MaintenanceStore } from '../maintenance/store.ts';

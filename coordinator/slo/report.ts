@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { StoredCheck } from '../../checks/contract.ts';
-import { sloAlertsKey } from '../platform/keys.ts';
+import { sloAlertsKey } from '../../checks/keys.ts';
 import { resolvePolicy } from '../detection/policy.ts';
 import type { StoredSloAlerts } from './alerts.ts';
 import { readBurnWindows, readSloWindows } from './data.ts';

@@ -5,7 +5,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Heartbeat, RESULTS_QUEUE, agentIndexKey, checkQueueName, heartbeatKey } from '../../checks/contract.ts';
+import { Heartbeat } from '../../checks/contract.ts';
+import { RESULTS_QUEUE, agentIndexKey, checkQueueName, heartbeatKey } from '../../checks/keys.ts';
 import { startAgent } from '../../agent/agent.ts';
 import { freePort, startRedis, type TestRedis } from '../support/redis.ts';
 import { agentConfig, httpJob, memoryLog, resultFor, startTarget, testRunners, type Target } from './support.ts';

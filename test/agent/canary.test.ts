@@ -7,9 +7,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import {
-  CANARY_JOB_NAME, CANARY_STALL_FACTOR, CanaryAnswer, RESULTS_QUEUE, SCHEMA_VERSION, canaryAnswerKey, checkQueueName,
-} from '../../checks/contract.ts';
+import { CANARY_JOB_NAME, CANARY_STALL_FACTOR, CanaryAnswer, SCHEMA_VERSION } from '../../checks/contract.ts';
+import { RESULTS_QUEUE, canaryAnswerKey, checkQueueName } from '../../checks/keys.ts';
 import { startAgent } from '../../agent/agent.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';

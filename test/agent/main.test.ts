@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { heartbeatKey } from '../../checks/contract.ts';
+import { heartbeatKey } from '../../checks/keys.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 
 const NODE = './node_modules/.bin/node';

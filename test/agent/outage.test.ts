@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { RESULTS_QUEUE, checkQueueName } from '../../checks/contract.ts';
+import { RESULTS_QUEUE, checkQueueName } from '../../checks/keys.ts';
 import { startAgent } from '../../agent/agent.ts';
 import { freePort } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { RESULTS_QUEUE, checkQueueName } from '../../checks/contract.ts';
+import { RESULTS_QUEUE, checkQueueName } from '../../checks/keys.ts';
 import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { resultJobId } from '../../agent/schedule.ts';

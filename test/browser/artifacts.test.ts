@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { artifactIndexKey, artifactKey } from '../../checks/contract.ts';
+import { artifactIndexKey, artifactKey } from '../../checks/keys.ts';
 import { createRedisArtifactSink, type Artifact } from '../../agent/artifacts.ts';
 import { createArtifactReader, getArtifactHandler, listArtifactsHandler, type ArtifactReader } from '../../coordinator/http/artifacts.ts';
 import { HttpError, sendError } from '../../coordinator/http/json.ts';

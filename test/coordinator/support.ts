@@ -1,10 +1,8 @@
 /** Builders and helpers shared by the coordinator tests. */
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
-import {
-  HEARTBEAT_TTL_MS, RESULTS_QUEUE, SCHEMA_VERSION, agentIndexKey, heartbeatKey,
-  type CheckDefinition, type Heartbeat, type RunResult,
-} from '../../checks/contract.ts';
+import { HEARTBEAT_TTL_MS, SCHEMA_VERSION, type CheckDefinition, type Heartbeat, type RunResult } from '../../checks/contract.ts';
+import { RESULTS_QUEUE, agentIndexKey, heartbeatKey } from '../../checks/keys.ts';
 import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/config.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 

@@ -1,10 +1,10 @@
 import type { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { heartbeatKey } from '../../checks/contract.ts';
+import { heartbeatKey } from '../../checks/keys.ts';
 import type { AlertEvent } from '../../coordinator/events/events.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { parseStoredAgent } from '../../coordinator/liveness/agents.ts';
-import { agentStateKey } from '../../coordinator/platform/keys.ts';
+import { agentStateKey } from '../../checks/keys.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
 import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
 import { waitUntil } from '../support/wait.ts';

@@ -5,7 +5,8 @@
  */
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ALERTS_QUEUE, createDelivery, deliveryJobId, type Delivery, type DeliveryOptions } from '../../../coordinator/alerting/delivery.ts';
+import { ALERTS_QUEUE } from '../../../checks/keys.ts';
+import { createDelivery, deliveryJobId, type Delivery, type DeliveryOptions } from '../../../coordinator/alerting/delivery.ts';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
 import { silentLogger as silent } from '../../../lib/log.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';

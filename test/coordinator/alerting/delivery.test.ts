@@ -6,10 +6,8 @@ import { Registry, type Counter } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { retryDelayMs, DEFAULT_RETRY_POLICY } from '../../../coordinator/alerting/channels/retry.ts';
 import { verifyWebhookSignature } from '../../../coordinator/alerting/channels/webhook.ts';
-import {
-  ALERTS_QUEUE, createDelivery, DELIVERIES_METRIC, DeliveryError, deliveryJobId, sentMarkerKey,
-  type DeliveryOptions,
-} from '../../../coordinator/alerting/delivery.ts';
+import { createDelivery, DELIVERIES_METRIC, DeliveryError, deliveryJobId, type DeliveryOptions } from '../../../coordinator/alerting/delivery.ts';
+import { ALERTS_QUEUE, sentMarkerKey } from '../../../checks/keys.ts';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
 import { createLogger, silentLogger as silent } from '../../../lib/log.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';

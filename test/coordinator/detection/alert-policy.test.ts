@@ -5,7 +5,7 @@
  */
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { checkQueueName } from '../../../checks/contract.ts';
+import { checkQueueName } from '../../../checks/keys.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
 import { MaintenanceStore } from '../../../coordinator/maintenance/store.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
-import { outboxKey } from '../../../coordinator/platform/keys.ts';
+import { outboxKey } from '../../../checks/keys.ts';
 import { memoryLogger } from '../support.ts';
 import { drainOutbox, outboxLength } from '../../../coordinator/events/outbox.ts';
 import { redisForFile, uniquePrefix } from '../../support/redis.ts';

@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { artifactIndexKey, artifactKey } from '../../../checks/contract.ts';
+import { artifactIndexKey, artifactKey } from '../../../checks/keys.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
 import { MAX_BODY_BYTES } from '../../../coordinator/http/json.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';

@@ -6,9 +6,10 @@
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CANARY_JOB_NAME, CanaryJob, checkQueueName } from '../../../checks/contract.ts';
+import { CANARY_JOB_NAME, CanaryJob } from '../../../checks/contract.ts';
+import { checkQueueName } from '../../../checks/keys.ts';
 import { CanarySender, canaryJobId, parseCanarySent } from '../../../coordinator/liveness/canary-store.ts';
-import { canarySentKey } from '../../../coordinator/platform/keys.ts';
+import { canarySentKey } from '../../../checks/keys.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';
 import { waitUntil } from '../../support/wait.ts';
 import { memoryLogger } from '../support.ts';

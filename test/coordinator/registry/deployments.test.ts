@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckDefinition } from '../../../checks/contract.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
-import { deploymentsKey, registryKey, registryRevisionKey, scheduledRegionsKey } from '../../../coordinator/platform/keys.ts';
+import { deploymentsKey, registryKey, registryRevisionKey, scheduledRegionsKey } from '../../../checks/keys.ts';
 import { silentLogger } from '../../../lib/log.ts';
 import { Registry } from '../../../coordinator/registry/store.ts';
 import { TokenStore } from '../../../coordinator/http/tokens.ts';

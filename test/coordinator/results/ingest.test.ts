@@ -3,7 +3,7 @@ import type { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
-import { minuteRollupKey, recentRunsKey } from '../../../coordinator/platform/keys.ts';
+import { minuteRollupKey, recentRunsKey } from '../../../checks/keys.ts';
 import { rollupSlot } from '../../../coordinator/results/rollups.ts';
 import { MAX_CLOCK_SKEW_MS, clockProblems } from '../../../coordinator/results/ingest.ts';
 import { MaintenanceStore } from '../../../coordinator/maintenance/store.ts';

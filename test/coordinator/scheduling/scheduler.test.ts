@@ -1,7 +1,8 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CheckJob, checkQueueName } from '../../../checks/contract.ts';
+import { CheckJob } from '../../../checks/contract.ts';
+import { checkQueueName } from '../../../checks/keys.ts';
 import { silentLogger } from '../../../lib/log.ts';
 import { Registry } from '../../../coordinator/registry/store.ts';
 import { CheckScheduler, phaseOf } from '../../../coordinator/scheduling/scheduler.ts';
