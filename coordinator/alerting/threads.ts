@@ -12,11 +12,17 @@
  * Keys live under `<prefix>:deliveries:thread:<thread>:*` and expire after `ttlSeconds`.
  */
 import type { Redis } from 'ioredis';
+import { luaScript } from '../../lib/lua.ts';
 import { threadChannelsKey, threadLatestKey, threadLockKey } from '../../checks/keys.ts';
 
 
 /** Deletes the lock only if it still holds our token (it may have expired and been taken by another worker). */
-const UNLOCK_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+const unlockScript = luaScript({
+  name: 'lookoutThreadUnlock',
+  keys: ['lock'],
+  args: ['token'],
+  body: `if redis.call('GET', lock) == token then return redis.call('DEL', lock) else return 0 end`,
+});
 
 export class DeliveryThreads {
   readonly #redis: Redis;
@@ -63,6 +69,6 @@ export class DeliveryThreads {
   }
 
   async unlock(thread: string, channel: string, token: string): Promise<void> {
-    await this.#redis.eval(UNLOCK_SCRIPT, 1, threadLockKey(this.#prefix, thread, channel), token);
+    await unlockScript(this.#redis, { lock: threadLockKey(this.#prefix, thread, channel) }, { token });
   }
 }

@@ -2,11 +2,11 @@
  * Result ingest: a BullMQ worker on the results queue. Each result is validated against the contract
  * (an invalid one fails without retry and is logged with its problems; the process stays up), checked
  * against the registry (results of unknown checks or regions are counted and dropped), recorded once
- * (dedupe on (check, region, scheduled slot, trigger), recent runs, rollups: rollups.ts), then applied to
+ * (dedupe on (check, region, scheduled slot, trigger), recent runs, rollups: recording.ts), then applied to
  * the check's verdicts and incident in one optimistic transaction (state-store.ts).
  *
  * The registry and maintenance look-ups use this process's cached copies, and the recording's own round
- * trip confirms their revisions are still current (rollups.ts `recordRunIfCurrent`); when one is not, or
+ * trip confirms their revisions are still current (recording.ts `recordRun`); when one is not, or
  * the cache does not know the check or region (deployed since?), they are read again and the decision
  * made anew. So a result is judged against what Redis holds when it is recorded, at one round trip.
  *
@@ -30,7 +30,7 @@ import { registryRevisionKey, maintenanceRevisionKey } from '../../checks/keys.t
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { Registry } from '../registry/store.ts';
-import { recordRunIfCurrent } from './rollups.ts';
+import { NO_FENCES, recordRun, type Fences } from './recording.ts';
 import type { CheckStateStore } from '../detection/store.ts';
 
 /** How long a result is remembered for de-duplication; covers redelivery and agents replaying a spool. */
@@ -99,10 +99,10 @@ export async function ingestResult(ctx: IngestContext, result: RunResult): Promi
     check = view.check;
     windows = view.windows;
     const maintenance = isInMaintenance(windows, check.definition, result.scheduledAt);
-    const fences = attempt < MAX_FENCED_ATTEMPTS
-      ? [{ key: registryRevisionKey(ctx.prefix), value: view.registryRevision }, { key: maintenanceRevisionKey(ctx.prefix), value: view.maintenanceRevision }]
-      : [];
-    const outcome = await recordRunIfCurrent(ctx.redis, ctx.prefix, result, DEDUPE_TTL_MS, maintenance, fences);
+    const fences: Fences = attempt < MAX_FENCED_ATTEMPTS
+      ? { registry: { key: registryRevisionKey(ctx.prefix), revision: view.registryRevision }, maintenance: { key: maintenanceRevisionKey(ctx.prefix), revision: view.maintenanceRevision } }
+      : NO_FENCES;
+    const outcome = await recordRun(ctx.redis, ctx.prefix, result, { dedupeTtlMs: DEDUPE_TTL_MS, inMaintenance: maintenance, fences });
     if (outcome === 'stale') { fresh = true; continue; }
     recorded = outcome === 'recorded';
     break;

@@ -7,12 +7,9 @@
  * Runs during a maintenance window count apart, as `mp` / `mf` / `me` only: they are recorded, but
  * uptime, latency and SLOs, which read the plain kinds, leave them out (see maintenance.ts).
  *
- * Recording a run is one Lua script: the dedupe marker (SET NX PX), the recent-runs list and both
- * rollups change together or not at all, so a duplicate delivery never counts twice.
+ * Pure: the keys' fields and the decoding of what was stored. Recording a run is recording.ts.
  */
-import type { Redis } from 'ioredis';
 import type { RunResult } from '../../checks/contract.ts';
-import { dedupeKey, hourRollupKey, minuteRollupKey, recentRunsKey } from '../../checks/keys.ts';
 import { emptyRollup, latencyBucket, type Rollup } from './uptime.ts';
 
 export const MINUTE_MS = 60_000;
@@ -108,81 +105,4 @@ export function decodeRollupHash(hash: Record<string, string>): Map<number, Roll
     out.set(index, rollup);
   }
   return out;
-}
-
-/**
- * The record-run script, checking first that each of `fences` keys (KEYS[5..]) still holds the value
- * the caller decided with (ARGV[8..]; a missing key counts as 0); returns -1, writing nothing, if one
- * does not.
- */
-function recordRunLua(fences: number): string {
-  const kindsFrom = 8 + fences;
-  return `
-for j = 1, ${fences} do
-  if (redis.call('GET', KEYS[4 + j]) or '0') ~= ARGV[7 + j] then return -1 end
-end
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
-redis.call('LPUSH', KEYS[2], ARGV[2])
-redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[3]) - 1)
-for i = ${kindsFrom}, #ARGV do
-  redis.call('HINCRBY', KEYS[3], ARGV[6] .. ':' .. ARGV[i], 1)
-  redis.call('HINCRBY', KEYS[4], ARGV[7] .. ':' .. ARGV[i], 1)
-end
-redis.call('PEXPIREAT', KEYS[3], ARGV[4])
-redis.call('PEXPIREAT', KEYS[4], ARGV[5])
-return 1
-`;
-}
-
-type RecordRunCommand = (...args: Array<string | number>) => Promise<number>;
-
-/**
- * Records one result unless it was recorded before (same check, region, scheduled slot and trigger
- * within `dedupeTtlMs`). Returns false for a duplicate. `inMaintenance`: the run was due during a
- * maintenance window covering its check.
- */
-export async function recordRun(redis: Redis, prefix: string, result: RunResult, dedupeTtlMs: number, inMaintenance = false): Promise<boolean> {
-  return await recordRunIfCurrent(redis, prefix, result, dedupeTtlMs, inMaintenance, []) === 'recorded';
-}
-
-/** A key whose value a decision was made with (e.g. a revision counter), and that value. */
-export interface Fence {
-  key: string;
-  value: number;
-}
-
-/**
- * {@link recordRun}, in the same round trip only if every fence key still holds its value (a missing key
- * counts as 0): `stale` (nothing written) tells the caller that what it decided with (the registry, the
- * maintenance windows) changed, so it reads them again. With no fences, it never answers `stale`.
- */
-export async function recordRunIfCurrent(
-  redis: Redis, prefix: string, result: RunResult, dedupeTtlMs: number, inMaintenance: boolean, fences: readonly Fence[],
-): Promise<'recorded' | 'duplicate' | 'stale'> {
-  const command = recordRunCommand(redis, fences.length);
-  const slot = rollupSlot(result.scheduledAt);
-  const reply = await command(
-    dedupeKey(prefix, result.checkId, result.region, result.scheduledAt, result.trigger),
-    recentRunsKey(prefix, result.checkId, result.region),
-    minuteRollupKey(prefix, result.checkId, result.region, slot.hourStart),
-    hourRollupKey(prefix, result.checkId, result.region, slot.dayStart),
-    ...fences.map((f) => f.key),
-    dedupeTtlMs,
-    JSON.stringify(toRecentRun(result)),
-    RECENT_RUNS_KEPT,
-    slot.hourStart + HOUR_MS + MINUTE_RETENTION_MS,
-    slot.dayStart + DAY_MS + HOUR_RETENTION_MS,
-    slot.minuteOfHour,
-    slot.hourOfDay,
-    ...fences.map((f) => String(f.value)),
-    ...rollupKinds(result, inMaintenance),
-  );
-  return reply === 1 ? 'recorded' : reply === 0 ? 'duplicate' : 'stale';
-}
-
-function recordRunCommand(redis: Redis, fences: number): RecordRunCommand {
-  const name = fences === 0 ? 'lookoutRecordRun' : `lookoutRecordRunFenced${fences}`;
-  const commands = redis as unknown as Record<string, RecordRunCommand | undefined>;
-  if (!commands[name]) redis.defineCommand(name, { numberOfKeys: 4 + fences, lua: recordRunLua(fences) });
-  return commands[name]!.bind(redis);
 }
