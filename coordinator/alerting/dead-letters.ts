@@ -6,8 +6,8 @@
  */
 import type { Queue } from 'bullmq';
 import { z } from 'zod';
-import { parseAlertEvent } from '../events/schema.ts';
-import { summarize } from '../events/summary.ts';
+import { parseAlertEvent } from '../events/catalog.ts';
+import { summarize } from '../events/catalog.ts';
 import { CodedError } from '../../lib/errors.ts';
 
 /** A delivery that failed for good, as shown by the API. */

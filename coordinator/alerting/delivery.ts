@@ -38,7 +38,7 @@ import { Counter, type Registry } from 'prom-client';
 import { Agent } from 'undici';
 import { z } from 'zod';
 import { StoredCheck } from '../../checks/contract.ts';
-import { parseAlertEvent } from '../events/schema.ts';
+import { parseAlertEvent } from '../events/catalog.ts';
 import { checkIdOf, viewEvent, type AnyAlertEvent } from '../events/view.ts';
 import { moduleFor, parseChannelConfigs, type ChannelConfig } from './channels/index.ts';
 import { describeZodError } from '../../lib/zod-problems.ts';

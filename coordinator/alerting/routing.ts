@@ -15,9 +15,8 @@
  */
 import { z } from 'zod';
 import { describeZodError } from '../../lib/zod-problems.ts';
-import {
-  KNOWN_EVENT_TYPES, SEVERITIES, carriedTags, scopeOf, severityOf, type AnyAlertEvent, type Severity,
-} from '../events/view.ts';
+import { KNOWN_EVENT_TYPES } from '../events/catalog.ts';
+import { SEVERITIES, carriedTags, scopeOf, severityOf, type AnyAlertEvent, type Severity } from '../events/view.ts';
 import { ChannelName } from './channels/types.ts';
 
 /** Routing patterns must match at least one of these. */

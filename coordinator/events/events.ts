@@ -31,6 +31,9 @@ export interface ProbeAlertEvent {
 
 export type AlertEvent = IncidentAlertEvent | ProbeAlertEvent;
 
+/** The incident lifecycle types (a reminder carries an incident too, but is not one of them). */
+export const INCIDENT_EVENT_TYPES = ['incident.opened', 'incident.updated', 'incident.resolved'] as const satisfies readonly IncidentEventType[];
+
 export const incidentEventId = (incident: Incident): string => `${incident.id}:${incident.seq}`;
 
 // ---------------------------------------------------------------------------------------------
@@ -127,8 +130,6 @@ export interface RegionStallEvent {
   reason?: 'answered' | 'no-agents' | 'canaries-off';
 }
 
-/** Every event the coordinator puts in the outbox. */
-export type AnyAlertEvent = AlertEvent | PolicyAlertEvent | RegionStallEvent;
 
 export const reminderEventId = (incident: Incident, reminder: number): string => `${incident.id}:reminder:${reminder}`;
 export const flappingEventId = (checkId: string, region: string, flappingSince: number, state: 'started' | 'ended'): string =>

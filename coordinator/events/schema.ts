@@ -1,16 +1,16 @@
 /**
  * zod schemas for alert events: events cross Redis twice (the coordinator's outbox, then the
- * deliveries queue), so the delivery side validates them like any other input from outside.
+ * deliveries queue), so the delivery side validates them like any other input from outside. The event
+ * catalog (catalog.ts) names the schema of each type.
  *
- * The known types (`incident.*`, `probe.*`, the region ones `probe.stalled` / `probe.recovered` included)
- * are checked field by field. Any other type (one added after
- * this file was written) is accepted when it has an id, a dotted type and a time, and whatever
- * `check`, `incident` or `agent` it carries is checked with the same shapes, so channels can render it
- * generically. Objects are loose: fields added to an event later travel through unchanged.
+ * Incident, probe and region-stall events are checked field by field. Other types (the alert-policy
+ * events, and any type added after this file was written) are accepted when they have an id, a dotted
+ * type and a time, and whatever `check`, `incident` or `agent` they carry is checked with the same
+ * shapes, so channels can render them generically. Objects are loose: fields added to an event later
+ * travel through unchanged.
  */
 import { z } from 'zod';
-import type { IncidentAlertEvent, ProbeAlertEvent, RegionStallEvent } from './events.ts';
-import { INCIDENT_EVENT_TYPES, PROBE_EVENT_TYPES, REGION_STALL_EVENT_TYPES, type AnyAlertEvent } from './view.ts';
+import { INCIDENT_EVENT_TYPES, type IncidentAlertEvent, type IncidentReminderEvent, type ProbeAlertEvent, type RegionStallEvent } from './events.ts';
 
 const Millis = z.number().int().nonnegative();
 const Regions = z.array(z.string().min(1));
@@ -43,9 +43,15 @@ export const IncidentAlertEventSchema = z.looseObject({
   incident: Incident,
 });
 
+/** `incident.reminder`: an incident event that also says which reminder it is. */
+export const ReminderAlertEventSchema = IncidentAlertEventSchema.extend({
+  type: z.literal('incident.reminder'),
+  reminder: z.number().int().positive(),
+});
+
 export const ProbeAlertEventSchema = z.looseObject({
   id: z.string().min(1),
-  type: z.enum(PROBE_EVENT_TYPES),
+  type: z.enum(['probe.offline', 'probe.online']),
   at: Millis,
   agent: Agent,
 });
@@ -53,7 +59,7 @@ export const ProbeAlertEventSchema = z.looseObject({
 /** A region whose agents heartbeat but answer no canary (`probe.stalled`), or that ended (`probe.recovered`). */
 export const RegionStallEventSchema = z.looseObject({
   id: z.string().min(1),
-  type: z.enum(REGION_STALL_EVENT_TYPES),
+  type: z.enum(['probe.stalled', 'probe.recovered']),
   at: Millis,
   region: z.string().min(1),
   lastAnswerAt: Millis.nullable(),
@@ -77,22 +83,6 @@ export const GenericAlertEventSchema = z.looseObject({
   agent: Agent.optional(),
 });
 
-const KNOWN_SCHEMAS: Record<string, z.ZodType> = {
-  ...Object.fromEntries(INCIDENT_EVENT_TYPES.map((type) => [type, IncidentAlertEventSchema])),
-  ...Object.fromEntries(PROBE_EVENT_TYPES.map((type) => [type, ProbeAlertEventSchema])),
-  ...Object.fromEntries(REGION_STALL_EVENT_TYPES.map((type) => [type, RegionStallEventSchema])),
-};
-
-export type AlertEventParse = { success: true; data: AnyAlertEvent } | { success: false; error: z.ZodError };
-
-/** Validates an event with its type's schema (the generic one for types added later). */
-export function parseAlertEvent(input: unknown): AlertEventParse {
-  const type = (input as { type?: unknown } | null)?.type;
-  const schema = (typeof type === 'string' && Object.hasOwn(KNOWN_SCHEMAS, type) ? KNOWN_SCHEMAS[type] : GenericAlertEventSchema)!;
-  const parsed = schema.safeParse(input);
-  return parsed.success ? { success: true, data: parsed.data as AnyAlertEvent } : { success: false, error: parsed.error };
-}
-
 // Compile-time guards: every event the coordinator builds passes its schema's shape (a field the
 // schema requires cannot silently disappear from the coordinator's types).
 // Index signatures (from loose objects and records) are dropped before comparing.
@@ -102,4 +92,5 @@ type Fits<A, B> = [Plain<A>] extends [Plain<B>] ? true : false;
 const incidentFits: Fits<IncidentAlertEvent, z.infer<typeof IncidentAlertEventSchema>> = true;
 const probeFits: Fits<ProbeAlertEvent, z.infer<typeof ProbeAlertEventSchema>> = true;
 const regionStallFits: Fits<RegionStallEvent, z.infer<typeof RegionStallEventSchema>> = true;
-void incidentFits; void probeFits; void regionStallFits;
+const reminderFits: Fits<IncidentReminderEvent, z.infer<typeof ReminderAlertEventSchema>> = true;
+void incidentFits; void probeFits; void regionStallFits; void reminderFits;

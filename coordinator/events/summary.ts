@@ -1,5 +1,5 @@
 /**
- * One-line human summaries of alert events, shared by every channel (webhook `summary`, chat
+ * One-line human summaries of alert events (the event catalog, catalog.ts, names each type's), shared by every channel (webhook `summary`, chat
  * messages, email subjects, PagerDuty summaries, Alertmanager annotations). Pure.
  *
  * Examples:
@@ -15,24 +15,12 @@
  *   `[some.notice] Homepage: <the event's summary or message field>`
  */
 import { formatDuration } from '../../checks/duration.ts';
-import type { IncidentAlertEvent, ProbeAlertEvent } from './events.ts';
-import { INCIDENT_EVENT_TYPES, viewEvent, type AnyAlertEvent } from './view.ts';
-
-export function summarize(event: AnyAlertEvent): string {
-  const view = viewEvent(event);
-  if (view.kind === 'incident') return summarizeIncident(view.event);
-  if (view.kind === 'probe') return summarizeProbe(view.event);
-  const known = (view.check ? summarizePolicyEvent(event.type, view.check.name, view.fields) : null) ?? summarizeRegionStall(event.type, event.at, view.fields);
-  if (known) return known;
-  const text = ['summary', 'message', 'reason'].map((key) => view.fields[key]).find((value) => typeof value === 'string' && value !== '');
-  const subject = view.check ? ` ${view.check.name}` : '';
-  return `[${event.type}]${subject}${text ? `${subject ? ':' : ''} ${String(text)}` : ''}`;
-}
+import { INCIDENT_EVENT_TYPES, type IncidentAlertEvent, type ProbeAlertEvent } from './events.ts';
 
 /** Whether this is one of the incident types the summaries have words for. */
 const isKnownIncidentType = (type: string): boolean => (INCIDENT_EVENT_TYPES as readonly string[]).includes(type);
 
-function summarizeIncident(event: IncidentAlertEvent): string {
+export function summarizeIncident(event: IncidentAlertEvent): string {
   const { incident } = event;
   const name = event.check.name || event.check.id;
   const noData = incident.noDataRegions.length > 0 ? `; no data: ${incident.noDataRegions.join(', ')}` : '';
@@ -61,42 +49,38 @@ const window = (ms: unknown): string => {
   return ms >= 86_400_000 && ms % 86_400_000 === 0 ? `${ms / 86_400_000}d` : formatDuration(ms);
 };
 
-/** Summaries of the alert-policy events (events.ts); null for any other type. */
-function summarizePolicyEvent(type: string, name: string, fields: Record<string, unknown>): string | null {
+export function summarizeFlapping(name: string, fields: Record<string, unknown>): string {
   const region = typeof fields.region === 'string' ? fields.region : 'a region';
-  switch (type) {
-    case 'check.flapping':
-      return fields.state === 'ended'
-        ? `${name} is no longer flapping in ${region}${typeof fields.status === 'string' ? ` (now ${fields.status})` : ''}`
-        : `${name} is flapping in ${region}${typeof fields.status === 'string' ? ` (now ${fields.status})` : ''}; further changes there are held back until it settles`;
-    case 'check.degraded': {
-      const reason = record(fields.reason);
-      const parts = [
-        ...(typeof reason.slowMs === 'number' ? [`slow: ${Math.round(reason.slowMs)} ms`] : []),
-        ...(Array.isArray(reason.softFailures) ? reason.softFailures.filter((f): f is string => typeof f === 'string') : []),
-      ];
-      return `${name} is degraded in ${region}${parts.length > 0 ? ` — ${parts.join('; ')}` : ''}`;
-    }
-    case 'check.recovered':
-      return `${name} is no longer degraded in ${region}`;
-    case 'slo.burn_rate': {
-      const slo = record(fields.slo);
-      const rule = record(fields.rule);
-      const burn = record(fields.burnRate);
-      const objective = typeof slo.objective === 'number' ? `${Math.round(slo.objective * 100_000) / 1_000}%` : '?';
-      const what = `${name} ${typeof slo.sli === 'string' ? `${slo.sli} ` : ''}SLO (${objective} over ${window(slo.windowMs)})`;
-      const ruleName = typeof rule.name === 'string' ? ` — rule ${rule.name}` : '';
-      if (fields.state === 'resolved') return `${what} is no longer burning its error budget faster than ${times(rule.factor)}${ruleName}`;
-      return `${what} is burning its error budget ${times(burn.long)} (${window(rule.longWindowMs)}) / ${times(burn.short)} (${window(rule.shortWindowMs)}) too fast${ruleName}`;
-    }
-    default:
-      return null;
-  }
+  const now = typeof fields.status === 'string' ? ` (now ${fields.status})` : '';
+  return fields.state === 'ended'
+    ? `${name} is no longer flapping in ${region}${now}`
+    : `${name} is flapping in ${region}${now}; further changes there are held back until it settles`;
 }
 
-/** Summaries of `probe.stalled` / `probe.recovered` (events.ts RegionStallEvent); null for any other type. */
-function summarizeRegionStall(type: string, at: number, fields: Record<string, unknown>): string | null {
-  if (type !== 'probe.stalled' && type !== 'probe.recovered') return null;
+export function summarizeDegraded(type: 'check.degraded' | 'check.recovered', name: string, fields: Record<string, unknown>): string {
+  const region = typeof fields.region === 'string' ? fields.region : 'a region';
+  if (type === 'check.recovered') return `${name} is no longer degraded in ${region}`;
+  const reason = record(fields.reason);
+  const parts = [
+    ...(typeof reason.slowMs === 'number' ? [`slow: ${Math.round(reason.slowMs)} ms`] : []),
+    ...(Array.isArray(reason.softFailures) ? reason.softFailures.filter((f): f is string => typeof f === 'string') : []),
+  ];
+  return `${name} is degraded in ${region}${parts.length > 0 ? ` — ${parts.join('; ')}` : ''}`;
+}
+
+export function summarizeSloBurnRate(name: string, fields: Record<string, unknown>): string {
+  const slo = record(fields.slo);
+  const rule = record(fields.rule);
+  const burn = record(fields.burnRate);
+  const objective = typeof slo.objective === 'number' ? `${Math.round(slo.objective * 100_000) / 1_000}%` : '?';
+  const what = `${name} ${typeof slo.sli === 'string' ? `${slo.sli} ` : ''}SLO (${objective} over ${window(slo.windowMs)})`;
+  const ruleName = typeof rule.name === 'string' ? ` — rule ${rule.name}` : '';
+  if (fields.state === 'resolved') return `${what} is no longer burning its error budget faster than ${times(rule.factor)}${ruleName}`;
+  return `${what} is burning its error budget ${times(burn.long)} (${window(rule.longWindowMs)}) / ${times(burn.short)} (${window(rule.shortWindowMs)}) too fast${ruleName}`;
+}
+
+/** Summaries of `probe.stalled` / `probe.recovered` (events.ts RegionStallEvent). */
+export function summarizeRegionStall(type: string, at: number, fields: Record<string, unknown>): string {
   const region = typeof fields.region === 'string' ? fields.region : 'a region';
   if (type === 'probe.stalled') {
     const agents = Array.isArray(fields.agents) ? fields.agents.filter((a): a is string => typeof a === 'string') : [];
@@ -120,7 +104,7 @@ export function distinctErrorCodes(event: IncidentAlertEvent): string[] {
   return codes;
 }
 
-function summarizeProbe(event: ProbeAlertEvent): string {
+export function summarizeProbe(event: ProbeAlertEvent): string {
   const { agentId, region, lastSeenAt } = event.agent;
   return event.type === 'probe.offline'
     ? `Probe agent ${agentId} in ${region} is offline (last seen ${new Date(lastSeenAt).toISOString()})`

@@ -6,60 +6,16 @@
  * Channels render the three kinds differently; an unknown type is never an error: it is rendered
  * generically from its fields, so a new event type reaches receivers before anyone writes a template.
  */
+import { SEVERITIES, catalogEntry, type AnyAlertEvent, type ConditionRule, type Severity } from './catalog.ts';
 import type { IncidentAlertEvent, ProbeAlertEvent } from './events.ts';
 
-/** Any event delivery carries: the types in `events.ts` and any type added later. */
-export interface AnyAlertEvent {
-  readonly id: string;
-  readonly type: string;
-  readonly at: number;
-}
-
-/** Severities, most severe first; the same words PagerDuty uses. */
-export const SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
-export type Severity = typeof SEVERITIES[number];
+export { SEVERITIES, type AnyAlertEvent, type Severity } from './catalog.ts';
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
-export const INCIDENT_EVENT_TYPES = ['incident.opened', 'incident.updated', 'incident.resolved'] as const;
-export const PROBE_EVENT_TYPES = ['probe.offline', 'probe.online'] as const;
-/** Probe events about a whole region (events.ts `RegionStallEvent`): conditions of their own, below. */
-export const REGION_STALL_EVENT_TYPES = ['probe.stalled', 'probe.recovered'] as const;
-
-/**
- * Alert-policy events (events.ts) that raise and clear a condition of their own: each names the
- * condition, the fields that identify one occurrence of it, whether this event raises or clears it,
- * and the severity both ends share (so a clearing event routes where the raising one went).
- * Types not listed here (and not incidents or probes) are notices: they raise nothing a later event clears.
- */
-interface ConditionRule {
-  condition: string;
-  /** Identifying fields, e.g. `{ region: 'eu-west' }`; the check id is always added. */
-  identity(event: Record<string, unknown>): Record<string, string>;
-  firing(event: Record<string, unknown>): boolean;
-  severity: Severity;
-}
-const str = (value: unknown): string => (typeof value === 'string' || typeof value === 'number' ? String(value) : '');
-const regionIdentity = (event: Record<string, unknown>) => ({ region: str(event.region) });
-export const CONDITION_RULES: Readonly<Record<string, ConditionRule>> = {
-  'check.flapping': { condition: 'flapping', identity: regionIdentity, firing: (e) => e.state !== 'ended', severity: 'warning' },
-  'check.degraded': { condition: 'degraded', identity: regionIdentity, firing: () => true, severity: 'warning' },
-  'check.recovered': { condition: 'degraded', identity: regionIdentity, firing: () => false, severity: 'warning' },
-  'slo.burn_rate': {
-    condition: 'slo_burn_rate',
-    identity: (e) => ({
-      sli: str(isRecord(e.slo) ? e.slo.sli : ''), rule: str(isRecord(e.rule) ? e.rule.name : ''),
-    }),
-    firing: (e) => e.state !== 'resolved',
-    severity: 'error',
-  },
-  // A region whose agents heartbeat but consume nothing; as severe as an agent going offline.
-  'probe.stalled': { condition: 'region_stalled', identity: regionIdentity, firing: () => true, severity: 'warning' },
-  'probe.recovered': { condition: 'region_stalled', identity: regionIdentity, firing: () => false, severity: 'warning' },
-};
-
-/** Every event type the coordinator emits today (types added later still travel, rendered generically). */
-export const KNOWN_EVENT_TYPES: readonly string[] = [...INCIDENT_EVENT_TYPES, 'incident.reminder', ...PROBE_EVENT_TYPES, ...Object.keys(CONDITION_RULES)];
+/** The condition rule of a type (catalog.ts), if it raises or clears one. */
+const conditionOf = (type: string): ConditionRule | undefined => catalogEntry(type)?.condition;
+const isProbeType = (type: string): boolean => catalogEntry(type)?.kind === 'probe';
 
 export type EventView =
   | {
@@ -81,7 +37,7 @@ export type EventView =
     /** True for notices and for events that raise a condition; false for those that clear one. */
     firing: boolean;
     severity: Severity;
-    /** The condition (`flapping`, `degraded`, `slo_burn_rate`) for events in {@link CONDITION_RULES}, else null (a notice). */
+    /** The condition (`flapping`, `degraded`, `slo_burn_rate`, `region_stalled`) for condition events of the catalog, else null (a notice). */
     condition: string | null;
     /** Identifying fields of the condition (`region`, or `sli` and `rule`); empty for notices. */
     identity: Record<string, string>;
@@ -109,11 +65,11 @@ export function explicitSeverity(event: AnyAlertEvent): Severity | null {
 export function severityOf(event: AnyAlertEvent): Severity {
   const explicit = explicitSeverity(event);
   if (explicit) return explicit;
-  const rule = Object.hasOwn(CONDITION_RULES, event.type) ? CONDITION_RULES[event.type] : undefined;
+  const rule = conditionOf(event.type);
   if (rule) return rule.severity;
   const incident = (event as unknown as { incident?: unknown }).incident;
   if (isRecord(incident) && (incident.scope === 'global' || incident.scope === 'regional')) return incident.scope === 'global' ? 'critical' : 'warning';
-  if ((PROBE_EVENT_TYPES as readonly string[]).includes(event.type)) return 'warning';
+  if (isProbeType(event.type)) return 'warning';
   return 'info';
 }
 
@@ -129,7 +85,7 @@ export function viewEvent(event: AnyAlertEvent): EventView {
       thread: `incident:${incidentEvent.incident.id}`, position: incidentEvent.incident.seq,
     };
   }
-  if ((PROBE_EVENT_TYPES as readonly string[]).includes(event.type) && isRecord(record.agent)) {
+  if (isProbeType(event.type) && isRecord(record.agent)) {
     const probe = event as unknown as ProbeAlertEvent;
     return { kind: 'probe', event: probe, severity, firing: probe.type === 'probe.offline', thread: `agent:${probe.agent.agentId}`, position: probe.at };
   }
@@ -137,7 +93,7 @@ export function viewEvent(event: AnyAlertEvent): EventView {
   const check = isRecord(record.check) && typeof record.check.id === 'string'
     ? { id: record.check.id, name: typeof record.check.name === 'string' && record.check.name !== '' ? record.check.name : record.check.id }
     : null;
-  const rule = Object.hasOwn(CONDITION_RULES, event.type) ? CONDITION_RULES[event.type] : undefined;
+  const rule = conditionOf(event.type);
   if (!rule) return { kind: 'other', event, severity, firing: true, condition: null, identity: {}, thread: null, position: null, check, fields };
   const identity = rule.identity(record);
   const thread = [rule.condition, ...(check ? [check.id] : []), ...Object.values(identity)].join(':');

@@ -31,7 +31,7 @@ import { z } from 'zod';
 import { explicitSeverity, viewEvent, type AnyAlertEvent, type Severity } from '../../events/view.ts';
 import { truncate } from './facts.ts';
 import { postOnce } from './http.ts';
-import { summarize } from '../../events/summary.ts';
+import { summarize } from '../../events/catalog.ts';
 import { ChannelCommonConfig, type ChannelModule, type ChannelRequest } from './types.ts';
 
 export const ALERTMANAGER_USER_AGENT = 'Lookout-Alertmanager/1';

@@ -16,7 +16,7 @@ import { createTransport } from 'nodemailer';
 import { z } from 'zod';
 import { viewEvent, type AnyAlertEvent } from '../../events/view.ts';
 import { eventFacts, truncate } from './facts.ts';
-import { summarize } from '../../events/summary.ts';
+import { summarize } from '../../events/catalog.ts';
 import { ChannelCommonConfig, type ChannelModule, type SendFailureCode, type SendOutcome } from './types.ts';
 
 const BARE_ADDRESS = /^[^\s@<>,;"]+@[^\s@<>,;"]+\.[^\s@<>,;"]+$/;

@@ -17,7 +17,8 @@
  */
 import { isHttpUrl } from '../../../lib/urls.ts';
 import { z } from 'zod';
-import { distinctErrorCodes, summarize } from '../../events/summary.ts';
+import { distinctErrorCodes } from '../../events/summary.ts';
+import { summarize } from '../../events/catalog.ts';
 import { flattenFields, viewEvent, type AnyAlertEvent, type Severity } from '../../events/view.ts';
 import { truncate } from './facts.ts';
 import { postOnce } from './http.ts';

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { viewEvent, type AnyAlertEvent } from '../../events/view.ts';
 import { eventFacts, truncate } from './facts.ts';
 import { postOnce } from './http.ts';
-import { summarize } from '../../events/summary.ts';
+import { summarize } from '../../events/catalog.ts';
 import { ChannelCommonConfig, type ChannelModule, type ChannelRequest } from './types.ts';
 
 export const SLACK_USER_AGENT = 'Lookout-Slack/1';

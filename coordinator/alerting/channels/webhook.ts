@@ -24,9 +24,10 @@ import { isHttpUrl } from '../../../lib/urls.ts';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import type { AlertEventType } from '../../events/events.ts';
-import { INCIDENT_EVENT_TYPES, viewEvent, type AnyAlertEvent } from '../../events/view.ts';
+import { INCIDENT_EVENT_TYPES } from '../../events/events.ts';
+import { viewEvent, type AnyAlertEvent } from '../../events/view.ts';
 import { postOnce } from './http.ts';
-import { summarize } from '../../events/summary.ts';
+import { summarize } from '../../events/catalog.ts';
 import { ChannelCommonConfig, type ChannelModule, type ChannelRequest, type PayloadContext } from './types.ts';
 
 export const WEBHOOK_SCHEMA_VERSION = 1 as const;

@@ -140,8 +140,8 @@ describe('loadAlertingConfig and the coordinator process', () => {
   it('the coordinator prints every alerting problem and exits 2 before connecting to anything', async () => {
     const file = join(dir, 'broken.json');
     writeFileSync(file, JSON.stringify({ channels: [{ type: 'slack', name: 'chat', webhookUrl: { env: 'NOT_SET_ANYWHERE' } }, { type: 'pagerduty', name: 'page' }] }));
-    const node = new URL('../../node_modules/.bin/node', import.meta.url).pathname;
-    const main = new URL('../../coordinator/main.ts', import.meta.url).pathname;
+    const node = new URL('../../../node_modules/.bin/node', import.meta.url).pathname;
+    const main = new URL('../../../coordinator/main.ts', import.meta.url).pathname;
     // Redis on port 9 would refuse: exiting 2 proves nothing was started.
     const child = spawn(node, [main, '--alerting-config', file, '--redis', 'redis://127.0.0.1:9'], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH } });
     let stderr = '';

@@ -6,11 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { buildAlertmanagerAlerts } from '../../../../coordinator/alerting/channels/alertmanager.ts';
 import { buildEmail } from '../../../../coordinator/alerting/channels/email.ts';
-import { parseAlertEvent } from '../../../../coordinator/events/schema.ts';
-import { KNOWN_EVENT_TYPES, viewEvent } from '../../../../coordinator/events/view.ts';
+import { parseAlertEvent } from '../../../../coordinator/events/catalog.ts';
+import { KNOWN_EVENT_TYPES } from '../../../../coordinator/events/catalog.ts';
+import { viewEvent } from '../../../../coordinator/events/view.ts';
 import { buildPagerDutyEvent } from '../../../../coordinator/alerting/channels/pagerduty.ts';
 import { buildSlackMessage } from '../../../../coordinator/alerting/channels/slack.ts';
-import { summarize } from '../../../../coordinator/events/summary.ts';
+import { summarize } from '../../../../coordinator/events/catalog.ts';
 import { buildWebhookPayload } from '../../../../coordinator/alerting/channels/webhook.ts';
 import type { RegionStallEvent } from '../../../../coordinator/events/events.ts';
 import { parseRoutes, route, routableEvent } from '../../../../coordinator/alerting/routing.ts';
