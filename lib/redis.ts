@@ -5,7 +5,7 @@
  * failover), a connection name in `CLIENT LIST`; plus the start-up checks on the server and the one
  * test for "Redis is away" that callers use instead of reading error messages.
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { CodedError } from './errors.ts';
 import { throttledErrorLog, type Logger } from './log.ts';
 import { redactUrl } from './urls.ts';
@@ -28,14 +28,18 @@ export interface ConnectOptions {
 /** The longest wait between two reconnect attempts: a monitoring process away from Redis is blind. */
 export const MAX_RECONNECT_DELAY_MS = 2_000;
 
-/** Opens an ioredis connection with Lookout's settings (see the module comment). */
-export function connectRedis(url: string, options: ConnectOptions): Redis {
-  const redis = new Redis(url, {
+/**
+ * Opens an ioredis connection with Lookout's settings (see the module comment), to a `redis://` or
+ * `rediss://` URL or with ioredis options (whose own settings win).
+ */
+export function connectRedis(target: string | RedisOptions, options: ConnectOptions): Redis {
+  const settings: RedisOptions = {
     connectionName: options.name,
     maxRetriesPerRequest: options.blocking ? null : 3,
     reconnectOnError: (error) => isReadOnlyError(error),
     retryStrategy: (times) => Math.min(200 * times, MAX_RECONNECT_DELAY_MS),
-  });
+  };
+  const redis = typeof target === 'string' ? new Redis(target, settings) : new Redis({ ...settings, ...target });
   const logError = throttledErrorLog(options.logger, 'redis.error');
   redis.on('error', (error: Error) => logError(error, { connection: options.name }));
   return redis;

@@ -30,65 +30,35 @@
  * are the dead letters, listed by {@link Delivery.listDeadLetters} and re-sent by
  * {@link Delivery.retryDeadLetter} (or `GET /api/alerts/dead-letters`, `POST .../:id/retry`).
  */
-import { settlesWithin } from '../../lib/bounded.ts';
-import { randomUUID } from 'node:crypto';
-import { DelayedError, Queue, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Queue, type ConnectionOptions } from 'bullmq';
+import type { RedisOptions } from 'ioredis';
 import { Counter, type Registry } from 'prom-client';
 import { Agent } from 'undici';
-import { z } from 'zod';
-import { StoredCheck } from '../../checks/contract.ts';
-import { parseAlertEvent } from '../events/catalog.ts';
-import { checkIdOf, viewEvent, type AnyAlertEvent } from '../events/view.ts';
-import { moduleFor, parseChannelConfigs, type ChannelConfig } from './channels/index.ts';
-import { describeZodError } from '../../lib/zod-problems.ts';
-import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from './channels/retry.ts';
-import { ChannelName, type SendFailureCode } from './channels/types.ts';
-import { listDeadLetters, retryDeadLetter, type DeadLetter } from './dead-letters.ts';
-import { DeliveryThreads } from './threads.ts';
-import { CodedError } from '../../lib/errors.ts';
-import type { AlertEvent } from '../events/events.ts';
-import { ALERTS_QUEUE, DEFAULT_PREFIX, registryKey, sentMarkerKey } from '../../checks/keys.ts';
+import { ALERTS_QUEUE, DEFAULT_PREFIX } from '../../checks/keys.ts';
+import { settlesWithin } from '../../lib/bounded.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { everythingTo, parseRoutes, route, routableEvent, usesTags, type Routes } from './routing.ts';
+import { connectRedis, MAX_RECONNECT_DELAY_MS } from '../../lib/redis.ts';
+import type { AlertEvent } from '../events/events.ts';
+import type { AnyAlertEvent } from '../events/view.ts';
+import { readCheckTags } from '../registry/store.ts';
+import { parseChannelConfigs, type ChannelConfig } from './channels/index.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './channels/retry.ts';
+import { DeliveryError, type DeliveryContext, type DeliveryOutcome } from './context.ts';
+import { listDeadLetters, retryDeadLetter, type DeadLetter } from './dead-letters.ts';
+import { createHandoff, type DeliveryJobData, type DeliveryResult } from './handoff.ts';
+import { everythingTo, parseRoutes, usesTags, type Routes } from './routing.ts';
+import { startSender } from './sender.ts';
+import { DeliveryThreads } from './threads.ts';
 
 export type { DeadLetter } from './dead-letters.ts';
+export { DeliveryError, type DeliveryErrorCode } from './context.ts';
+export { deliveryJobId } from './handoff.ts';
 
-export const DELIVERY_JOB_SCHEMA_VERSION = 1 as const;
 export const DELIVERIES_METRIC = 'lookout_alert_deliveries_total';
 
-const BACKOFF_TYPE = 'lookout-delivery';
 const DAY_S = 86_400;
 /** How long a worker that was told to cancel its sends may take to hand the jobs back. */
 const CANCEL_GRACE_MS = 2_000;
-/** How long a send of a `latest-state` thread waits before trying for the thread's lock again. */
-const LOCK_RETRY_MS = 100;
-/** How long a thread lock outlives the send's own deadline (a worker that died holding it frees it then). */
-const LOCK_MARGIN_MS = 5_000;
-
-/** Stable codes of the errors this module throws (dead-letter errors come from dead-letters.ts). */
-export type DeliveryErrorCode = 'INVALID_CHANNEL_CONFIG' | 'INVALID_ROUTES' | 'DELIVERY_STOPPED';
-
-export class DeliveryError extends CodedError<DeliveryErrorCode> {
-  /** Every problem found, for `INVALID_CHANNEL_CONFIG` and `INVALID_ROUTES`. */
-  readonly problems: string[];
-  constructor(code: DeliveryErrorCode, message: string, problems: string[] = []) {
-    super(code, message);
-    this.problems = problems;
-  }
-}
-
-/** A failed attempt that may be retried; carries the receiver's `Retry-After` to the backoff. */
-class SendAttemptError extends Error {
-  readonly code: SendFailureCode;
-  readonly retryAfterMs: number | undefined;
-  constructor(code: SendFailureCode, message: string, retryAfterMs: number | undefined) {
-    super(`${code}: ${message}`);
-    this.name = 'SendAttemptError';
-    this.code = code;
-    this.retryAfterMs = retryAfterMs;
-  }
-}
 
 export interface DeliveryOptions {
   /** Redis: a `redis://` URL or ioredis options. BullMQ sets `maxRetriesPerRequest: null` for the worker itself. */
@@ -116,7 +86,7 @@ export interface DeliveryOptions {
   dashboardUrl?: string;
   /**
    * Tags of a check, for routes that match on tags when the event does not carry them.
-   * @defaultValue reads the check's definition from the registry in Redis (`tags: []` when it is gone)
+   * @defaultValue the check's tags in the registry (registry/store.ts `readCheckTags`; `[]` when it is gone)
    */
   checkTags?: (checkId: string) => Promise<readonly string[]>;
   /**
@@ -184,237 +154,50 @@ export interface Delivery {
   retryDeadLetter(deliveryId: string): Promise<void>;
 }
 
-/** The event is validated on its own, with its type's schema (parseAlertEvent). */
-const DeliveryJobData = z.object({
-  schemaVersion: z.literal(DELIVERY_JOB_SCHEMA_VERSION),
-  channel: ChannelName,
-  event: z.unknown(),
-});
-type DeliveryJobData = z.infer<typeof DeliveryJobData>;
-type DeliveryResult =
-  | { status: 'sent'; httpStatus: number; at: number }
-  | { status: 'already-sent' }
-  /** A newer event of the same incident was queued for this `latest-state` channel; it carries the state. */
-  | { status: 'superseded'; by: number };
-
-/**
- * The id of the job (and of the delivery, sent as `x-lookout-delivery`) for one event on one channel:
- * `<channel>.<event id, URI-encoded>`. Channel names cannot contain `.`, and BullMQ ids cannot contain `:`.
- */
-export function deliveryJobId(channelName: string, eventId: string): string {
-  return `${channelName}.${encodeURIComponent(eventId)}`;
-}
-
-
 export function createDelivery(options: DeliveryOptions): Delivery {
-  const parsed = parseChannelConfigs(options.channels);
-  if (!parsed.ok) {
-    throw new DeliveryError('INVALID_CHANNEL_CONFIG', `invalid alert channel config:\n  ${parsed.problems.join('\n  ')}`, parsed.problems);
-  }
-  const channels = parsed.channels;
-  const byName = new Map(channels.map((channel) => [channel.name, channel]));
-  let routes: Routes = everythingTo(channels.map((channel) => channel.name));
-  if (options.routes !== undefined) {
-    const parsedRoutes = parseRoutes(options.routes, [...byName.keys()]);
-    if (!parsedRoutes.ok) {
-      throw new DeliveryError('INVALID_ROUTES', `invalid alert routes:\n  ${parsedRoutes.problems.join('\n  ')}`, parsedRoutes.problems);
-    }
-    routes = parsedRoutes.routes;
-  }
-  const routesUseTags = usesTags(routes);
+  const { channels, routes } = validateChannels(options);
   const prefix = options.prefix ?? DEFAULT_PREFIX;
   const log = options.logger ?? createLogger();
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-  const stopGraceMs = options.stopGraceMs ?? 5_000;
-  const sentTtl = options.sentMarkerTtlSeconds ?? 7 * DAY_S;
-  const deadLetterTtl = options.deadLetterTtlSeconds ?? 30 * DAY_S;
   const counter = deliveriesCounter(options.registry);
-  const count = (channel: string, outcome: 'sent' | 'retry' | 'failed' | 'duplicate' | 'superseded') => counter?.inc({ channel, outcome });
+  const stopGraceMs = options.stopGraceMs ?? 5_000;
 
-  // BullMQ's option type is a looser copy of ioredis's (it has `retryStrategy` without `null`).
-  const bullConnection = (typeof options.connection === 'string' ? { url: options.connection } : options.connection) as ConnectionOptions;
+  // BullMQ's option type is a looser copy of ioredis's (it has `retryStrategy` without `null`); its
+  // connections get the same bounded reconnect back-off as every other Lookout connection.
+  const bullConnection = (typeof options.connection === 'string'
+    ? { url: options.connection, retryStrategy: reconnectDelay }
+    : { retryStrategy: reconnectDelay, ...options.connection }) as ConnectionOptions;
   const queue = new Queue<DeliveryJobData, DeliveryResult, string>(ALERTS_QUEUE, { connection: bullConnection, prefix });
   queue.on('error', (error) => log.error('delivery.queue_error', { error }));
-  const redis = typeof options.connection === 'string' ? new Redis(options.connection) : new Redis(options.connection);
-  redis.on('error', (error) => log.error('delivery.redis_error', { error }));
-  const dispatcher = new Agent();
-  const threads = new DeliveryThreads(redis, prefix, options.threadTtlSeconds ?? 30 * DAY_S);
-  const checkTags = options.checkTags ?? (async (checkId: string) => {
-    const raw = await redis.hget(registryKey(prefix), checkId);
-    if (raw === null) return [];
-    try {
-      const stored = StoredCheck.safeParse(JSON.parse(raw));
-      return stored.success ? stored.data.definition.tags : [];
-    } catch {
-      return [];
-    }
-  });
-
-  let worker: Worker<DeliveryJobData, DeliveryResult> | null = null;
+  const redis = connectRedis(options.connection, { name: 'lookout-delivery', logger: log });
   let stopping: Promise<void> | null = null;
-
-  /** Routes first, then the channels that got an earlier event of the incident (or, for a recovery, of the agent). */
-  async function chooseChannels(event: AnyAlertEvent): Promise<string[]> {
-    const checkId = checkIdOf(event);
-    const tags = routesUseTags && checkId !== null ? await checkTags(checkId) : [];
-    const chosen = route(routableEvent(event, tags), routes);
-    const view = viewEvent(event);
-    if (view.thread !== null && (view.kind === 'incident' || !view.firing)) {
-      for (const name of await threads.channels(view.thread)) if (!chosen.includes(name)) chosen.push(name);
-    }
-    // A channel removed from the configuration may still be remembered by a thread.
-    return chosen.filter((name) => byName.has(name));
-  }
-
-  async function processDelivery(job: Job<DeliveryJobData, DeliveryResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<DeliveryResult> {
-    const jobId = job.id ?? '';
-    const data = DeliveryJobData.safeParse(job.data);
-    if (!data.success) throw new UnrecoverableError(`INVALID_JOB: ${describeZodError(data.error, 'data').join('; ')}`);
-    const event = parseAlertEvent(data.data.event);
-    if (!event.success) throw new UnrecoverableError(`INVALID_JOB: ${describeZodError(event.error, 'data.event').join('; ')}`);
-    const channel = byName.get(data.data.channel);
-    if (!channel) {
-      count(data.data.channel, 'failed');
-      log.error('delivery.dead_letter', { deliveryId: jobId, channel: data.data.channel, code: 'CHANNEL_UNKNOWN' });
-      throw new UnrecoverableError(`CHANNEL_UNKNOWN: no channel named "${data.data.channel}" is configured any more`);
-    }
-    if (await redis.exists(sentMarkerKey(prefix, jobId))) {
-      count(channel.name, 'duplicate');
-      return { status: 'already-sent' };
-    }
-
-    const module = moduleFor(channel);
-    const view = viewEvent(event.data);
-    const ordered = module.ordering === 'latest-state' && view.thread !== null && view.position !== null;
-    const lockToken = randomUUID();
-    if (ordered) {
-      const superseded = await supersededBy(view.thread!, channel.name, view.position!);
-      if (superseded !== null) {
-        count(channel.name, 'superseded');
-        log.info('delivery.superseded', { deliveryId: jobId, channel: channel.name, eventId: event.data.id, by: superseded });
-        return { status: 'superseded', by: superseded };
-      }
-      if (!(await threads.lock(view.thread!, channel.name, lockToken, channel.timeoutMs + LOCK_MARGIN_MS))) {
-        // Another send of this incident to this channel is in flight: come back shortly, without using an attempt.
-        await job.moveToDelayed(Date.now() + LOCK_RETRY_MS, token);
-        throw new DelayedError();
-      }
-    }
-    try {
-      if (ordered) {
-        // Checked again under the lock: a newer event may have been queued while we waited.
-        const superseded = await supersededBy(view.thread!, channel.name, view.position!);
-        if (superseded !== null) {
-          count(channel.name, 'superseded');
-          return { status: 'superseded', by: superseded };
-        }
-      }
-      return await sendOnce(job, token, signal, channel, event.data);
-    } finally {
-      if (ordered) {
-        await threads.unlock(view.thread!, channel.name, lockToken)
-          .catch((error: unknown) => log.warn('delivery.unlock_failed', { deliveryId: jobId, error }));
-      }
-    }
-  }
-
-  /** The newer position queued for this thread and channel, or null when this event is the newest. */
-  async function supersededBy(thread: string, channel: string, position: number): Promise<number | null> {
-    const latest = await threads.latest(thread, channel);
-    return latest !== null && latest > position ? latest : null;
-  }
-
-  async function sendOnce(
-    job: Job<DeliveryJobData, DeliveryResult>, token: string | undefined, signal: AbortSignal | undefined,
-    channel: ChannelConfig, event: AnyAlertEvent,
-  ): Promise<DeliveryResult> {
-    const jobId = job.id ?? '';
-    const module = moduleFor(channel);
-    const context = { deliveryId: jobId, now: Date.now(), ...(options.dashboardUrl ? { dashboardUrl: options.dashboardUrl } : {}) };
-    const request = module.buildPayload(event, channel, context);
-    const outcome = await module.send(request, channel, { signal: signal ?? new AbortController().signal, dispatcher });
-    const fields = { deliveryId: jobId, channel: channel.name, eventId: event.id, attempt: job.attemptsMade + 1 };
-
-    if (outcome.ok) {
-      // Best effort: if this write fails, the completed job (kept as long) still blocks re-adds.
-      await redis.set(sentMarkerKey(prefix, jobId), String(Date.now()), 'EX', sentTtl, 'NX')
-        .catch((error: unknown) => log.error('delivery.sent_marker_failed', { ...fields, error }));
-      count(channel.name, 'sent');
-      log.info('delivery.sent', { ...fields, status: outcome.status });
-      return { status: 'sent', httpStatus: outcome.status, at: Date.now() };
-    }
-
-    if (outcome.code === 'ABORTED' && stopping) {
-      // Shutting down: hand the job back without using up an attempt.
-      await job.moveToDelayed(Date.now(), token);
-      throw new DelayedError();
-    }
-    const lastAttempt = !outcome.retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-    count(channel.name, lastAttempt ? 'failed' : 'retry');
-    if (lastAttempt) {
-      log.error('delivery.dead_letter', { ...fields, code: outcome.code, message: outcome.message });
-      throw new UnrecoverableError(`${outcome.code}: ${outcome.message}`);
-    }
-    log.warn('delivery.attempt_failed', { ...fields, code: outcome.code, message: outcome.message });
-    throw new SendAttemptError(outcome.code, outcome.message, outcome.retryAfterMs);
-  }
+  const ctx: DeliveryContext = {
+    byName: new Map(channels.map((channel) => [channel.name, channel])),
+    routes,
+    routesUseTags: usesTags(routes),
+    checkTags: options.checkTags ?? ((checkId) => readCheckTags(redis, prefix, checkId)),
+    prefix, redis, queue, log,
+    threads: new DeliveryThreads(redis, prefix, options.threadTtlSeconds ?? 30 * DAY_S),
+    dispatcher: new Agent(),
+    count: (channel: string, outcome: DeliveryOutcome) => counter?.inc({ channel, outcome }),
+    sentTtlSeconds: options.sentMarkerTtlSeconds ?? 7 * DAY_S,
+    deadLetterTtlSeconds: options.deadLetterTtlSeconds ?? 30 * DAY_S,
+    dashboardUrl: options.dashboardUrl,
+    stopping: () => stopping !== null,
+  };
+  const handoff = createHandoff(ctx);
+  const retry: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+  let worker: ReturnType<typeof startSender> | null = null;
 
   return {
     channels,
     routes,
-
-    async deliver(input) {
-      if (stopping) throw new DeliveryError('DELIVERY_STOPPED', 'delivery is stopped');
-      const valid = parseAlertEvent(input);
-      if (!valid.success) {
-        // Dropped, not thrown: retrying cannot fix it, and a throw would block the outbox behind it.
-        log.error('delivery.invalid_event', { eventId: (input as { id?: unknown } | null)?.id, problems: describeZodError(valid.error, 'event') });
-        return;
-      }
-      const event = valid.data;
-      if (channels.length === 0) return;
-      const names = await chooseChannels(event);
-      if (names.length === 0) {
-        log.info('delivery.unrouted', { eventId: event.id, eventType: event.type });
-        return;
-      }
-      const view = viewEvent(event);
-      if (view.thread !== null && view.position !== null) {
-        // Recorded before the jobs exist, so a worker can never see its job without the thread's newest position.
-        const latestState = names.filter((name) => moduleFor(byName.get(name)!).ordering === 'latest-state');
-        await threads.record(view.thread, names, latestState, view.position);
-      }
-      const ids = names.map((name) => deliveryJobId(name, event.id));
-      const sent = await redis.mget(ids.map((id) => sentMarkerKey(prefix, id)));
-      const jobs = names.flatMap((name, index) => sent[index] !== null ? [] : [{
-        name: byName.get(name)!.type,
-        data: { schemaVersion: DELIVERY_JOB_SCHEMA_VERSION, channel: name, event },
-        opts: {
-          jobId: ids[index],
-          attempts: byName.get(name)!.attempts,
-          backoff: { type: BACKOFF_TYPE },
-          removeOnComplete: { age: sentTtl, count: 10_000 },
-          removeOnFail: { age: deadLetterTtl, count: 10_000 },
-        },
-      }]);
-      if (jobs.length > 0) await queue.addBulk(jobs);
-    },
-
-    channelsFor: (event) => chooseChannels(event),
+    deliver: (event) => handoff.deliver(event),
+    channelsFor: (event) => handoff.chooseChannels(event),
 
     async start() {
       if (stopping) throw new DeliveryError('DELIVERY_STOPPED', 'delivery is stopped');
       if (worker) return;
-      worker = new Worker<DeliveryJobData, DeliveryResult>(ALERTS_QUEUE, (job, token, signal) => processDelivery(job, token, signal), {
-        connection: bullConnection,
-        prefix,
-        concurrency: options.concurrency ?? 4,
-        settings: {
-          backoffStrategy: (attemptsMade, _type, error) =>
-            retryDelayMs(attemptsMade, policy, error instanceof SendAttemptError ? error.retryAfterMs : undefined),
-        },
-      });
-      worker.on('error', (error) => log.error('delivery.worker_error', { error }));
+      worker = startSender(ctx, { connection: bullConnection, concurrency: options.concurrency ?? 4, retry });
       await worker.waitUntilReady();
     },
 
@@ -430,7 +213,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
             }
           }
         }
-        const closed = Promise.allSettled([queue.close(), redis.quit(), dispatcher.destroy()]);
+        const closed = Promise.allSettled([queue.close(), redis.quit(), ctx.dispatcher.destroy()]);
         if (!(await settlesWithin(closed, CANCEL_GRACE_MS))) {
           // Redis unreachable: graceful QUITs would wait for a reconnect that may never come.
           log.warn('delivery.stop_disconnecting', { waitedMs: CANCEL_GRACE_MS });
@@ -446,6 +229,23 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   };
 }
 
+const reconnectDelay = (times: number): number => Math.min(200 * times, MAX_RECONNECT_DELAY_MS);
+
+/** The channels and routes of the options, validated; every problem at once in a {@link DeliveryError}. */
+function validateChannels(options: Pick<DeliveryOptions, 'channels' | 'routes'>): { channels: ChannelConfig[]; routes: Routes } {
+  const parsed = parseChannelConfigs(options.channels);
+  if (!parsed.ok) {
+    throw new DeliveryError('INVALID_CHANNEL_CONFIG', `invalid alert channel config:\n  ${parsed.problems.join('\n  ')}`, parsed.problems);
+  }
+  const names = parsed.channels.map((channel) => channel.name);
+  if (options.routes === undefined) return { channels: parsed.channels, routes: everythingTo(names) };
+  const parsedRoutes = parseRoutes(options.routes, names);
+  if (!parsedRoutes.ok) {
+    throw new DeliveryError('INVALID_ROUTES', `invalid alert routes:\n  ${parsedRoutes.problems.join('\n  ')}`, parsedRoutes.problems);
+  }
+  return { channels: parsed.channels, routes: parsedRoutes.routes };
+}
+
 function deliveriesCounter(registry: Registry | undefined): Counter<'channel' | 'outcome'> | undefined {
   if (!registry) return undefined;
   const existing = registry.getSingleMetric(DELIVERIES_METRIC);
@@ -457,4 +257,3 @@ function deliveriesCounter(registry: Registry | undefined): Counter<'channel' | 
     registers: [registry],
   });
 }
-

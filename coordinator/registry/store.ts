@@ -346,3 +346,18 @@ export class Registry {
 function definitionsOf(checks: ReadonlyMap<string, StoredCheck>): Map<string, CheckDefinition> {
   return new Map([...checks].map(([id, check]) => [id, check.definition]));
 }
+
+/**
+ * A check's tags as the registry holds them, read without a registry instance (alert routing needs only
+ * this); `[]` when the check is gone or its entry unreadable.
+ */
+export async function readCheckTags(redis: Redis, prefix: string, checkId: string): Promise<readonly string[]> {
+  const raw = await redis.hget(registryKey(prefix), checkId);
+  if (raw === null) return [];
+  try {
+    const stored = StoredCheck.safeParse(JSON.parse(raw));
+    return stored.success ? stored.data.definition.tags : [];
+  } catch {
+    return [];
+  }
+}
