@@ -12,7 +12,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { CoordinatorConfig } from './config.ts';
 import { createApiHandler } from './http/server.ts';
 import { createAuthorizer } from './http/auth.ts';
-import { CanarySender } from './liveness/canary-store.ts';
+import { CanarySender } from './liveness/canary-sender.ts';
 import type { AlertEvent } from './events/events.ts';
 import { startIngestWorker } from './results/ingest.ts';
 import { createLogger, type Logger } from '../lib/log.ts';

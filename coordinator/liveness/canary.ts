@@ -120,3 +120,21 @@ export function parseCanaryAnswer(raw: string | null | undefined, region: string
     return null;
   }
 }
+
+/** The newest canary sent to a region (at `canarySentKey`): proof that canaries are being sent, and at which interval. */
+export interface CanarySent {
+  intervalMs: number;
+  slot: number;
+  sentAt: number;
+}
+
+export function parseCanarySent(raw: string | null | undefined): CanarySent | null {
+  if (raw === null || raw === undefined) return null;
+  try {
+    const value = JSON.parse(raw) as CanarySent;
+    return value !== null && typeof value === 'object' && Number.isInteger(value.intervalMs) && value.intervalMs > 0
+      && Number.isFinite(value.slot) && Number.isFinite(value.sentAt) ? value : null;
+  } catch {
+    return null;
+  }
+}
