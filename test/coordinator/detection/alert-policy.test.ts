@@ -103,7 +103,7 @@ describe('maintenance', () => {
     const bad = await s.send('POST', '/api/maintenance', { name: '', tags: [], schedule: { type: 'weekly', days: ['funday'], at: '25:00', durationMs: 1 } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('INVALID_BODY');
-    expect(bad.body.error.problems.map((p: any) => p.field)).toEqual(expect.arrayContaining(['name', 'schedule.days.0', 'schedule.at', 'schedule.durationMs']));
+    expect(bad.body.error.problems.map((p: any) => p.field)).toEqual(expect.arrayContaining(['name', 'schedule.days[0]', 'schedule.at', 'schedule.durationMs']));
     const noTarget = await s.send('POST', '/api/maintenance', { name: 'x', schedule: { type: 'once', start: 1, end: 2 } });
     expect(noTarget.body.error.problems).toEqual([{ field: 'checks', message: 'name at least one check id (checks) or tag (tags)' }]);
     expect((await s.send('POST', '/api/maintenance', '{nope')).status).toBe(400);
