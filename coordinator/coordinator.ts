@@ -20,7 +20,7 @@ import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
 import { openIncidentsKey } from '../checks/keys.ts';
 import { OutboxPump, type Deliver } from './events/outbox.ts';
 import { assertNoEviction, connectRedis, waitForRedis } from '../lib/redis.ts';
-import { Registry } from './registry/store.ts';
+import { CheckRegistry } from './registry/store.ts';
 import { CheckScheduler, type ReconcileSummary } from './scheduling/scheduler.ts';
 import { CheckStateStore } from './detection/store.ts';
 import { Sweeper } from './sweeper.ts';
@@ -48,7 +48,7 @@ export interface StartOptions {
 export interface RunningCoordinator {
   /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080`. */
   url: string;
-  registry: Registry;
+  registry: CheckRegistry;
   scheduler: CheckScheduler;
   sweeper: Sweeper;
   /** Sends the region canaries; null when `canaryIntervalMs` is 0. */
@@ -74,7 +74,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const workerRedis = connectRedis(config.redisUrl, { name: 'lookout-coordinator-ingest', logger, blocking: true });
   const metrics = createMetrics(() => redis.hlen(openIncidentsKey(prefix)), options.metricsRegistry);
   const tx = new TransactionRunner(redis, { size: config.ingestConcurrency + 4, onConflict: () => metrics.transactionConflicts.inc() });
-  const registry = new Registry({ redis, tx, prefix, logger });
+  const registry = new CheckRegistry({ redis, tx, prefix, logger });
   const store = new CheckStateStore({ redis, tx, prefix, registry });
   const scheduler = new CheckScheduler({ redis, prefix, registry, logger, metrics });
   const deliver: Deliver = options.deliver ?? (async (event: AlertEvent) => logger.info('alert.event', { event }));

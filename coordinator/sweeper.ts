@@ -17,7 +17,7 @@ import { sweepAgents } from './liveness/agent-store.ts';
 import { sweepCanaries } from './liveness/canary-store.ts';
 import type { CoordinatorMetrics } from './platform/metrics.ts';
 import type { TransactionRunner } from './platform/transaction.ts';
-import type { Registry } from './registry/store.ts';
+import type { CheckRegistry } from './registry/store.ts';
 import { SloMonitor } from './slo/monitor.ts';
 
 /** How long an offline agent stays listed before it is forgotten. */
@@ -42,7 +42,7 @@ export interface SweeperOptions {
   redis: Redis;
   tx: TransactionRunner;
   prefix: string;
-  registry: Registry;
+  registry: CheckRegistry;
   store: CheckStateStore;
   metrics: CoordinatorMetrics;
   logger: Logger;

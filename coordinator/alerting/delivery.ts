@@ -32,7 +32,7 @@
  */
 import { Queue, type ConnectionOptions } from 'bullmq';
 import type { RedisOptions } from 'ioredis';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { Agent } from 'undici';
 import { ALERTS_QUEUE, DEFAULT_PREFIX } from '../../checks/keys.ts';
 import { settlesWithin } from '../../lib/bounded.ts';
@@ -99,7 +99,7 @@ export interface DeliveryOptions {
    * `failed` (became a dead letter) and `duplicate` (already sent, skipped).
    * @defaultValue undefined (no metrics)
    */
-  registry?: Registry;
+  registry?: MetricsRegistry;
   /** Backoff between attempts; see {@link RetryPolicy} for each field's default. */
   retry?: Partial<RetryPolicy>;
   /**
@@ -246,7 +246,7 @@ function validateChannels(options: Pick<DeliveryOptions, 'channels' | 'routes'>)
   return { channels: parsed.channels, routes: parsedRoutes.routes };
 }
 
-function deliveriesCounter(registry: Registry | undefined): Counter<'channel' | 'outcome'> | undefined {
+function deliveriesCounter(registry: MetricsRegistry | undefined): Counter<'channel' | 'outcome'> | undefined {
   if (!registry) return undefined;
   const existing = registry.getSingleMetric(DELIVERIES_METRIC);
   if (existing) return existing as Counter<'channel' | 'outcome'>;

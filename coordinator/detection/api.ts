@@ -14,7 +14,7 @@ import { recentRunsKey } from '../../checks/keys.ts';
 import { HttpError, checkIdParam, sendJson } from '../http/json.ts';
 import { read, type Route } from '../http/route.ts';
 import { checkMaintenance } from '../maintenance/maintenance.ts';
-import type { Registry } from '../registry/store.ts';
+import type { CheckRegistry } from '../registry/store.ts';
 import type { RecentRun } from '../results/rollups.ts';
 import { pairKey, readStats, type PairStats } from '../results/stats.ts';
 import { alignRegions, emptyCheckState, type CheckState } from './check-state.ts';
@@ -26,7 +26,7 @@ export const RECENT_RUNS_SHOWN = 20;
 export interface DetectionApiDeps {
   redis: Redis;
   prefix: string;
-  registry: Registry;
+  registry: CheckRegistry;
   store: CheckStateStore;
   now?: () => number;
 }

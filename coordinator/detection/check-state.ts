@@ -79,8 +79,8 @@ export function alignRegions(state: CheckState, check: StoredCheck): CheckState 
   return { ...state, checkName: check.definition.name, verdicts, confirmations: keep(state.confirmations), flapping: keep(state.flapping) };
 }
 
-/** Applies one run result of `result.region` (which must be one of the check's regions). */
-export function ingestResult(
+/** The transition one run result of `result.region` (one of the check's regions) makes: pure, committed by store.ts. */
+export function resultTransition(
   state: CheckState, check: StoredCheck, result: RunResult, now: number, newIncidentId: () => string, context: TransitionContext = {},
 ): Transition {
   const policy = resolvePolicy(check.definition);

@@ -11,12 +11,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { RunResult, StoredCheck } from '../../checks/contract.ts';
-import { emptyCheckState, ingestResult, retireCheck, sweepCheck, type CheckState, type Transition, type TransitionContext } from './check-state.ts';
+import { emptyCheckState, resultTransition, retireCheck, sweepCheck, type CheckState, type Transition, type TransitionContext } from './check-state.ts';
 import type { Incident } from './incident.ts';
 import { checkStateKey, openIncidentsKey, outboxKey, recentRunsKey, registryRevisionKey, resolvedIncidentsKey } from '../../checks/keys.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import { MaintenanceStore } from '../maintenance/store.ts';
-import type { Registry } from '../registry/store.ts';
+import type { CheckRegistry } from '../registry/store.ts';
 import type { TransactionRunner } from '../platform/transaction.ts';
 
 /** Resolved incidents kept for the API. */
@@ -27,11 +27,11 @@ export class CheckStateStore {
   readonly #tx: TransactionRunner;
   readonly #prefix: string;
   readonly #now: () => number;
-  readonly #registry: Registry;
+  readonly #registry: CheckRegistry;
   /** The maintenance windows, shared with ingest, the sweeper and the API (one cache). */
   readonly maintenance: MaintenanceStore;
 
-  constructor(options: { redis: Redis; tx: TransactionRunner; prefix: string; registry: Registry; now?: () => number; maintenance?: MaintenanceStore }) {
+  constructor(options: { redis: Redis; tx: TransactionRunner; prefix: string; registry: CheckRegistry; now?: () => number; maintenance?: MaintenanceStore }) {
     this.#registry = options.registry;
     this.maintenance = options.maintenance ?? new MaintenanceStore({ redis: options.redis, prefix: options.prefix, now: options.now });
     this.#redis = options.redis;
@@ -63,7 +63,7 @@ export class CheckStateStore {
     return this.#transition(result.checkId, (state, check, now) => {
       if (!check || !check.definition.regions.includes(result.region)) return null;
       const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now), confirmations: options.confirmations === true };
-      return ingestResult(state ?? emptyCheckState(check), check, result, now, () => newIncidentId(result.checkId, now), context);
+      return resultTransition(state ?? emptyCheckState(check), check, result, now, () => newIncidentId(result.checkId, now), context);
     });
   }
 

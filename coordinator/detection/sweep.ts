@@ -9,12 +9,12 @@
 import type { Logger } from '../../lib/log.ts';
 import { isInMaintenance } from '../maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
-import type { Registry } from '../registry/store.ts';
+import type { CheckRegistry } from '../registry/store.ts';
 import { emptyCheckState, sweepCheck, type Transition } from './check-state.ts';
 import type { CheckStateStore } from './store.ts';
 
 export interface CheckSweepContext {
-  registry: Registry;
+  registry: CheckRegistry;
   store: CheckStateStore;
   metrics: CoordinatorMetrics;
   logger: Logger;

@@ -26,7 +26,7 @@ import { livenessRoutes } from '../liveness/api.ts';
 import { maintenanceRoutes } from '../maintenance/api.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import { registryRoutes } from '../registry/api.ts';
-import type { Registry } from '../registry/store.ts';
+import type { CheckRegistry } from '../registry/store.ts';
 import { sloRoutes } from '../slo/api.ts';
 import { artifactRoutes } from './artifacts.ts';
 import { DASHBOARD_HTML } from './dashboard.ts';
@@ -36,7 +36,7 @@ import { open, read, type Route } from './route.ts';
 export interface RouteDeps {
   redis: Redis;
   prefix: string;
-  registry: Registry;
+  registry: CheckRegistry;
   store: CheckStateStore;
   metrics: CoordinatorMetrics;
   /** Called after checks were deployed or removed; resolves with what the scheduler did. */

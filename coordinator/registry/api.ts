@@ -15,11 +15,11 @@ import { DEFAULT_MAX_DELETE_SHARE, checkDeleteGuard, shortenPlan } from '../../c
 import type { Principal } from '../http/auth.ts';
 import type { Actor } from './deployments.ts';
 import { HttpError, checkIdParam, readJsonBody, sendJson } from '../http/json.ts';
-import { RegistryError, type Registry, type RegistryErrorCode } from './store.ts';
+import { RegistryError, type CheckRegistry, type RegistryErrorCode } from './store.ts';
 import { deploy, read, type Handler, type Route } from '../http/route.ts';
 
 export interface DeploymentApiDeps {
-  registry: Registry;
+  registry: CheckRegistry;
   /** Called after checks were deployed or removed; resolves with what the scheduler did. */
   afterRegistryChange: (removedCheckIds: string[]) => Promise<unknown>;
 }

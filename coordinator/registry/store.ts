@@ -32,7 +32,7 @@ export interface DeploymentSummary {
   changed: string[];
   removed: string[];
   unchanged: string[];
-  /** Registry revision after the deployment. */
+  /** CheckRegistry revision after the deployment. */
   revision: number;
 }
 
@@ -68,7 +68,7 @@ export interface DeploymentOptions {
 /** A plan computed against the registry, without applying it. */
 export interface PlanResult {
   plan: DeploymentPlan;
-  /** Registry revision the plan was computed at (pass it back as `expectedRevision`). */
+  /** CheckRegistry revision the plan was computed at (pass it back as `expectedRevision`). */
   revision: number;
   /** Checks registered now (the delete guard's denominator). */
   registered: number;
@@ -85,7 +85,7 @@ export interface RollbackResult {
 
 type Changes = Map<string, CheckDefinition | null>;
 
-export class Registry {
+export class CheckRegistry {
   readonly #redis: Redis;
   readonly #tx: TransactionRunner;
   readonly #prefix: string;

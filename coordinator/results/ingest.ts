@@ -29,7 +29,7 @@ import type { Logger } from '../../lib/log.ts';
 import { registryRevisionKey, maintenanceRevisionKey } from '../../checks/keys.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
-import type { Registry } from '../registry/store.ts';
+import type { CheckRegistry } from '../registry/store.ts';
 import { NO_FENCES, recordRun, type Fences } from './recording.ts';
 import type { CheckStateStore } from '../detection/store.ts';
 
@@ -43,7 +43,7 @@ export type IngestOutcome =
 export interface IngestContext {
   redis: Redis;
   prefix: string;
-  registry: Registry;
+  registry: CheckRegistry;
   store: CheckStateStore;
   metrics: CoordinatorMetrics;
   logger: Logger;

@@ -47,7 +47,7 @@ export function hashesToRead(now: number): { hourStarts: number[]; dayStarts: nu
 }
 
 /** Pure: the stats of one pair from its decoded hashes (keyed by hash start time). */
-export function summarize(
+export function summarizeWindows(
   minuteHashes: ReadonlyMap<number, Record<string, string>>,
   hourHashes: ReadonlyMap<number, Record<string, string>>,
   now: number,
@@ -105,7 +105,7 @@ export async function readStats(redis: Redis, prefix: string, pairs: readonly Pa
     const hourHashes = new Map<number, Record<string, string>>();
     for (const h of hourStarts) minuteHashes.set(h, replyHash(replies[i++]));
     for (const d of dayStarts) hourHashes.set(d, replyHash(replies[i++]));
-    out.set(pairKey(pair), summarize(minuteHashes, hourHashes, now));
+    out.set(pairKey(pair), summarizeWindows(minuteHashes, hourHashes, now));
   }
   return out;
 }

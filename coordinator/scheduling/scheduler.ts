@@ -20,7 +20,7 @@ import { confirmationJobId, type PlannedConfirmation } from '../detection/confir
 import { scheduledRegionsKey } from '../../checks/keys.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
-import type { Registry } from '../registry/store.ts';
+import type { CheckRegistry } from '../registry/store.ts';
 
 /** Check jobs finished are kept only this much (the results queue holds the outcome). */
 export const CHECK_JOB_OPTIONS = {
@@ -66,7 +66,7 @@ export function confirmationJobFor(check: StoredCheck, region: string, scheduled
 export class CheckScheduler {
   readonly #redis: Redis;
   readonly #prefix: string;
-  readonly #registry: Registry;
+  readonly #registry: CheckRegistry;
   readonly #logger: Logger;
   readonly #metrics: CoordinatorMetrics | null;
   readonly #queues = new Map<string, Queue>();
@@ -74,7 +74,7 @@ export class CheckScheduler {
   #rerun = false;
   #closed = false;
 
-  constructor(options: { redis: Redis; prefix: string; registry: Registry; logger: Logger; metrics?: CoordinatorMetrics }) {
+  constructor(options: { redis: Redis; prefix: string; registry: CheckRegistry; logger: Logger; metrics?: CoordinatorMetrics }) {
     this.#redis = options.redis;
     this.#prefix = options.prefix;
     this.#registry = options.registry;

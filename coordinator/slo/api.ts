@@ -10,11 +10,11 @@
  */
 import type { Redis } from 'ioredis';
 import { HttpError, checkIdParam, sendJson } from '../http/json.ts';
-import type { Registry } from '../registry/store.ts';
+import type { CheckRegistry } from '../registry/store.ts';
 import { read, type Route } from '../http/route.ts';
 import { buildSloReport } from './report.ts';
 
-export function sloRoutes(deps: { redis: Redis; prefix: string; registry: Registry; now?: () => number }): Route[] {
+export function sloRoutes(deps: { redis: Redis; prefix: string; registry: CheckRegistry; now?: () => number }): Route[] {
   const now = deps.now ?? Date.now;
   return [
     { pattern: /^\/api\/checks\/([^/]+)\/slo$/, methods: {

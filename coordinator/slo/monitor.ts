@@ -13,7 +13,7 @@ import type { Logger } from '../../lib/log.ts';
 import { isInMaintenance } from '../maintenance/maintenance.ts';
 import type { MaintenanceStore } from '../maintenance/store.ts';
 import { resolvePolicy } from '../detection/policy.ts';
-import type { Registry } from '../registry/store.ts';
+import type { CheckRegistry } from '../registry/store.ts';
 import { decideBurnAlerts, type BurnRatesBySli, type StoredSloAlerts } from './alerts.ts';
 import { readBurnWindows } from './data.ts';
 import { BURN_RATE_WINDOWS, burnRates, type BurnRateWindow } from './slo.ts';
@@ -25,7 +25,7 @@ export interface SloMonitorOptions {
   redis: Redis;
   tx: TransactionRunner;
   prefix: string;
-  registry: Registry;
+  registry: CheckRegistry;
   maintenance: MaintenanceStore;
   logger: Logger;
   now?: () => number;

@@ -9,7 +9,7 @@ import { checkQueueName } from '../../../checks/keys.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
 import { MaintenanceStore } from '../../../coordinator/maintenance/store.ts';
-import { Registry } from '../../../coordinator/registry/store.ts';
+import { CheckRegistry } from '../../../coordinator/registry/store.ts';
 import { SloMonitor } from '../../../coordinator/slo/monitor.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
 import { redisForFile, uniquePrefix } from '../../support/redis.ts';
@@ -169,7 +169,7 @@ describe('SLOs', () => {
     const monitors = [0, 1].map(() => {
       const tx = new TransactionRunner(shared.redis, { size: 2 });
       shared.onCleanup(() => tx.close());
-      const registry = new Registry({ redis: shared.redis, tx, prefix: s.prefix, logger: s.logger });
+      const registry = new CheckRegistry({ redis: shared.redis, tx, prefix: s.prefix, logger: s.logger });
       return new SloMonitor({ redis: shared.redis, tx, prefix: s.prefix, registry, maintenance: new MaintenanceStore({ redis: shared.redis, prefix: s.prefix }), logger: s.logger, now: () => clock });
     });
     await Promise.all(monitors.map((m) => m.evaluateOnce()));

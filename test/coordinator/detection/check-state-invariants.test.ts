@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { StoredCheck } from '../../../checks/contract.ts';
-import { emptyCheckState, ingestResult, sweepCheck, type CheckState, type Transition } from '../../../coordinator/detection/check-state.ts';
+import { emptyCheckState, resultTransition, sweepCheck, type CheckState, type Transition } from '../../../coordinator/detection/check-state.ts';
 import type { Incident } from '../../../coordinator/detection/incident.ts';
 import { httpCheck, runResult } from '../support.ts';
 
@@ -51,7 +51,7 @@ function history(seed: number, options: Options): string | null {
   const fail = (what: string): string => `seed ${seed}: ${what}\n  after ${steps.join(' ')}`;
   const context = () => ({ confirmations: options.confirmations, inMaintenance });
   // A transition that changes nothing but time: what any transition at `now` would emit anyway.
-  const idle = (): Transition => ingestResult(state, check, runResult({ checkId: 'web', region: 'a', scheduledAt: 0, outcome: 'error' }), now, newId, context());
+  const idle = (): Transition => resultTransition(state, check, runResult({ checkId: 'web', region: 'a', scheduledAt: 0, outcome: 'error' }), now, newId, context());
 
   for (let step = 0; step < STEPS; step++) {
     now += Math.floor(r() * 700);
@@ -70,7 +70,7 @@ function history(seed: number, options: Options): string | null {
       const again = pick(seen);
       steps.push(`again:${again.region}:${again.outcome}@${again.scheduledAt}/${now}`);
       const expected = idle().events.map((e) => e.type);
-      t = ingestResult(state, check, again, now, newId, context());
+      t = resultTransition(state, check, again, now, newId, context());
       if (!options.confirmations && t.events.map((e) => e.type).join() !== expected.join()) return fail(`a duplicate result emitted ${t.events.map((e) => e.type)}`);
     } else {
       const o = r();
@@ -79,7 +79,7 @@ function history(seed: number, options: Options): string | null {
       seen.push(result);
       steps.push(`${result.region}:${outcome}@${result.scheduledAt}/${now}`);
       const expected = idle().events.map((e) => e.type);
-      t = ingestResult(state, check, result, now, newId, context());
+      t = resultTransition(state, check, result, now, newId, context());
       // With confirmations on, an agent error may answer a pending confirmation and so end the wait for
       // it (the same decision the confirmation's expiry would make later); without them it changes nothing.
       if (outcome === 'error' && !options.confirmations && t.events.map((e) => e.type).join() !== expected.join()) {
@@ -115,7 +115,7 @@ function history(seed: number, options: Options): string | null {
   for (let round = 0; round < 3; round++) {
     for (const region of REGIONS) {
       now += 10;
-      state = ingestResult(state, check, runResult({ checkId: 'web', region, scheduledAt: now, outcome: 'pass' }), now, newId, context()).state;
+      state = resultTransition(state, check, runResult({ checkId: 'web', region, scheduledAt: now, outcome: 'pass' }), now, newId, context()).state;
     }
   }
   return state.incident === null ? null : fail(`incident ${state.incident.id} stays open with every region passing`);

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RunResult, StoredCheck } from '../../../checks/contract.ts';
-import { emptyCheckState, ingestResult, sweepCheck, type CheckState, type TransitionContext } from '../../../coordinator/detection/check-state.ts';
+import { emptyCheckState, resultTransition, sweepCheck, type CheckState, type TransitionContext } from '../../../coordinator/detection/check-state.ts';
 import { httpCheck, runResult } from '../support.ts';
 
 const REGIONS = ['a', 'b', 'c'];
@@ -31,7 +31,7 @@ function play(check: StoredCheck, steps: string[], base: TransitionContext = { c
     const context = { ...base, inMaintenance: maintenance === 'm' };
     const t = sweep
       ? sweepCheck(state, check, live, now, newId, context)
-      : ingestResult(state, check, result(region!, kind!, now, confirmation ? 'confirmation' : 'schedule'), now, newId, context);
+      : resultTransition(state, check, result(region!, kind!, now, confirmation ? 'confirmation' : 'schedule'), now, newId, context);
     for (const e of t.events) events.push(label(e));
     planned.push(...t.confirmations.map((c) => `${c.region}+${c.delayMs}`));
     state = t.state;
@@ -156,8 +156,8 @@ describe('degraded', () => {
 
   it('says why the region degraded', () => {
     const check = stored({ ...slowAfter, alerting: { notifyDegraded: true } });
-    const up = ingestResult(emptyCheckState(check), check, result('a', 'pass', 1_000, 'schedule'), 1_000, () => 'x');
-    const t = ingestResult(up.state, check, result('a', 'slow', 2_000, 'schedule'), 2_000, () => 'x');
+    const up = resultTransition(emptyCheckState(check), check, result('a', 'pass', 1_000, 'schedule'), 1_000, () => 'x');
+    const t = resultTransition(up.state, check, result('a', 'slow', 2_000, 'schedule'), 2_000, () => 'x');
     expect(t.state.verdicts.a!.status).toBe('degraded');
     expect(t.events).toEqual([expect.objectContaining({ type: 'check.degraded', region: 'a', reason: { slowMs: 900, softFailures: [] }, id: 'check.degraded:web:a:2000' })]);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredCheck } from '../../../checks/contract.ts';
-import { alignRegions, emptyCheckState, ingestResult, retireCheck, sweepCheck, type CheckState } from '../../../coordinator/detection/check-state.ts';
+import { alignRegions, emptyCheckState, resultTransition, retireCheck, sweepCheck, type CheckState } from '../../../coordinator/detection/check-state.ts';
 import { initialVerdict } from '../../../coordinator/detection/verdict.ts';
 import { httpCheck, runResult } from '../support.ts';
 
@@ -16,7 +16,7 @@ function run(check: StoredCheck, steps: string[]): { state: CheckState; events: 
   const newId = ids();
   for (const step of steps) {
     const [, region, outcome, at] = /^(.+):(pass|fail|error)@(\d+)$/.exec(step)!;
-    const t = ingestResult(state, check, runResult({ checkId: 'web', region: region!, scheduledAt: Number(at), outcome: outcome as 'pass' }), Number(at), newId);
+    const t = resultTransition(state, check, runResult({ checkId: 'web', region: region!, scheduledAt: Number(at), outcome: outcome as 'pass' }), Number(at), newId);
     events.push(...t.events.map((e) => e.type));
     state = t.state;
   }
@@ -45,7 +45,7 @@ describe('check state', () => {
 
   it('builds alert events with the check name and a deterministic id', () => {
     const check = stored();
-    const t = ingestResult(emptyCheckState(check), check, runResult({ checkId: 'web', region: 'us-east', scheduledAt: 10, outcome: 'fail' }), 10, () => 'inc-1');
+    const t = resultTransition(emptyCheckState(check), check, runResult({ checkId: 'web', region: 'us-east', scheduledAt: 10, outcome: 'fail' }), 10, () => 'inc-1');
     expect(t.events).toEqual([expect.objectContaining({ id: 'inc-1:1', type: 'incident.opened', at: 10, check: { id: 'web', name: 'Check web' } })]);
     expect(t.verdictChanges).toEqual([{ region: 'us-east', from: 'no-data', to: 'down' }]);
   });

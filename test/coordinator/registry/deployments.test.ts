@@ -10,7 +10,7 @@ import type { CheckDefinition } from '../../../checks/contract.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
 import { deploymentsKey, registryKey, registryRevisionKey, scheduledRegionsKey } from '../../../checks/keys.ts';
 import { silentLogger } from '../../../lib/log.ts';
-import { Registry } from '../../../coordinator/registry/store.ts';
+import { CheckRegistry } from '../../../coordinator/registry/store.ts';
 import { TokenStore } from '../../../coordinator/http/tokens.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
 import { redisForFile, uniquePrefix } from '../../support/redis.ts';
@@ -151,7 +151,7 @@ describe('registry atomicity', () => {
   it('applies nothing when Redis refuses one step of the deployment transaction', async () => {
     const prefix = uniquePrefix('atomic');
     const tx = new TransactionRunner(shared.redis, { size: 2 });
-    const registry = new Registry({ redis: shared.redis, tx, prefix, logger: silentLogger });
+    const registry = new CheckRegistry({ redis: shared.redis, tx, prefix, logger: silentLogger });
     await registry.deploy([httpCheck('a'), httpCheck('b')], { prune: true });
     const before = await snapshot(prefix);
 
@@ -161,7 +161,7 @@ describe('registry atomicity', () => {
     const restricted = new Redis(shared.url, { username: 'no-ltrim', password: 'pw' });
     const restrictedTx = new TransactionRunner(restricted, { size: 2 });
     try {
-      const failing = new Registry({ redis: restricted, tx: restrictedTx, prefix, logger: silentLogger });
+      const failing = new CheckRegistry({ redis: restricted, tx: restrictedTx, prefix, logger: silentLogger });
       await expect(failing.deploy([httpCheck('a', { name: 'changed' }), httpCheck('c')], { prune: true }))
         .rejects.toMatchObject({ code: 'DEPLOY_FAILED', message: expect.stringMatching(/nothing was applied: EXECABORT/) });
       await expect(failing.rollback()).rejects.toMatchObject({ code: 'DEPLOY_FAILED' });
@@ -177,7 +177,7 @@ describe('registry atomicity', () => {
   it('refuses to roll back over a change made outside the history', async () => {
     const prefix = uniquePrefix('drift');
     const tx = new TransactionRunner(shared.redis, { size: 2 });
-    const registry = new Registry({ redis: shared.redis, tx, prefix, logger: silentLogger });
+    const registry = new CheckRegistry({ redis: shared.redis, tx, prefix, logger: silentLogger });
     try {
       await registry.deploy([httpCheck('a')], { prune: true });
       await registry.deploy([httpCheck('a', { name: 'v2' })], { prune: true });

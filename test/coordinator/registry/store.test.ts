@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Registry } from '../../../coordinator/registry/store.ts';
+import { CheckRegistry } from '../../../coordinator/registry/store.ts';
 import { silentLogger } from '../../../lib/log.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';
@@ -20,8 +20,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function registry(prefix = uniquePrefix('reg'), now?: () => number): Registry {
-  return new Registry({ redis, tx, prefix, logger: silentLogger, now });
+function registry(prefix = uniquePrefix('reg'), now?: () => number): CheckRegistry {
+  return new CheckRegistry({ redis, tx, prefix, logger: silentLogger, now });
 }
 
 describe('registry', () => {

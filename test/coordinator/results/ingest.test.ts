@@ -7,7 +7,7 @@ import { minuteRollupKey, recentRunsKey } from '../../../checks/keys.ts';
 import { rollupSlot } from '../../../coordinator/results/rollups.ts';
 import { MAX_CLOCK_SKEW_MS, clockProblems } from '../../../coordinator/results/ingest.ts';
 import { MaintenanceStore } from '../../../coordinator/maintenance/store.ts';
-import { Registry } from '../../../coordinator/registry/store.ts';
+import { CheckRegistry } from '../../../coordinator/registry/store.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
 import { redisForFile, uniquePrefix } from '../../support/redis.ts';
 import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from '../support.ts';
@@ -181,7 +181,7 @@ describe('ingest', () => {
     // `fresh` in maintenance: this coordinator's caches now hold the old registry and no window.
     const tx = new TransactionRunner(shared.redis, { size: 1 });
     shared.onCleanup(() => tx.close());
-    const registry = new Registry({ redis: shared.redis, tx, prefix: s.prefix, logger: memoryLogger().logger });
+    const registry = new CheckRegistry({ redis: shared.redis, tx, prefix: s.prefix, logger: memoryLogger().logger });
     const deployed = await registry.deploy([httpCheck('web', { regions: ['us-east'] }), httpCheck('fresh')], { prune: true });
     expect(deployed).toHaveProperty('summary.added', ['fresh']);
     await new MaintenanceStore({ redis: shared.redis, prefix: s.prefix }).create({ name: 'upgrade', checks: ['fresh'], tags: [], schedule: { type: 'once', start: t - 60_000, end: t + 60_000 } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DAY_MS, HOUR_MS, MINUTE_MS, decodeRollupHash, rollupKinds, rollupSlot } from '../../../coordinator/results/rollups.ts';
-import { hashesToRead, summarize } from '../../../coordinator/results/stats.ts';
+import { hashesToRead, summarizeWindows } from '../../../coordinator/results/stats.ts';
 import { latencyBucket } from '../../../coordinator/results/uptime.ts';
 
 // A fixed "now": 2030-01-10 12:30:15 UTC.
@@ -69,7 +69,7 @@ describe('uptime windows', () => {
   ];
   it.each(cases)('$name', ({ runs, uptime }) => {
     const { minute, hour } = hashes(runs);
-    const stats = summarize(minute, hour, NOW);
+    const stats = summarizeWindows(minute, hour, NOW);
     for (const [window, value] of Object.entries(uptime)) {
       if (value === null) expect(stats.uptime[window as '1h']).toBeNull();
       else expect(stats.uptime[window as '1h']).toBeCloseTo(value, 10);
@@ -78,7 +78,7 @@ describe('uptime windows', () => {
 
   it('computes latency percentiles over 24 h of target results', () => {
     const { minute, hour } = hashes([[NOW, 'pass'], [NOW - HOUR_MS, 'fail'], [NOW, 'error'], [NOW - 2 * DAY_MS, 'pass']]);
-    const stats = summarize(minute, hour, NOW);
+    const stats = summarizeWindows(minute, hour, NOW);
     expect(stats.latency).toMatchObject({ window: '24h', samples: 2 });
     expect(stats.latency.p50).toBeGreaterThan(75);
     expect(stats.latency.p50).toBeLessThanOrEqual(100);

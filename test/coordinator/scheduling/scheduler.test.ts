@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckJob } from '../../../checks/contract.ts';
 import { checkQueueName } from '../../../checks/keys.ts';
 import { silentLogger } from '../../../lib/log.ts';
-import { Registry } from '../../../coordinator/registry/store.ts';
+import { CheckRegistry } from '../../../coordinator/registry/store.ts';
 import { CheckScheduler, phaseOf } from '../../../coordinator/scheduling/scheduler.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 function setup() {
   const prefix = uniquePrefix('sch');
-  const registry = new Registry({ redis, tx, prefix, logger: silentLogger });
+  const registry = new CheckRegistry({ redis, tx, prefix, logger: silentLogger });
   const scheduler = new CheckScheduler({ redis, prefix, registry, logger: silentLogger });
   closers.push(() => scheduler.close());
   return { prefix, registry, scheduler };
