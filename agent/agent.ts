@@ -10,20 +10,20 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { assertNoEviction, connectRedis, type RedisSetupError } from '../lib/redis.ts';
-import { createCanaryResponder } from './canary.ts';
+import { createCanaryResponder } from './jobs/canary.ts';
 import type { AgentConfig } from './config.ts';
 import { settlesWithin, withTimeout } from '../lib/bounded.ts';
 import { CodedError } from '../lib/errors.ts';
-import { startHealthServer, type Readiness } from './health.ts';
-import { startHeartbeat, type HeartbeatHandle } from './heartbeat.ts';
+import { startHealthServer, type Readiness } from './liveness/health.ts';
+import { startHeartbeat, type HeartbeatHandle } from './liveness/heartbeat.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { redactUrl } from '../lib/urls.ts';
-import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
-import { ResultPublisher } from './publisher.ts';
-import type { RunnerTable } from './runner.ts';
-import { setUpRunners } from './runner-setup.ts';
+import { createAgentMetrics, type AgentMetrics } from './liveness/metrics.ts';
+import { ResultPublisher } from './results/publisher.ts';
+import type { RunnerTable } from './runners/types.ts';
+import { setUpRunners } from './runners/setup.ts';
 import { LOOKOUT_VERSION } from '../lib/version.ts';
-import { createCheckWorker } from './worker.ts';
+import { createCheckWorker } from './jobs/worker.ts';
 import { checkQueueName } from '../checks/keys.ts';
 
 export interface StartAgentOptions {

@@ -1,19 +1,19 @@
 /**
  * `lookout test [paths or patterns]`: runs checks once, on this machine, with the agents' own runners
- * and run execution (agent/run-once.ts) — no Redis and no coordinator — and reports each outcome with
+ * and run execution (agent/runs/local.ts) — no Redis and no coordinator — and reports each outcome with
  * its timings and failing assertions. Exits 0 when every check passed, 1 when any failed or errored
  * (so it gates CI), 2 when nothing could be run (bad flags, invalid project, no check selected).
  */
 import { writeFileSync } from 'node:fs';
 import { RegionName } from '../checks/contract.ts';
 import { formatDiagnostic } from '../checks/diagnostics.ts';
-import { secretSafeArtifactSink } from '../agent/artifact-secrets.ts';
-import { createDirectoryArtifactSink } from '../agent/artifacts.ts';
-import { runCheckOnce } from '../agent/run-once.ts';
-import type { RunnerTable } from '../agent/runner.ts';
+import { secretSafeArtifactSink } from '../agent/secrets/artifacts.ts';
+import { createDirectoryArtifactSink } from '../agent/artifacts/store.ts';
+import { runCheckOnce } from '../agent/runs/local.ts';
+import type { RunnerTable } from '../agent/runners/types.ts';
 import { createRunners } from '../agent/runners/index.ts';
 import type { BrowserRunner } from '../agent/runners/browser/index.ts';
-import { loadSecrets, withSecrets, type Secrets } from '../agent/secrets.ts';
+import { loadSecrets, withSecrets, type Secrets } from '../agent/secrets/load.ts';
 import { accept, integer, nonEmpty, oneOf, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable } from '../lib/options.ts';
 import { loadProject } from './project.ts';
 import { REPORTERS, jsonReport, junitReport, tableReport, totals, type Reporter, type TestRun } from './test-report.ts';

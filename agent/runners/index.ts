@@ -1,4 +1,4 @@
-import type { RunnerTable } from '../runner.ts';
+import type { RunnerTable } from './types.ts';
 import { browserChecksDisabled, type BrowserRunner } from './browser/index.ts';
 import { runHttpCheck } from './http/index.ts';
 

@@ -9,7 +9,7 @@ import type { Queue } from 'bullmq';
 import { RunResult, SCHEMA_VERSION, type HttpCheckDefinition } from '../../checks/contract.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import type { RunReport, Runner, RunnerTable } from '../../agent/runner.ts';
+import type { RunReport, Runner, RunnerTable } from '../../agent/runners/types.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
 

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { artifactIndexKey, artifactKey } from '../../checks/keys.ts';
-import { createRedisArtifactSink, type Artifact } from '../../agent/artifacts.ts';
+import { createRedisArtifactSink, type Artifact } from '../../agent/artifacts/store.ts';
 import { createArtifactReader, getArtifactHandler, listArtifactsHandler, type ArtifactReader } from '../../coordinator/http/artifacts.ts';
 import { HttpError, sendError } from '../../coordinator/http/json.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';

@@ -6,8 +6,8 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../checks/contract.ts';
-import { createRedisArtifactSink } from '../../agent/artifacts.ts';
-import { runCheckOnce } from '../../agent/run-once.ts';
+import { createRedisArtifactSink } from '../../agent/artifacts/store.ts';
+import { runCheckOnce } from '../../agent/runs/local.ts';
 import { createRunners } from '../../agent/runners/index.ts';
 import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/index.ts';
 import { createArtifactReader, type ArtifactReader } from '../../coordinator/http/artifacts.ts';

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../checks/diagnostics.ts';
 import { loadChecks } from '../../checks/loader.ts';
-import { runCheckOnce } from '../../agent/run-once.ts';
+import { runCheckOnce } from '../../agent/runs/local.ts';
 import { loadProject, removeProjects, writeProject } from '../support/browser-checks.ts';
 import { startTestSite, type TestSite } from '../support/pages.ts';
 

@@ -12,8 +12,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BrowserCheckDefinition, BrowserRunDetails, ErrorCode, Outcome } from '../../../checks/contract.ts';
-import type { ArtifactSink } from '../../artifacts.ts';
-import type { RunContext, RunReport, Runner } from '../../runner.ts';
+import type { ArtifactSink } from '../../artifacts/store.ts';
+import type { RunContext, RunReport, Runner } from '../types.ts';
 import { BrowserHost, type BrowserHostStats, type HostLog } from './browser-host.ts';
 import { runJourney } from './journey.ts';
 import { resolveBrowserOptions, scriptBudgetMs, type BrowserRunnerOptions } from './options.ts';

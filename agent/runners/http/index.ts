@@ -3,10 +3,10 @@
  * extra trusted CAs or another resolver (see {@link HttpRunnerOptions}).
  */
 import type { HttpCheckDefinition } from '../../../checks/contract.ts';
-import type { Runner } from '../../runner.ts';
-import { createHttpRunner } from './http-runner.ts';
+import type { Runner } from '../types.ts';
+import { createHttpRunner } from './runner.ts';
 
-export { createHttpRunner, type HttpRunnerOptions } from './http-runner.ts';
+export { createHttpRunner, type HttpRunnerOptions } from './runner.ts';
 export { lookupVia, defaultLookup } from './lookup.ts';
 export type { Lookup } from './connector.ts';
 export { isRunCancelled } from './deadline.ts';
