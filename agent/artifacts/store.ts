@@ -1,42 +1,17 @@
 /**
- * Stores a browser run's artifacts (screenshot, trace, HAR) where the coordinator can serve them.
- * Agents reach the coordinator only through Redis, so each artifact is a Redis hash under
- * `artifactKey(prefix, runId, name)` with an expiry; the run's result lists what was stored.
+ * Stores a browser run's artifacts where the coordinator can serve them. Agents reach the coordinator
+ * only through Redis, so each artifact is a Redis hash under `artifactKey(prefix, runId, name)` with an
+ * expiry; the run's result lists what was stored.
  *
  * Redis runs with `noeviction`, so filling it would stop the queues: storage is bounded four ways, each
  * a skip with a note in the result rather than an error: a per-artifact cap, a per-run cap, at most one
  * run's artifacts per (check, region) per interval (a failing check repeats the same failure), and a
  * byte budget per hour shared by every agent.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import type { Redis } from 'ioredis';
-import { type ArtifactRef } from '../../checks/contract.ts';
+import type { ArtifactRef } from '../../checks/contract.ts';
 import { artifactBytesKey, artifactGateKey, artifactIndexKey, artifactKey } from '../../checks/keys.ts';
-
-export interface Artifact {
-  /** `screenshot.png`, `trace.zip`, `network.har`. */
-  name: string;
-  contentType: string;
-  data: Buffer;
-}
-
-/** Which run the artifacts belong to. */
-export interface ArtifactOwner {
-  runId: string;
-  checkId: string;
-  region: string;
-}
-
-export interface StoredArtifacts {
-  stored: ArtifactRef[];
-  /** One line per artifact not stored, saying why. */
-  notes: string[];
-}
-
-export interface ArtifactSink {
-  store(owner: ArtifactOwner, artifacts: Artifact[]): Promise<StoredArtifacts>;
-}
+import { planArtifacts, type Artifact, type ArtifactOwner, type ArtifactSink, type StoredArtifacts } from './sink.ts';
 
 export interface RedisArtifactSinkOptions {
   /** BullMQ prefix of the deployment. */
@@ -56,23 +31,6 @@ export interface RedisArtifactSinkOptions {
 }
 
 const MiB = 1024 * 1024;
-
-/** What to store of `artifacts` under the per-artifact and per-run caps. Pure. */
-export function planArtifacts(artifacts: Artifact[], maxArtifactBytes: number, maxRunBytes: number): { keep: Artifact[]; notes: string[] } {
-  const keep: Artifact[] = [];
-  const notes: string[] = [];
-  let total = 0;
-  for (const artifact of artifacts) {
-    const bytes = artifact.data.byteLength;
-    if (bytes > maxArtifactBytes) notes.push(`${artifact.name} not stored: ${bytes} bytes is over the ${maxArtifactBytes}-byte cap`);
-    else if (total + bytes > maxRunBytes) notes.push(`${artifact.name} not stored: the run's artifacts would pass ${maxRunBytes} bytes`);
-    else {
-      keep.push(artifact);
-      total += bytes;
-    }
-  }
-  return { keep, notes };
-}
 
 export function createRedisArtifactSink(redis: Redis, options: RedisArtifactSinkOptions): ArtifactSink {
   const ttlSeconds = options.ttlSeconds ?? 86_400;
@@ -128,23 +86,6 @@ export function createRedisArtifactSink(redis: Redis, options: RedisArtifactSink
       } finally {
         clearTimeout(timer);
       }
-    },
-  };
-}
-
-/** For local runs (`lookout test`): writes artifacts to `<dir>/<runId>/<name>`; `key` is the file path. */
-export function createDirectoryArtifactSink(dir: string, maxArtifactBytes = 50 * MiB): ArtifactSink {
-  return {
-    async store(owner, artifacts) {
-      const { keep, notes } = planArtifacts(artifacts, maxArtifactBytes, Number.POSITIVE_INFINITY);
-      const folder = resolve(dir, owner.runId);
-      mkdirSync(folder, { recursive: true });
-      const stored = keep.map((artifact) => {
-        const path = join(folder, artifact.name);
-        writeFileSync(path, artifact.data);
-        return { name: artifact.name, key: path, bytes: artifact.data.byteLength, contentType: artifact.contentType };
-      });
-      return { stored, notes };
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { CANARY_STALL_FACTOR, CanaryAnswer, CanaryJob, SCHEMA_VERSION } from '../../checks/contract.ts';
 import { canaryAnswerKey } from '../../checks/keys.ts';
 import { withTimeout } from '../../lib/bounded.ts';
+import { CodedError } from '../../lib/errors.ts';
 
 /** What a completed canary job returns (stored by BullMQ as the job's return value). */
 export interface CanaryOutcome {
@@ -16,13 +17,16 @@ export interface CanaryOutcome {
   slot: number;
 }
 
-/** A canary the agent cannot answer; `code` is stable. */
-export class CanaryError extends Error {
-  readonly code: 'INVALID_JOB' | 'CANARY_WRITE_FAILED';
-  constructor(code: CanaryError['code'], message: string) {
-    super(`${code}: ${message}`);
-    this.name = 'CanaryError';
-    this.code = code;
+/** Why a canary could not be answered: the payload is unusable, or Redis did not take the answer. */
+export type CanaryErrorCode = 'INVALID_JOB' | 'CANARY_WRITE_FAILED';
+
+/**
+ * A canary the agent cannot answer. The message starts with the code, because BullMQ keeps only the
+ * message as the job's `failedReason`, where operators read it.
+ */
+export class CanaryError extends CodedError<CanaryErrorCode> {
+  constructor(code: CanaryErrorCode, message: string) {
+    super(code, `${code}: ${message}`);
   }
 }
 

@@ -11,7 +11,8 @@ import type { AgentConfig } from '../config.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { RunnerTable } from './types.ts';
 import { createRunners } from './index.ts';
-import { loadSecrets, withSecrets } from '../secrets/load.ts';
+import { loadSecrets } from '../secrets/load.ts';
+import { withSecrets } from '../secrets/apply.ts';
 
 export interface RunnerSetup {
   runners: RunnerTable;

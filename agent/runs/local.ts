@@ -7,13 +7,14 @@
 import type { LoadedCheck } from '../../checks/loader.ts';
 import { type CheckDefinition, type RunResult } from '../../checks/contract.ts';
 import { secretSafeArtifactSink } from '../secrets/artifacts.ts';
-import { createDirectoryArtifactSink } from '../artifacts/store.ts';
+import { createDirectoryArtifactSink } from '../artifacts/sink.ts';
 import { validResult } from '../results/result.ts';
 import { RunAbortError, executeRun } from './execute.ts';
 import type { Runner, RunnerTable } from '../runners/types.ts';
 import { createRunners } from '../runners/index.ts';
 import { createBrowserRunner, type BrowserRunner, type CreateBrowserRunnerOptions } from '../runners/browser/index.ts';
-import { withSecrets, type Secrets } from '../secrets/load.ts';
+import type { Secrets } from '../secrets/load.ts';
+import { withSecrets } from '../secrets/apply.ts';
 
 export interface RunOnceOptions {
   /** Region name to report (and send as `x-lookout-region`). @defaultValue `'local'` */

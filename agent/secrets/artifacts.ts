@@ -6,7 +6,7 @@
  */
 import { inflateRawSync } from 'node:zlib';
 import { createScrubber } from '../../checks/secrets.ts';
-import type { Artifact, ArtifactSink } from '../artifacts/store.ts';
+import type { Artifact, ArtifactSink } from '../artifacts/sink.ts';
 import type { Secrets } from './load.ts';
 
 const TEXT_TYPES = /^(text\/|application\/(json|har\+json|xml))/;

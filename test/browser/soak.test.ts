@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserCheckDefinition } from '../../checks/contract.ts';
-import { createDirectoryArtifactSink } from '../../agent/artifacts/store.ts';
+import { createDirectoryArtifactSink } from '../../agent/artifacts/sink.ts';
 import type { RunContext } from '../../agent/runners/types.ts';
 import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/index.ts';
 import { treeRssBytes } from '../../agent/runners/browser/process-tree.ts';

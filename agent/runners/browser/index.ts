@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { BrowserCheckDefinition, BrowserRunDetails, ErrorCode, Outcome } from '../../../checks/contract.ts';
-import type { ArtifactSink } from '../../artifacts/store.ts';
+import type { ArtifactSink } from '../../artifacts/sink.ts';
 import type { RunContext, RunReport, Runner } from '../types.ts';
 import { BrowserHost, type BrowserHostStats, type HostLog } from './browser-host.ts';
 import { runJourney } from './journey.ts';
