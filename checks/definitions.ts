@@ -207,7 +207,11 @@ export const BrowserCheckDefinition = z.object({
 }).refine((c) => c.timeoutMs <= c.frequencyMs, { message: 'timeout must not exceed frequency', path: ['timeoutMs'] });
 export type BrowserCheckDefinition = z.infer<typeof BrowserCheckDefinition>;
 
-/** Every kind of check. Add a new kind here and in the agent's runner table (which then fails to compile until wired). */
+/**
+ * Every kind of check. A kind added here is not done until the compiler is satisfied: it then asks for
+ * the kind's traits (checks/check-types.ts), its SDK options (checks/sdk.ts) and its runner
+ * (agent/runners/index.ts).
+ */
 export const CheckDefinition = z.discriminatedUnion('type', [HttpCheckDefinition, BrowserCheckDefinition]);
 export type CheckDefinition = z.infer<typeof CheckDefinition>;
 export type CheckType = CheckDefinition['type'];

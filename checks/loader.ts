@@ -7,6 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { bundleCheckFile, importBundle } from './bundle.ts';
+import { checkTypeTraits } from './check-types.ts';
 import type { CheckDefinition } from './contract.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { normalizeCheck } from './normalize.ts';
@@ -95,8 +96,8 @@ export async function loadChecks(paths: string[], options: LoadOptions = {}): Pr
     if (!bundled.code) continue;
     const imported = await importChecks(bundled.code, file);
     problems.push(...imported.problems);
-    if (imported.checks.some((check) => check.type === 'browser')) {
-      // Browser checks ship this bundle to agents: rebuild it under the agents' import policy.
+    if (imported.checks.some((check) => checkTypeTraits(check.type)?.script)) {
+      // Checks with a script (browser checks) ship this bundle to agents: rebuild it under the agents' import policy.
       const strict = await bundleCheckFile(absolute, { browserImports: true });
       problems.push(...strict.problems);
       if (!strict.code) continue;
