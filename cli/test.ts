@@ -7,14 +7,8 @@
 import { writeFileSync } from 'node:fs';
 import { RegionName } from '../checks/contract.ts';
 import { formatDiagnostic } from '../checks/diagnostics.ts';
-import { secretSafeArtifactSink } from '../agent/secrets/artifacts.ts';
-import { createDirectoryArtifactSink } from '../agent/artifacts/sink.ts';
-import { runCheckOnce } from '../agent/runs/local.ts';
-import type { RunnerTable } from '../agent/runners/types.ts';
-import { createRunners } from '../agent/runners/index.ts';
-import type { BrowserRunner } from '../agent/runners/browser/index.ts';
+import { runCheckOnce, startLocalRunners } from '../agent/runs/local.ts';
 import { loadSecrets, type Secrets } from '../agent/secrets/load.ts';
-import { withSecrets } from '../agent/secrets/apply.ts';
 import { accept, integer, nonEmpty, oneOf, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable } from '../lib/options.ts';
 import { loadProject } from './project.ts';
 import { REPORTERS, jsonReport, junitReport, tableReport, totals, type Reporter, type TestRun } from './test-report.ts';
@@ -99,15 +93,10 @@ export async function testCommand(argv: string[], env: NodeJS.ProcessEnv, out = 
   if (project.selected.length === 0) { err.write('lookout test: no checks to run\n'); return 2; }
 
   const checks = project.selected;
-  let browser: BrowserRunner | undefined;
-  if (checks.some((c) => c.definition.type === 'browser')) {
-    const { createBrowserRunner } = await import('../agent/runners/browser/index.ts');
-    browser = createBrowserRunner({
-      executablePath: options.chromium, secrets: { ...secrets },
-      artifactSink: secretSafeArtifactSink(createDirectoryArtifactSink(options.artifactsDir), secrets),
-    });
-  }
-  const runners: RunnerTable = withSecrets(createRunners({ browser }), secrets);
+  // Only the types selected are started: no Chromium unless a browser check is among them.
+  const local = await startLocalRunners(new Set(checks.map((c) => c.definition.type)), {
+    secrets, artifactsDir: options.artifactsDir, browser: { executablePath: options.chromium },
+  });
   const interrupt = new AbortController();
   const onSigint = (): void => interrupt.abort();
   process.once('SIGINT', onSigint);
@@ -117,14 +106,14 @@ export async function testCommand(argv: string[], env: NodeJS.ProcessEnv, out = 
   try {
     runs = await runAll(checks, options.concurrency, async (check) => {
       progress.started(check.definition.id);
-      const result = await runCheckOnce(check, { region: options.region, runners, signal: interrupt.signal });
+      const result = await runCheckOnce(check, { region: options.region, runners: local.runners, signal: interrupt.signal });
       progress.finished(check.definition.id);
       return { id: check.definition.id, name: check.definition.name, type: check.definition.type, file: check.file, result };
     });
   } finally {
     progress.done();
     process.off('SIGINT', onSigint);
-    await browser?.close();
+    await local.close();
   }
   const sum = totals(runs, Date.now() - started);
   const report = options.reporter === 'json' ? jsonReport(runs, sum)

@@ -19,7 +19,7 @@ import { startHeartbeat } from '../../agent/liveness/heartbeat.ts';
 import { createLogger } from '../../lib/log.ts';
 import { createAgentMetrics } from '../../agent/liveness/metrics.ts';
 import { ResultPublisher } from '../../agent/results/publisher.ts';
-import { runners } from '../../agent/runners/index.ts';
+import { startRunners } from '../../agent/runners/index.ts';
 import { createCheckWorker } from '../../agent/jobs/worker.ts';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
@@ -43,6 +43,7 @@ async function startPausableAgent(redisUrl: string, prefix: string, region: stri
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const metrics = createAgentMetrics();
   const publisher = new ResultPublisher({ redis, prefix, logger, metrics });
+  const { runners } = await startRunners(['http']);
   const checkWorker = createCheckWorker({
     config: { region, prefix, concurrency: 2, agentId, redisUrl }, runners, publisher, metrics, logger,
     canary: createCanaryResponder({ redis, prefix, region, agentId }),

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanArtifacts, zipEntries } from '../../../agent/secrets/artifacts.ts';
-import { createRunners } from '../../../agent/runners/index.ts';
+import { runnerTable, startRunners } from '../../../agent/runners/index.ts';
 import { loadSecrets, parseSecretsFile, secretsFromEnv } from '../../../agent/secrets/load.ts';
 import { withSecrets } from '../../../agent/secrets/apply.ts';
 import type { RunnerTable } from '../../../agent/runners/types.ts';
@@ -84,7 +84,8 @@ describe('runners with secrets', () => {
         res.end(`you sent ${body}`);
       });
     });
-    runners = withSecrets(createRunners(), { API_KEY, PASSWORD });
+    // As an agent starts them: the table's HTTP runner, wrapped with the secrets by startRunners.
+    runners = (await startRunners(['http'], { secrets: { API_KEY, PASSWORD } })).runners;
   });
   afterAll(async () => { await target?.close(); });
 
@@ -129,7 +130,7 @@ describe('runners with secrets', () => {
   });
 
   it('scrubs the message of a runner that throws', async () => {
-    const throwing = withSecrets({ ...createRunners(), http: async () => { throw Object.assign(new Error(`bug with ${API_KEY}`), { code: 'X' }); } }, { API_KEY });
+    const throwing = withSecrets(runnerTable({ http: async () => { throw Object.assign(new Error(`bug with ${API_KEY}`), { code: 'X' }); } }), { API_KEY });
     await expect(throwing.http(httpCheck({ url: target.url('/') }), runContext(1_000))).rejects.toMatchObject({ message: 'bug with [secret:API_KEY]', code: 'X' });
   });
 });
