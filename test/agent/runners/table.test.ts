@@ -54,9 +54,10 @@ describe('withSecrets over the whole table', () => {
       };
     };
     const table = withSecrets(runnerTable(Object.fromEntries(CHECK_TYPE_NAMES.map((type) => [type, leaking])) as Partial<RunnerTable>), { PASSWORD: 'hunter2' });
-    const definitions = { http: httpCheck({ url: 'http://127.0.0.1:9/' }), browser: browserDefinition };
+    // The leaking runner does not read its definition: any definition without placeholders will do.
+    const definition = httpCheck({ url: 'http://127.0.0.1:9/' });
     for (const type of CHECK_TYPE_NAMES) {
-      const report = await (table[type] as Runner<CheckDefinition>)(definitions[type], runContext(1_000));
+      const report = await (table[type] as Runner<CheckDefinition>)(definition, runContext(1_000));
       expect(report.error, type).toEqual({ code: 'SCRIPT_ERROR', message: 'saw [secret:PASSWORD] in the page' });
     }
   });
