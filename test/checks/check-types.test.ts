@@ -27,7 +27,7 @@ describe('checkTarget', () => {
   it('has traits for every type the contract accepts, and for nothing else', () => {
     const contractTypes = CheckDefinition.options.map((option) => option.shape.type.value);
     expect([...CHECK_TYPE_NAMES].sort()).toEqual([...contractTypes].sort());
-    expect(checkTypeTraits('tcp')).toBeUndefined();
+    expect(checkTypeTraits('no-such-type')).toBeUndefined();
     expect(checkTypeTraits('toString')).toBeUndefined();
   });
 });
