@@ -66,6 +66,7 @@ export async function startRunners(types: Iterable<CheckType>, settings: RunnerS
       if (runner.close) resources.push({ name: type, close: runner.close });
     }
   } catch (error) {
+    // The start failure is what the caller must hear about; a close failing as well would only hide it.
     for (const resource of resources) await resource.close().catch(() => {});
     throw error;
   }
