@@ -10,24 +10,27 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { assertNoEviction, connectRedis, type RedisSetupError } from '../lib/redis.ts';
-import { createCanaryResponder } from './canary.ts';
+import { createCanaryResponder } from './jobs/canary.ts';
 import type { AgentConfig } from './config.ts';
 import { settlesWithin, withTimeout } from '../lib/bounded.ts';
 import { CodedError } from '../lib/errors.ts';
-import { startHealthServer, type Readiness } from './health.ts';
-import { startHeartbeat, type HeartbeatHandle } from './heartbeat.ts';
+import { startHealthServer, type Readiness } from './liveness/health.ts';
+import { startHeartbeat, type HeartbeatHandle } from './liveness/heartbeat.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { redactUrl } from '../lib/urls.ts';
-import { createAgentMetrics, type AgentMetrics } from './metrics.ts';
-import { ResultPublisher } from './publisher.ts';
-import type { RunnerTable } from './runner.ts';
-import { setUpRunners } from './runner-setup.ts';
+import { createAgentMetrics, type AgentMetrics } from './liveness/metrics.ts';
+import { ResultPublisher } from './results/publisher.ts';
+import type { RunnerTable } from './runners/types.ts';
+import { setUpRunners, type StartedRunners } from './runners/index.ts';
 import { LOOKOUT_VERSION } from '../lib/version.ts';
-import { createCheckWorker } from './worker.ts';
+import { createCheckWorker } from './jobs/worker.ts';
 import { checkQueueName } from '../checks/keys.ts';
 
 export interface StartAgentOptions {
-  /** Runner per check type. @defaultValue from the configuration (`setUpRunners`: HTTP, plus browser when `browserChecks` is on) */
+  /**
+   * Runner per check type, used as they are (no secrets applied). @defaultValue from the configuration
+   * (`setUpRunners`: the types it serves, browser checks only with `browserChecks` on, with its secrets)
+   */
   runners?: RunnerTable;
   /** @defaultValue JSON lines on stdout */
   logger?: Logger;
@@ -37,7 +40,8 @@ export interface StartAgentOptions {
   graceMs?: number;
   /**
    * Check types this agent really serves, announced in heartbeats (a table entry may be a stub that
-   * refuses, such as disabled browser checks). @defaultValue every key of `runners`
+   * refuses, such as disabled browser checks). @defaultValue the types started by `setUpRunners`, or
+   * every key of `runners` when given
    */
   capabilities?: string[];
   /**
@@ -87,17 +91,17 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   });
 
   // Runners given by the caller win; otherwise the configuration decides (browser checks on or off).
-  let setup;
+  let setup: Pick<StartedRunners, 'runners' | 'resources'> & { served: string[] };
   try {
     setup = options.runners
-      ? { runners: options.runners, capabilities: Object.keys(options.runners), resources: [] }
+      ? { runners: options.runners, served: Object.keys(options.runners), resources: [] }
       : await setUpRunners(config, redis, logger);
   } catch (error) {
     redis.disconnect(); // e.g. an unreadable secrets file (SECRETS_INVALID): nothing else started yet
     throw error;
   }
   const runners = setup.runners;
-  const capabilities = options.capabilities ?? setup.capabilities;
+  const capabilities = options.capabilities ?? setup.served;
   const resources = [...setup.resources, ...(options.resources ?? [])];
 
   const publisher = new ResultPublisher({ redis, prefix: config.prefix, logger, metrics, spoolCapacity: options.spoolCapacity });

@@ -21,8 +21,8 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import type { BrowserCheckDefinition } from '../checks/contract.ts';
 import { loadChecks } from '../checks/loader.ts';
-import { createDirectoryArtifactSink } from '../agent/artifacts.ts';
-import { createBrowserRunner } from '../agent/runners/browser/index.ts';
+import { createDirectoryArtifactSink } from '../agent/artifacts/sink.ts';
+import { createBrowserRunner } from '../agent/runners/browser/runner.ts';
 import { chromiumArgs, resolveBrowserOptions } from '../agent/runners/browser/options.ts';
 import { browserTree, findBrowserPid, killBrowserTree, treePssBytes } from '../agent/runners/browser/process-tree.ts';
 

@@ -4,19 +4,17 @@
  * bundle, collects the checks it exports, and validates them all. Every problem of every file is
  * reported together with file, line, check id and field; callers deploy nothing when any exists.
  */
-import { build, stop as stopBundler, type Message } from 'esbuild';
 import { readdirSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, relative } from 'node:path';
+import { bundleCheckFile, importBundle } from './bundle.ts';
+import { checkTypeTraits } from './check-types.ts';
 import type { CheckDefinition } from './contract.ts';
 import type { Diagnostic } from './diagnostics.ts';
-import { browserImportPolicy } from './import-policy.ts';
 import { normalizeCheck } from './normalize.ts';
 import type { ResolvedProjectConfig } from './project.ts';
 import { findConfigFile, loadProjectConfig } from './project-loader.ts';
 import { isCheck, type AnyCheck } from './sdk.ts';
 
-const SDK_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
 const CHECK_FILE = /\.check\.(ts|mts|js|mjs)$/;
 
 export interface LoadedCheck {
@@ -67,50 +65,12 @@ export function findCheckFiles(paths: string[]): { files: string[]; problems: Di
   return { files: [...files].sort(), problems };
 }
 
-/**
- * Bundles one check file into ESM code, or reports its build errors with file and line.
- * `browserImports`: also refuse, at their line, imports that agents cannot satisfy (browser checks).
- */
-export async function bundleCheckFile(file: string, options: { browserImports?: boolean } = {}): Promise<{ code?: string; problems: Diagnostic[] }> {
-  try {
-    const output = await build({
-      entryPoints: [file],
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      logLevel: 'silent',
-      sourcemap: 'inline',
-      sourcesContent: false,
-      alias: { 'lookout/checks': SDK_ENTRY, lookout: SDK_ENTRY },
-      plugins: options.browserImports ? [browserImportPolicy()] : [],
-    });
-    return { code: output.outputFiles[0]!.text, problems: [] };
-  } catch (error) {
-    const messages: Message[] = (error as { errors?: Message[] }).errors ?? [];
-    if (messages.length === 0) return { problems: [{ file, message: `could not bundle: ${(error as Error).message}` }] };
-    return {
-      problems: messages.map((m) => ({
-        file: m.location ? relative(process.cwd(), resolve(m.location.file)) || m.location.file : file,
-        line: m.location?.line,
-        column: m.location ? m.location.column + 1 : undefined,
-        message: m.text,
-      })),
-    };
-  }
-}
-
 /** Imports bundled check code and returns the checks it exports (default and named, arrays allowed). */
 export async function importChecks(code: string, file: string): Promise<{ checks: AnyCheck[]; problems: Diagnostic[] }> {
-  let module: Record<string, unknown>;
-  try {
-    module = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
-  } catch (error) {
-    return { checks: [], problems: [{ file, message: `failed while loading: ${(error as Error).message}` }] };
-  }
+  const imported = await importBundle(code, file);
+  if ('problem' in imported) return { checks: [], problems: [imported.problem] };
   const checks: AnyCheck[] = [];
-  for (const value of Object.values(module)) {
+  for (const value of Object.values(imported.module)) {
     for (const item of Array.isArray(value) ? value : [value]) if (isCheck(item)) checks.push(item);
   }
   if (checks.length === 0) return { checks, problems: [{ file, message: 'exports no checks (export defineHttpCheck(...) as default or by name)' }] };
@@ -136,8 +96,8 @@ export async function loadChecks(paths: string[], options: LoadOptions = {}): Pr
     if (!bundled.code) continue;
     const imported = await importChecks(bundled.code, file);
     problems.push(...imported.problems);
-    if (imported.checks.some((check) => check.type === 'browser')) {
-      // Browser checks ship this bundle to agents: rebuild it under the agents' import policy.
+    if (imported.checks.some((check) => checkTypeTraits(check.type)?.script)) {
+      // Checks with a script (browser checks) ship this bundle to agents: rebuild it under the agents' import policy.
       const strict = await bundleCheckFile(absolute, { browserImports: true });
       problems.push(...strict.problems);
       if (!strict.code) continue;
@@ -157,12 +117,4 @@ export async function loadChecks(paths: string[], options: LoadOptions = {}): Pr
     }
   }
   return { checks, problems, files: found.files, ...(project.config ? { config: project.config } : {}) };
-}
-
-/**
- * Ends esbuild's helper process. Loading starts it and keeps it for later builds; a long-running
- * caller (the fleet) releases it once it has loaded its checks, so it leaves no process behind.
- */
-export async function releaseBundler(): Promise<void> {
-  await stopBundler();
 }

@@ -3,13 +3,14 @@
  * and validates them against the contract. Pure: returns diagnostics, never throws.
  */
 import { zodProblems } from '../lib/zod-problems.ts';
+import { checkTypeTraits, type CheckTypeTraits } from './check-types.ts';
 import { CheckDefinition } from './contract.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { parseDuration } from './duration.ts';
 import { convertOptionalDurations, sdkDurationField } from './policy-options.ts';
 import type { CheckDefaults } from './project.ts';
 import { CHECK_MARKER, type AnyCheck } from './sdk.ts';
-import { SECRET_FIELDS, malformedSecretReference, mentionsSecret } from './secrets.ts';
+import { isSecretField, malformedSecretReference, mentionsSecret } from './secrets.ts';
 import { unknownFields } from './unknown-fields.ts';
 
 export const DEFAULT_FREQUENCY = '1m';
@@ -32,15 +33,18 @@ export function normalizeCheck(check: AnyCheck, file: string, bundle?: string, d
   delete own[CHECK_MARKER];
   const inherited = new Set(Object.keys(defaults).filter((key) => !(key in own)));
   const raw: Record<string, unknown> = { ...defaults, ...own };
-  if (raw.type === 'browser') {
-    if (typeof raw.script !== 'function') problems.push({ file, checkId, field: 'script', message: 'script must be an async function ({ page, step, expect }) => { … }' });
-    if (bundle === undefined) problems.push({ file, checkId, field: 'script', message: 'internal: browser checks need their bundled code' });
+  // Unknown types are left to the schema, which names the valid ones.
+  const traits = checkTypeTraits(raw.type);
+  if (traits?.script) {
+    if (typeof raw.script !== 'function') problems.push({ file, checkId, field: 'script', message: `script must be ${traits.script.shape}` });
+    if (bundle === undefined) problems.push({ file, checkId, field: 'script', message: `internal: ${String(raw.type)} checks need their bundled code` });
     raw.script = { bundle: bundle ?? '', file };
   }
   if (raw.regions === undefined) {
     problems.push({ file, checkId, field: 'regions', message: 'regions is required: set it on the check, or as defaults.regions in lookout.config.ts' });
   }
-  problems.push(...secretReferenceProblems(raw, file, checkId));
+  // A check of an unknown type resolves no secret; its placeholders are reported too, with everything else.
+  problems.push(...secretReferenceProblems(raw, traits?.secrets ?? { fields: [], elsewhere: 'secret() is not resolved in a check of an unknown type' }, file, checkId));
   for (const [sdkField, wireField, fallback] of DURATION_FIELDS) {
     const parsed = parseDuration(raw[sdkField] ?? fallback);
     delete raw[sdkField];
@@ -71,17 +75,17 @@ export function normalizeCheck(check: AnyCheck, file: string, bundle?: string, d
 }
 
 /**
- * `secret('NAME')` is resolved by agents only in an HTTP check's url, header values and body: a
- * reference anywhere else would be sent as literal text, and a malformed one would never resolve.
+ * `secret('NAME')` is resolved by agents only in the fields its check type lists (an HTTP check's url,
+ * header values and body): a reference anywhere else would be sent as literal text, and a malformed one
+ * would never resolve.
  */
-function secretReferenceProblems(raw: Record<string, unknown>, file: string, checkId: string | undefined): Diagnostic[] {
+function secretReferenceProblems(raw: Record<string, unknown>, secrets: CheckTypeTraits<CheckDefinition>['secrets'], file: string, checkId: string | undefined): Diagnostic[] {
   const problems: Diagnostic[] = [];
   const visit = (value: unknown, path: string[]): void => {
     if (typeof value === 'string') {
       if (!mentionsSecret(value)) return;
       const field = path.join('.');
-      const allowed = raw.type === 'http' && (SECRET_FIELDS as readonly string[]).includes(path[0]!) && !(path[0] === 'headers' && path.length !== 2);
-      if (!allowed) problems.push({ file, checkId, field, message: 'secret() is only resolved in an HTTP check\'s url, header values and body (browser scripts use their secrets argument)' });
+      if (!isSecretField(secrets.fields, path)) problems.push({ file, checkId, field, message: secrets.elsewhere });
       else {
         const bad = malformedSecretReference(value);
         if (bad) problems.push({ file, checkId, field, message: `malformed secret reference ${JSON.stringify(bad)}: use secret('NAME') with a name of letters, digits and "_"` });

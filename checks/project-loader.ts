@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { RegionName } from './contract.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { parseDuration } from './duration.ts';
-import { bundleCheckFile } from './loader.ts';
+import { bundleCheckFile, importBundle } from './bundle.ts';
 import { CONFIG_FILE_NAMES, CONFIG_MARKER, DEFAULT_MAX_DELETE_PERCENT, isConfig, type CheckDefaults, type ResolvedProjectConfig } from './project.ts';
 
 /** The config file that governs `path` (a file or folder), or null. */
@@ -36,15 +36,10 @@ export async function loadProjectConfig(file: string): Promise<{ config?: Resolv
   const shown = relative(process.cwd(), absolute) || absolute;
   const bundled = await bundleCheckFile(absolute);
   if (!bundled.code) return { problems: bundled.problems };
-  let module: Record<string, unknown>;
-  try {
-    module = await import(`data:text/javascript;base64,${Buffer.from(bundled.code).toString('base64')}`);
-  } catch (error) {
-    return { problems: [{ file: shown, message: `failed while loading: ${(error as Error).message}` }] };
-  }
-  return validateProjectConfig(module.default, shown, dirname(absolute));
+  const imported = await importBundle(bundled.code, shown);
+  if ('problem' in imported) return { problems: [imported.problem] };
+  return validateProjectConfig(imported.module.default, shown, dirname(absolute));
 }
-
 
 const duration = z.string().refine((v) => 'ms' in parseDuration(v), { message: 'expected a duration like "30s", "500ms" or "1m"' });
 

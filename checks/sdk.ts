@@ -15,7 +15,7 @@
  * together and reports every problem at once, with file, check id and field.
  */
 import type { BrowserScript } from './browser.ts';
-import type { Assertion } from './contract.ts';
+import type { Assertion, CheckType } from './contract.ts';
 import type { Duration } from './duration.ts';
 
 /** Marks objects made by the SDK so that the loader can find checks among a file's exports. */
@@ -138,9 +138,21 @@ export interface BrowserCheckOptions extends CheckOptionsBase {
   script: BrowserScript;
 }
 
-export type HttpCheck = HttpCheckOptions & { readonly type: 'http'; readonly [CHECK_MARKER]: true };
-export type BrowserCheck = BrowserCheckOptions & { readonly type: 'browser'; readonly [CHECK_MARKER]: true };
-export type AnyCheck = HttpCheck | BrowserCheck;
+/**
+ * The options of each check type, as check files write them. One entry per type of the contract: a
+ * type added there (or here only) fails to compile until both agree.
+ */
+type CheckOptionsByType = OnePerCheckType<{
+  http: HttpCheckOptions;
+  browser: BrowserCheckOptions;
+}>;
+type OnePerCheckType<M extends { [T in CheckType]: CheckOptionsBase } & { [K in Exclude<keyof M, CheckType>]: never }> = M;
+
+/** A check as a `define…Check` function returns it: the options, its type, and the SDK's marker. */
+export type SdkCheck<T extends CheckType> = CheckOptionsByType[T] & { readonly type: T; readonly [CHECK_MARKER]: true };
+export type HttpCheck = SdkCheck<'http'>;
+export type BrowserCheck = SdkCheck<'browser'>;
+export type AnyCheck = { [T in CheckType]: SdkCheck<T> }[CheckType];
 
 /** Declares an HTTP check. */
 export function defineHttpCheck(options: HttpCheckOptions): HttpCheck {

@@ -10,8 +10,14 @@
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Environment variable prefix of an agent's secrets: `LOOKOUT_SECRET_<NAME>`. */
 export const SECRET_ENV_PREFIX = 'LOOKOUT_SECRET_';
-/** The HTTP check fields in which placeholders are resolved (header values, not names). */
-export const SECRET_FIELDS = ['url', 'headers', 'body'] as const;
+/**
+ * A field of a definition `D` in which placeholders are resolved: a string field by name, or `name.*`
+ * for every value (never a key) of a record of strings. Each check type lists its own (check-types.ts).
+ */
+export type SecretField<D> = {
+  [K in keyof D & string]-?: NonNullable<D[K]> extends string ? K
+    : NonNullable<D[K]> extends Readonly<Record<string, string>> ? `${K}.*` : never;
+}[keyof D & string];
 
 const PLACEHOLDER = /\{\{secret:([A-Za-z_][A-Za-z0-9_]{0,127})\}\}/g;
 const ANY_REFERENCE = /\{\{\s*secret\s*:/;
@@ -52,6 +58,40 @@ export function resolveSecretsIn(text: string, lookup: (name: string) => string 
   const missing = secretNamesIn(text).filter((name) => lookup(name) === undefined);
   if (missing.length > 0) return { missing };
   return { text: text.replace(PLACEHOLDER, (_all, name: string) => lookup(name)!) };
+}
+
+/** Whether `path` (a field, then a key inside it) is one of `fields`, e.g. `['headers', 'x-key']` of `headers.*`. */
+export function isSecretField(fields: readonly string[], path: readonly string[]): boolean {
+  return fields.some((field) => {
+    const parts = field.split('.');
+    return parts.length === path.length && parts.every((part, i) => part === '*' || part === path[i]);
+  });
+}
+
+/**
+ * A copy of `definition` with the placeholders in `fields` replaced by the values in `secrets`, or the
+ * names of the secrets it needs and `secrets` lacks, in order of first appearance (fields in the order
+ * given). `definition` itself is not changed.
+ */
+export function resolveSecretFields<D extends object>(
+  definition: D, fields: ReadonlyArray<SecretField<D>>, secrets: Readonly<Record<string, string>>,
+): { definition: D } | { missing: string[] } {
+  const lookup = (name: string): string | undefined => (Object.hasOwn(secrets, name) ? secrets[name] : undefined);
+  const missing = new Set<string>();
+  const resolve = (text: string): string => {
+    const out = resolveSecretsIn(text, lookup);
+    if ('missing' in out) { for (const name of out.missing) missing.add(name); return text; }
+    return out.text;
+  };
+  const resolved = { ...definition } as Record<string, unknown>;
+  for (const field of fields as readonly string[]) {
+    const [name, each] = field.split('.') as [string, string | undefined];
+    const value = resolved[name];
+    if (each === '*' && value !== null && typeof value === 'object') {
+      resolved[name] = Object.fromEntries(Object.entries(value).map(([key, item]) => [key, typeof item === 'string' ? resolve(item) : item]));
+    } else if (typeof value === 'string') resolved[name] = resolve(value);
+  }
+  return missing.size > 0 ? { missing: [...missing] } : { definition: resolved as D };
 }
 
 /**

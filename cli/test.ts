@@ -1,19 +1,14 @@
 /**
  * `lookout test [paths or patterns]`: runs checks once, on this machine, with the agents' own runners
- * and run execution (agent/run-once.ts) — no Redis and no coordinator — and reports each outcome with
+ * and run execution (agent/runs/local.ts) — no Redis and no coordinator — and reports each outcome with
  * its timings and failing assertions. Exits 0 when every check passed, 1 when any failed or errored
  * (so it gates CI), 2 when nothing could be run (bad flags, invalid project, no check selected).
  */
 import { writeFileSync } from 'node:fs';
 import { RegionName } from '../checks/contract.ts';
 import { formatDiagnostic } from '../checks/diagnostics.ts';
-import { secretSafeArtifactSink } from '../agent/artifact-secrets.ts';
-import { createDirectoryArtifactSink } from '../agent/artifacts.ts';
-import { runCheckOnce } from '../agent/run-once.ts';
-import type { RunnerTable } from '../agent/runner.ts';
-import { createRunners } from '../agent/runners/index.ts';
-import type { BrowserRunner } from '../agent/runners/browser/index.ts';
-import { loadSecrets, withSecrets, type Secrets } from '../agent/secrets.ts';
+import { runCheckOnce, startLocalRunners } from '../agent/runs/local.ts';
+import { loadSecrets, type Secrets } from '../agent/secrets/load.ts';
 import { accept, integer, nonEmpty, oneOf, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable } from '../lib/options.ts';
 import { loadProject } from './project.ts';
 import { REPORTERS, jsonReport, junitReport, tableReport, totals, type Reporter, type TestRun } from './test-report.ts';
@@ -98,15 +93,10 @@ export async function testCommand(argv: string[], env: NodeJS.ProcessEnv, out = 
   if (project.selected.length === 0) { err.write('lookout test: no checks to run\n'); return 2; }
 
   const checks = project.selected;
-  let browser: BrowserRunner | undefined;
-  if (checks.some((c) => c.definition.type === 'browser')) {
-    const { createBrowserRunner } = await import('../agent/runners/browser/index.ts');
-    browser = createBrowserRunner({
-      executablePath: options.chromium, secrets: { ...secrets },
-      artifactSink: secretSafeArtifactSink(createDirectoryArtifactSink(options.artifactsDir), secrets),
-    });
-  }
-  const runners: RunnerTable = withSecrets(createRunners({ browser }), secrets);
+  // Only the types selected are started: no Chromium unless a browser check is among them.
+  const local = await startLocalRunners(new Set(checks.map((c) => c.definition.type)), {
+    secrets, artifactsDir: options.artifactsDir, browser: { executablePath: options.chromium },
+  });
   const interrupt = new AbortController();
   const onSigint = (): void => interrupt.abort();
   process.once('SIGINT', onSigint);
@@ -116,14 +106,14 @@ export async function testCommand(argv: string[], env: NodeJS.ProcessEnv, out = 
   try {
     runs = await runAll(checks, options.concurrency, async (check) => {
       progress.started(check.definition.id);
-      const result = await runCheckOnce(check, { region: options.region, runners, signal: interrupt.signal });
+      const result = await runCheckOnce(check, { region: options.region, runners: local.runners, signal: interrupt.signal });
       progress.finished(check.definition.id);
       return { id: check.definition.id, name: check.definition.name, type: check.definition.type, file: check.file, result };
     });
   } finally {
     progress.done();
     process.off('SIGINT', onSigint);
-    await browser?.close();
+    await local.close();
   }
   const sum = totals(runs, Date.now() - started);
   const report = options.reporter === 'json' ? jsonReport(runs, sum)

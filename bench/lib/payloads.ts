@@ -5,7 +5,7 @@
 import { CheckJob, HttpCheckDefinition, RunResult, SCHEMA_VERSION, type RunTrigger } from '../../checks/contract.ts';
 
 /** The BullMQ job id an agent gives a result. */
-export { resultJobId } from '../../agent/schedule.ts';
+export { resultJobId } from '../../agent/jobs/schedule.ts';
 
 /** An HTTP check definition with the contract's defaults applied. */
 export function httpCheck(fields: { id: string; url: string; regions: string[]; frequencyMs?: number; timeoutMs?: number } & Record<string, unknown>): HttpCheckDefinition {
@@ -42,7 +42,7 @@ export function runResult(input: { checkId: string; region: string; scheduledAt:
   });
 }
 
-/** The agent's publish options for result jobs (agent/publisher.ts), so the pushed jobs look the same. */
+/** The agent's publish options for result jobs (agent/results/publisher.ts), so the pushed jobs look the same. */
 export const RESULT_JOB_OPTIONS = {
   attempts: 5,
   backoff: { type: 'exponential', delay: 1_000 },

@@ -114,7 +114,7 @@ export const memory: Section = {
     const help = execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', `${ROOT}/agent/main.ts`, '--help'], { encoding: 'utf8' });
     const flag = browserFlagFrom(help);
     if (!flag) {
-      notes.push('Browser-enabled agent: n/a. `agent/main.ts --help` lists no flag that enables browser checks: the browser runner exists (agent/runners/browser, wired with createRunners({ browser })) but agent/main.ts always starts with the built-in table, where browser checks are disabled.');
+      notes.push('Browser-enabled agent: n/a. `agent/main.ts --help` lists no flag that enables browser checks: the browser runner exists (agent/runners/browser) but this agent never serves browser checks (see servedBy in agent/runners/browser/index.ts).');
     } else {
       try {
         const agent = await startAgentProcess({ redisUrl: ctx.redis.url, prefix, region: 'mem-browser', logDir: ctx.logDir, agentId: 'mem-browser', extraArgs: flag });

@@ -5,7 +5,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Heartbeat } from '../../checks/contract.ts';
+import { Heartbeat, SCHEMA_VERSION } from '../../checks/contract.ts';
 import { RESULTS_QUEUE, agentIndexKey, checkQueueName, heartbeatKey } from '../../checks/keys.ts';
 import { startAgent } from '../../agent/agent.ts';
 import { freePort, startRedis, type TestRedis } from '../support/redis.ts';
@@ -59,6 +59,27 @@ describe('agent lifecycle', () => {
     expect(await client.exists(key)).toBe(0);
     // The index keeps the id: it is how coordinators find agents whose heartbeat expired.
     expect(await client.sismember(agentIndexKey(config.prefix), 'hb-agent')).toBe(1);
+  });
+
+  it('with its own runners, announces the types its configuration serves and refuses the others', async () => {
+    const config = agentConfig(redis.url, { agentId: 'no-browser-agent', browserChecks: false });
+    const agent = await startAgent(config, { logger: memoryLog().logger });
+    cleanups.push(() => agent.stop());
+    await agent.ready;
+    const beat = Heartbeat.parse(JSON.parse((await client.get(heartbeatKey(config.prefix, 'no-browser-agent')))!));
+    expect(beat.capabilities).toContain('http');
+    expect(beat.capabilities).not.toContain('browser');
+
+    const { checks, results } = queues(config.prefix);
+    await checks.add('run', {
+      schemaVersion: SCHEMA_VERSION, region: 'r1', checkVersion: 1, trigger: 'manual',
+      check: {
+        type: 'browser', id: 'journey', name: 'Journey', regions: ['r1'], frequencyMs: 60_000, timeoutMs: 5_000,
+        script: { bundle: 'export {}', file: 'journey.check.ts' },
+      },
+    });
+    const { result } = await resultFor(results, 'journey');
+    expect(result).toMatchObject({ outcome: 'error', error: { code: 'UNSUPPORTED_CHECK_TYPE', message: 'browser checks are not enabled on this agent' } });
   });
 
   it('serves /healthz, /readyz and /metrics, with the run counter after a run', async () => {

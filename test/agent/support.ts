@@ -9,7 +9,8 @@ import type { Queue } from 'bullmq';
 import { RunResult, SCHEMA_VERSION, type HttpCheckDefinition } from '../../checks/contract.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import type { RunReport, Runner, RunnerTable } from '../../agent/runner.ts';
+import { runnerTable } from '../../agent/runners/index.ts';
+import type { RunReport, Runner, RunnerTable } from '../../agent/runners/types.ts';
 import { uniquePrefix } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
 
@@ -69,12 +70,9 @@ export const fetchRunner: Runner<HttpCheckDefinition> = async (definition, conte
   }
 };
 
-/** The runner table the worker tests use; browser checks are not exercised here. */
+/** The runner table the worker tests use: HTTP only, every other type refuses its runs. */
 export function testRunners(http: Runner<HttpCheckDefinition> = fetchRunner): RunnerTable {
-  return {
-    http,
-    browser: async () => { throw new Error('browser checks are not part of these tests'); },
-  };
+  return runnerTable({ http });
 }
 
 /** A valid `CheckJob` payload for an HTTP check. */

@@ -10,7 +10,7 @@ import { chromiumArgs, resolveBrowserOptions, scriptBudgetMs } from '../../agent
 import { browserTree, findBrowserPid, parseStat, type ProcessInfo } from '../../agent/runners/browser/process-tree.ts';
 import { Semaphore } from '../../agent/runners/browser/semaphore.ts';
 import { StepRecorder } from '../../agent/runners/browser/steps.ts';
-import { planArtifacts } from '../../agent/artifacts.ts';
+import { planArtifacts } from '../../agent/artifacts/sink.ts';
 
 const MiB = 1024 * 1024;
 const limits = { maxRunsPerBrowser: 100, maxBrowserRssBytes: 1024 * MiB, minAvailableMemoryBytes: 256 * MiB };

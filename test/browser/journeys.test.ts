@@ -6,10 +6,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../checks/contract.ts';
-import { createRedisArtifactSink } from '../../agent/artifacts.ts';
-import { runCheckOnce } from '../../agent/run-once.ts';
-import { createRunners } from '../../agent/runners/index.ts';
-import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/index.ts';
+import { createRedisArtifactSink } from '../../agent/artifacts/store.ts';
+import { runCheckOnce } from '../../agent/runs/local.ts';
+import { runnerTable } from '../../agent/runners/index.ts';
+import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/runner.ts';
 import { createArtifactReader, type ArtifactReader } from '../../coordinator/http/artifacts.ts';
 import { browserCheck, removeProjects } from '../support/browser-checks.ts';
 import { startTestSite, type TestSite } from '../support/pages.ts';
@@ -43,7 +43,7 @@ afterAll(async () => {
 }, 30_000);
 
 const run = async (body: string, timeout?: string): Promise<RunResult> => {
-  const result = await runCheckOnce(await browserCheck(`j-${Math.random().toString(36).slice(2, 8)}`, body, { timeout }), { runners: createRunners({ browser: runner }) });
+  const result = await runCheckOnce(await browserCheck(`j-${Math.random().toString(36).slice(2, 8)}`, body, { timeout }), { runners: runnerTable({ browser: runner.run }) });
   for (const pid of runner.browserPids()) seenPids.add(pid);
   return result;
 };
@@ -176,9 +176,9 @@ describe('browser journeys', () => {
     try {
       const long = await browserCheck('long', `await page.goto('${site.url}/tiny'); await page.waitForTimeout(2_500);`);
       const short = await browserCheck('short', `await page.goto('${site.url}/tiny');`, { timeout: '1s' });
-      const holding = runCheckOnce(long, { runners: createRunners({ browser: single }) });
+      const holding = runCheckOnce(long, { runners: runnerTable({ browser: single.run }) });
       await waitUntil('the first run to hold the slot', () => single.stats().activeRuns === 1, 10_000);
-      const starved = await runCheckOnce(short, { runners: createRunners({ browser: single }) });
+      const starved = await runCheckOnce(short, { runners: runnerTable({ browser: single.run }) });
       expect(starved.outcome).toBe('error');
       expect(starved.error).toEqual({ code: 'BROWSER_CAPACITY', message: "no browser slot was free (concurrency 1) before the run's deadline" });
       expect((await holding).outcome).toBe('pass');
@@ -193,7 +193,7 @@ describe('browser journeys', () => {
     try {
       const definition = await browserCheck('starved', `await page.goto('${site.url}/tiny');`, { timeout: '1s' });
       const hits = site.hits.get('/tiny') ?? 0;
-      const result = await runCheckOnce(definition, { runners: createRunners({ browser: starved }) });
+      const result = await runCheckOnce(definition, { runners: runnerTable({ browser: starved.run }) });
       expect(result.error!.code).toBe('BROWSER_CAPACITY');
       expect(result.error!.message).toMatch(/^the browser could not take the run \(system memory available \d+ MiB is under 1073741824 MiB\) before the run's deadline$/);
       expect(starved.stats().launches).toBe(0);
@@ -229,7 +229,7 @@ describe('browser journeys', () => {
     `, { timeout: '25s' });
     const before = runner.stats();
     const lingering = site.hits.get('/linger-started') ?? 0;
-    const running = runCheckOnce(definition, { runners: createRunners({ browser: runner }) });
+    const running = runCheckOnce(definition, { runners: runnerTable({ browser: runner.run }) });
     await waitUntil('the run to reach its "linger" step', () => (site.hits.get('/linger-started') ?? 0) > lingering, 10_000);
     const victim = runner.stats().browserPid!;
     const victimTree = runner.browserPids();

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDiagnostic } from '../../checks/diagnostics.ts';
 import { loadChecks } from '../../checks/loader.ts';
-import { runCheckOnce } from '../../agent/run-once.ts';
+import { runCheckOnce } from '../../agent/runs/local.ts';
 import { loadProject, removeProjects, writeProject } from '../support/browser-checks.ts';
 import { startTestSite, type TestSite } from '../support/pages.ts';
 
@@ -103,15 +103,18 @@ export default defineBrowserCheck({
     expect(loaded.checks.map((c) => c.definition.id)).toEqual(['http-ok']);
   });
 
-  it('does not load Playwright in an agent that only imports the runner table', () => {
+  it('does not load Playwright in an agent that imports the runner table and serves HTTP checks only', () => {
     // Node's module hooks list every module the child loads.
     const probe = `
       import { registerHooks } from 'node:module';
       const seen = [];
       registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); seen.push(r.url); return r; } });
-      const { runners, createRunners } = await import(${JSON.stringify(join(process.cwd(), 'agent/runners/index.ts'))});
+      const { CHECK_TYPE_RUNNERS, startRunners } = await import(${JSON.stringify(join(process.cwd(), 'agent/runners/index.ts'))});
       await import(${JSON.stringify(join(process.cwd(), 'agent/runners/browser/index.ts'))});
-      if (typeof runners.browser !== 'function' || typeof createRunners !== 'function') throw new Error('no runner table');
+      await import(${JSON.stringify(join(process.cwd(), 'agent/runners/browser/runner.ts'))});
+      // What an agent with browser checks off starts.
+      const started = await startRunners(['http']);
+      if (typeof CHECK_TYPE_RUNNERS.browser.start !== 'function' || typeof started.runners.browser !== 'function') throw new Error('no runner table');
       const before = seen.filter((u) => u.includes('playwright'));
       await import('playwright-core'); // the control: the hook does see Playwright when it is loaded
       console.log(JSON.stringify({ before, after: seen.filter((u) => u.includes('playwright')) }));

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserCheckDefinition } from '../../checks/contract.ts';
-import { createDirectoryArtifactSink } from '../../agent/artifacts.ts';
-import type { RunContext } from '../../agent/runner.ts';
-import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/index.ts';
+import { createDirectoryArtifactSink } from '../../agent/artifacts/sink.ts';
+import type { RunContext } from '../../agent/runners/types.ts';
+import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/runner.ts';
 import { treeRssBytes } from '../../agent/runners/browser/process-tree.ts';
 import { browserCheck, removeProjects, writeProject } from '../support/browser-checks.ts';
 import { startTestSite, type TestSite } from '../support/pages.ts';

@@ -13,14 +13,14 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/agent.ts';
-import { createCanaryResponder } from '../../agent/canary.ts';
+import { createCanaryResponder } from '../../agent/jobs/canary.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
-import { startHeartbeat } from '../../agent/heartbeat.ts';
+import { startHeartbeat } from '../../agent/liveness/heartbeat.ts';
 import { createLogger } from '../../lib/log.ts';
-import { createAgentMetrics } from '../../agent/metrics.ts';
-import { ResultPublisher } from '../../agent/publisher.ts';
-import { runners } from '../../agent/runners/index.ts';
-import { createCheckWorker } from '../../agent/worker.ts';
+import { createAgentMetrics } from '../../agent/liveness/metrics.ts';
+import { ResultPublisher } from '../../agent/results/publisher.ts';
+import { startRunners } from '../../agent/runners/index.ts';
+import { createCheckWorker } from '../../agent/jobs/worker.ts';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
@@ -43,6 +43,7 @@ async function startPausableAgent(redisUrl: string, prefix: string, region: stri
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const metrics = createAgentMetrics();
   const publisher = new ResultPublisher({ redis, prefix, logger, metrics });
+  const { runners } = await startRunners(['http']);
   const checkWorker = createCheckWorker({
     config: { region, prefix, concurrency: 2, agentId, redisUrl }, runners, publisher, metrics, logger,
     canary: createCanaryResponder({ redis, prefix, region, agentId }),

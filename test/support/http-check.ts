@@ -1,6 +1,6 @@
 /** Building blocks for runner tests: a valid HTTP check, a run context, and a contract check of reports. */
 import { HttpCheckDefinition, RunResult, SCHEMA_VERSION } from '../../checks/contract.ts';
-import type { RunContext, RunReport } from '../../agent/runner.ts';
+import type { RunContext, RunReport } from '../../agent/runners/types.ts';
 
 export const TEST_REGION = 'test-region';
 

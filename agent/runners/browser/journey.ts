@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { BrowserScript } from '../../../checks/browser.ts';
 import type { BrowserRunDetails, ErrorCode } from '../../../checks/contract.ts';
-import type { Artifact, ArtifactSink } from '../../artifacts.ts';
+import type { Artifact, ArtifactSink } from '../../artifacts/sink.ts';
 import { settlesWithin } from '../../../lib/bounded.ts';
 import type { BrowserLease } from './browser-host.ts';
 import { classifyScriptError, withStep } from './errors.ts';

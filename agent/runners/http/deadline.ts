@@ -3,7 +3,7 @@
  *
  * The worker's `context.signal` fires at the run's deadline and when the agent shuts down. The worker
  * aborts a shutdown with a `reason` whose `code` is `'RUN_CANCELLED'` (see `runCancelled()` in
- * `agent/run.ts`); any other reason (its `TIMEOUT` error, a `TimeoutError`, none) counts as the
+ * `agent/runs/execute.ts`); any other reason (its `TIMEOUT` error, a `TimeoutError`, none) counts as the
  * deadline. As a belt, the runner also arms its own timer on `min(timeoutMs, deadlineAt - now)`, so a
  * run never outlives its deadline even if the signal it was given never fires.
  */

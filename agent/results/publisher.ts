@@ -1,0 +1,169 @@
+/**
+ * Publishes run results to the shared {@link RESULTS_QUEUE}. Redis being away must neither lose a
+ * result nor stall a worker slot: a result that cannot be written within a short bound goes to a
+ * bounded in-memory {@link Spool}, flushed in order when Redis is back. Every result job has a
+ * deterministic id ({@link resultJobId}), so a write that timed out here but reached Redis later and
+ * its spooled copy end up as one job.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type RunResult } from '../../checks/contract.ts';
+import { RESULTS_QUEUE } from '../../checks/keys.ts';
+import { withTimeout } from '../../lib/bounded.ts';
+import { throttledErrorLog, type Logger } from '../../lib/log.ts';
+import type { AgentMetrics } from '../liveness/metrics.ts';
+import { resultJobId } from '../jobs/schedule.ts';
+import { Spool } from './spool.ts';
+
+/** Name of every job on the results queue. */
+export const RESULT_JOB_NAME = 'result';
+
+/** Results jobs are kept a while for debugging, then removed so Redis does not grow. */
+const RESULT_JOB_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1_000 },
+  removeOnComplete: { age: 3_600, count: 10_000 },
+  removeOnFail: { age: 7 * 86_400, count: 10_000 },
+};
+
+export interface ResultPublisherOptions {
+  /** Shared connection (BullMQ does not close a connection it was given). */
+  redis: Redis;
+  prefix: string;
+  logger: Logger;
+  metrics: Pick<AgentMetrics, 'resultsSpooled' | 'resultsSpooledDropped'>;
+  /** Results kept while Redis is away; the oldest are dropped beyond it. @defaultValue 10000 */
+  spoolCapacity?: number;
+  /** Bound on one write to Redis before the result is spooled instead. @defaultValue 2000 */
+  publishTimeoutMs?: number;
+  /** How often a non-empty spool retries. @defaultValue 1000 */
+  flushIntervalMs?: number;
+}
+
+export type PublishOutcome = 'published' | 'spooled';
+
+export class ResultPublisher {
+  readonly #redis: Redis;
+  readonly #queue: Queue;
+  readonly #spool: Spool<RunResult>;
+  readonly #logger: Logger;
+  readonly #metrics: ResultPublisherOptions['metrics'];
+  readonly #timeoutMs: number;
+  readonly #timer: NodeJS.Timeout;
+  readonly #onReady = (): void => { void this.flush(); };
+  #flushing: Promise<void> | undefined;
+  #batch: Array<{ result: RunResult; resolve: (outcome: PublishOutcome) => void }> = [];
+  #batchScheduled = false;
+  #spoolingSince = 0;
+
+  constructor(options: ResultPublisherOptions) {
+    this.#redis = options.redis;
+    this.#logger = options.logger;
+    this.#metrics = options.metrics;
+    this.#timeoutMs = options.publishTimeoutMs ?? 2_000;
+    this.#spool = new Spool(options.spoolCapacity ?? 10_000);
+    this.#queue = new Queue(RESULTS_QUEUE, { connection: options.redis, prefix: options.prefix, defaultJobOptions: RESULT_JOB_OPTIONS });
+    const logQueueError = throttledErrorLog(this.#logger, 'results_queue.error');
+    this.#queue.on('error', (error) => logQueueError(error));
+    this.#redis.on('ready', this.#onReady);
+    this.#timer = setInterval(() => { if (this.#spool.size > 0) void this.flush(); }, options.flushIntervalMs ?? 1_000);
+    this.#timer.unref();
+  }
+
+  /** Results waiting in memory for Redis. */
+  get spooled(): number { return this.#spool.size; }
+
+  /** Writes `result` (already validated) or spools it. Never rejects. */
+  async publish(result: RunResult): Promise<PublishOutcome> {
+    // Behind a non-empty spool, so results reach the coordinator in the order they were made.
+    if (this.#spool.size > 0 || this.#flushing || this.#redis.status !== 'ready') {
+      this.#enspool([result], `redis connection is ${this.#redis.status}`);
+      void this.flush();
+      return 'spooled';
+    }
+    return new Promise((resolve) => {
+      this.#batch.push({ result, resolve });
+      if (!this.#batchScheduled) {
+        this.#batchScheduled = true;
+        setImmediate(() => { void this.#sendBatch(); });
+      }
+    });
+  }
+
+  /** Results published in one turn of the event loop go to Redis in one round trip (addBulk). */
+  async #sendBatch(): Promise<void> {
+    this.#batchScheduled = false;
+    const batch = this.#batch;
+    this.#batch = [];
+    try {
+      await withTimeout(
+        this.#queue.addBulk(batch.map(({ result }) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
+        this.#timeoutMs, 'result publish',
+      );
+      for (const { resolve } of batch) resolve('published');
+    } catch (error) {
+      this.#enspool(batch.map(({ result }) => result), error instanceof Error ? error.message : String(error));
+      for (const { resolve } of batch) resolve('spooled');
+    }
+  }
+
+  /** Writes spooled results while Redis takes them. Concurrent calls share one flush. */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#flushSpool().finally(() => { this.#flushing = undefined; });
+    return this.#flushing;
+  }
+
+  /** Stops the retry timer, tries a last bounded flush, and closes the queue. Returns results left unsent. */
+  async close(timeoutMs: number): Promise<number> {
+    clearInterval(this.#timer);
+    this.#redis.off('ready', this.#onReady);
+    try {
+      await withTimeout(this.flush(), timeoutMs, 'final spool flush');
+    } catch (error) {
+      this.#logger.warn('spool.final_flush_failed', { error });
+    }
+    const unsent = this.#spool.size;
+    if (unsent > 0) this.#logger.error('spool.lost', { unsent, note: 'results still spooled at shutdown are lost' });
+    try {
+      await withTimeout(this.#queue.close(), timeoutMs, 'results queue close');
+    } catch (error) {
+      this.#logger.warn('results_queue.close_failed', { error });
+    }
+    return unsent;
+  }
+
+  async #flushSpool(): Promise<void> {
+    while (this.#spool.size > 0 && this.#redis.status === 'ready') {
+      const batch = this.#spool.take(100);
+      try {
+        await withTimeout(
+          this.#queue.addBulk(batch.map((result) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
+          this.#timeoutMs, 'spool flush',
+        );
+      } catch (error) {
+        this.#countDrops(this.#spool.restore(batch));
+        this.#metrics.resultsSpooled.set(this.#spool.size);
+        this.#logger.warn('spool.flush_failed', { spooled: this.#spool.size, error });
+        return;
+      }
+      this.#metrics.resultsSpooled.set(this.#spool.size);
+    }
+    if (this.#spool.size === 0 && this.#spoolingSince > 0) {
+      this.#logger.info('spool.flushed', { spooledForMs: Date.now() - this.#spoolingSince });
+      this.#spoolingSince = 0;
+    }
+  }
+
+  #enspool(results: RunResult[], why: string): void {
+    if (this.#spoolingSince === 0) {
+      this.#spoolingSince = Date.now();
+      this.#logger.warn('spool.started', { reason: why, capacity: this.#spool.capacity });
+    }
+    for (const result of results) this.#countDrops(this.#spool.push(result));
+    this.#metrics.resultsSpooled.set(this.#spool.size);
+  }
+
+  #countDrops(count: number): void {
+    if (count > 0) this.#metrics.resultsSpooledDropped.inc(count);
+  }
+}
