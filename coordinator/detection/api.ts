@@ -9,6 +9,7 @@
  * (results/stats.ts), the maintenance flags from maintenance windows.
  */
 import type { Redis } from 'ioredis';
+import { checkTarget } from '../../checks/check-types.ts';
 import type { StoredCheck } from '../../checks/contract.ts';
 import { recentRunsKey } from '../../checks/keys.ts';
 import { HttpError, checkIdParam, sendJson } from '../http/json.ts';
@@ -66,7 +67,7 @@ async function listChecks(deps: DetectionApiDeps, now: number) {
       const d = check.definition;
       const state = shownState(check, states.get(d.id));
       return {
-        id: d.id, name: d.name, type: d.type, target: d.type === 'http' ? d.url : d.script.file, version: check.version, updatedAt: check.updatedAt,
+        id: d.id, name: d.name, type: d.type, target: checkTarget(d), version: check.version, updatedAt: check.updatedAt,
         frequencyMs: d.frequencyMs, tags: d.tags,
         regions: d.regions.map((region) => {
           const verdict = state.verdicts[region]!;

@@ -1,6 +1,6 @@
 /**
  * Serves browser runs' artifacts (screenshot, trace, HAR) that agents stored in Redis
- * (`artifactKey`, see agent/artifacts.ts). Reads are bounded: an artifact over the size cap or older than
+ * (`artifactKey`, see agent/artifacts/store.ts). Reads are bounded: an artifact over the size cap or older than
  * the age limit is refused, and the bytes being served at once stay under a total budget, so a burst of
  * downloads cannot grow the coordinator's memory without bound.
  *

@@ -72,9 +72,9 @@ describe('agent/main.ts', () => {
     const [code] = await agent.exited;
     expect(code).toBe(2);
     expect(agent.stderr()).toContain('--region: required (or set LOOKOUT_REGION)');
-    expect(agent.stderr()).toContain('--concurrency: expected a positive integer, got "abc"');
-    expect(agent.stderr()).toContain('--bogus: unknown flag (see --help)');
-    expect(agent.stderr()).toContain('--health-port: expected a port number (0-65535), got "x" (from LOOKOUT_HEALTH_PORT)');
+    expect(agent.stderr()).toContain('--concurrency: expected an integer from 1 to 1000, got "abc"');
+    expect(agent.stderr()).toContain('--bogus: unknown option (see --help)');
+    expect(agent.stderr()).toContain('--health-port: expected an integer from 0 to 65535, got "x" (from LOOKOUT_HEALTH_PORT)');
     expect(agent.lines).toEqual([]);
   });
 });

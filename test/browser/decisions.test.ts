@@ -90,7 +90,7 @@ describe('options', () => {
   });
   it('lists every bad option at once', () => {
     expect(() => resolveBrowserOptions({ concurrency: 0, maxBrowserRssBytes: 10, extraArgs: ['no-dashes'], secrets: { 'bad name': 'x' } }))
-      .toThrow(/browser\.concurrency: [\s\S]*browser\.maxBrowserRssBytes: [\s\S]*browser\.secrets\.bad name: [\s\S]*browser\.extraArgs\.0: /);
+      .toThrow(/browser\.concurrency: [\s\S]*browser\.maxBrowserRssBytes: [\s\S]*browser\.secrets\["bad name"\]: [\s\S]*browser\.extraArgs\[0\]: /);
   });
   it('launches Chromium quietly, with --no-sandbox only as root', () => {
     const args = chromiumArgs({ extraArgs: ['--lang=de'], marker: '/tmp/m', runningAsRoot: false });

@@ -72,7 +72,7 @@ describe('project configuration', () => {
     const lines = loaded.problems.map(formatDiagnostic);
     const expectLine = (pattern: RegExp): void => expect(lines.some((l) => pattern.test(l)), `${pattern} in\n${lines.join('\n')}`).toBe(true);
     expectLine(/lookout\.config\.ts defaults\.frequency: expected a duration/);
-    expectLine(/lookout\.config\.ts defaults\.tags\.0: /);
+    expectLine(/lookout\.config\.ts defaults\.tags\[0\]: /);
     expectLine(/lookout\.config\.ts defaults\.failureThreshold: /);
     expectLine(/lookout\.config\.ts defaults\.id: id cannot have a default/);
     expectLine(/lookout\.config\.ts deploy\.maxDeletePercent: /);
