@@ -44,7 +44,7 @@ describe('coordinator process', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(2);
     expect(stderr).toContain('--port: expected an integer');
-    expect(stderr).toContain('unknown option --bogus');
+    expect(stderr).toContain('--bogus: unknown option (see --help)');
     expect(stderr).toContain('--sweep-interval: expected a duration');
   });
 
