@@ -6,8 +6,10 @@
 #     silently skips their native parts. Then checks that they load (scripts/check-toolchain.mjs).
 #   - redis-server (Debian package redis-server), unless REDIS_URL points at an existing Redis.
 #   - chromium (Debian package chromium) for browser checks, unless LOOKOUT_SKIP_CHROMIUM=1.
-# With `test`: also prometheus-alertmanager (the alert tests run a real one), unless LOOKOUT_SKIP_ALERTMANAGER=1.
-# With `bench`: also prometheus-blackbox-exporter and curl (the benchmarks compare against them).
+# With `test`: everything the test suite starts, including the peers of the benchmark smoke test:
+#   prometheus-alertmanager (the alert tests run a real one; unless LOOKOUT_SKIP_ALERTMANAGER=1),
+#   prometheus-blackbox-exporter, curl and openssl.
+# With `bench`: prometheus-blackbox-exporter, curl and openssl (the benchmarks compare against them).
 # Debian packages are installed with apt-get when run as root; otherwise it prints the apt-get line.
 # Safe to run repeatedly: each step is skipped when already satisfied.
 #
@@ -99,9 +101,11 @@ if [ "${LOOKOUT_SKIP_CHROMIUM:-0}" != 1 ] && [ ! -x "${LOOKOUT_CHROMIUM_PATH:-/u
 if [ "$purpose" = test ] && [ "${LOOKOUT_SKIP_ALERTMANAGER:-0}" != 1 ]; then
   [ -x /usr/bin/prometheus-alertmanager ] || missing+=(prometheus-alertmanager)
 fi
-if [ "$purpose" = bench ]; then
-  [ -x /usr/bin/prometheus-blackbox-exporter ] || missing+=(prometheus-blackbox-exporter)
+if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
+  # The benchmark smoke test (test/bench/smoke.test.ts) runs every benchmark, so its peers are test needs too.
+  command -v prometheus-blackbox-exporter >/dev/null 2>&1 || command -v blackbox_exporter >/dev/null 2>&1 || missing+=(prometheus-blackbox-exporter)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
