@@ -35,7 +35,7 @@ export function findBlackbox(): string | null {
 export function ensureBlackbox(allowInstall: boolean, log: (message: string) => void): { path: string } | { missing: string } {
   const found = findBlackbox();
   if (found) return { path: found };
-  if (!allowInstall) return { missing: 'prometheus-blackbox-exporter is not installed (the smoke run does not install it; a full run does, as root)' };
+  if (!allowInstall) return { missing: 'prometheus-blackbox-exporter is not installed (scripts/bootstrap.sh test or bench installs it; the smoke run itself does not, a full run does as root)' };
   if (process.getuid?.() !== 0) return { missing: 'prometheus-blackbox-exporter is not installed and installing it needs root (apt-get install prometheus-blackbox-exporter)' };
   log('installing prometheus-blackbox-exporter with apt-get');
   try {

@@ -23,6 +23,8 @@ export interface Target {
   unit: string;
   /** null when the figure could not be measured. */
   met: boolean | null;
+  /** Why it was not measured (e.g. the peer it is compared with is not installed); set when `measured` is null. */
+  notMeasured?: string;
 }
 
 export type SectionStatus = 'ok' | 'error' | 'absent';
@@ -58,9 +60,15 @@ export function figure(name: string, value: number | null, unit: string, limit?:
   return { name, value, unit, limit, ratio };
 }
 
-/** A target judged by `met(measured)`; unmeasured (null) stays unjudged. */
-export function target(goal: string, measured: number | null, unit: string, met: (value: number) => boolean): Target {
-  return { goal, measured, unit, met: measured === null || !Number.isFinite(measured) ? null : met(measured) };
+/**
+ * A target judged by `met(measured)`; unmeasured (null) stays unjudged. `whyNot` says why a target could
+ * not be measured at all (a peer binary that is absent), so that the report says so instead of a bare n/a.
+ */
+export function target(goal: string, measured: number | null, unit: string, met: (value: number) => boolean, whyNot?: string): Target {
+  const measurable = measured !== null && Number.isFinite(measured);
+  const judged: Target = { goal, measured, unit, met: measurable ? met(measured) : null };
+  if (!measurable && whyNot) judged.notMeasured = whyNot;
+  return judged;
 }
 
 const show = (value: number | null | undefined, digits = 2): string => {
@@ -68,7 +76,7 @@ const show = (value: number | null | undefined, digits = 2): string => {
   return rounded === null ? 'n/a' : String(rounded);
 };
 
-const verdict = (met: boolean | null): string => (met === null ? 'not measured' : met ? 'met' : '**missed**');
+const verdict = (t: Target): string => (t.met === null ? (t.notMeasured ? `not measured: ${t.notMeasured}` : 'not measured') : t.met ? 'met' : '**missed**');
 
 export function renderMarkdown(report: Report): string {
   const lines: string[] = [
@@ -84,7 +92,7 @@ export function renderMarkdown(report: Report): string {
     '| --- | --- | --- | --- |',
   ];
   for (const section of report.sections) {
-    for (const t of section.targets) lines.push(`| ${section.title} | ${t.goal} | ${show(t.measured, 3)} ${t.unit} | ${verdict(t.met)} |`);
+    for (const t of section.targets) lines.push(`| ${section.title} | ${t.goal} | ${show(t.measured, 3)} ${t.unit} | ${verdict(t)} |`);
     if (section.status !== 'ok' && section.targets.length === 0) lines.push(`| ${section.title} | — | ${section.status} | ${section.error ?? ''} |`);
   }
   for (const section of report.sections) {

@@ -64,8 +64,10 @@ export const httpThroughput: Section = {
       const { child } = exporter;
       ctx.defer(() => child.stop(2_000));
     } else {
+      ctx.log(`blackbox_exporter not measured: ${found.missing}`);
       notes.push(`blackbox_exporter not measured: ${found.missing}.`);
     }
+    const noBlackbox = 'path' in found ? undefined : found.missing;
     const profileSince = Date.now();
     const rig = await startAgentRig(ctx, { targetUrl, concurrency, label: 'tput' });
 
@@ -123,7 +125,7 @@ export const httpThroughput: Section = {
         figure('blackbox probe latency p50 (as seen by the load loop)', med(results.map((r) => r.blackbox?.latencyMs.p50)), 'ms', { name: 'raw undici request p50', value: med(results.map((r) => r.undici.latencyMs.p50)) }),
       ],
       targets: [
-        target('agent ≥ 1.5× blackbox_exporter (checks/s ratio)', vsBlackbox, '×', (v) => v >= 1.5),
+        target('agent ≥ 1.5× blackbox_exporter (checks/s ratio)', vsBlackbox, '×', (v) => v >= 1.5, noBlackbox),
         target('agent ≥ 50 % of raw undici (checks/s ratio)', vsUndici, '×', (v) => v >= 0.5),
         target('≤ 0.25 ms agent CPU per HTTP check', agentCpu, 'ms', (v) => v <= 0.25),
       ],

@@ -28,18 +28,20 @@ type Phase = typeof PHASES[number];
 type PhaseTimes = Record<Phase, number | null>;
 
 /**
- * A name other than `localhost` that resolves to a loopback address through getaddrinfo: curl answers
- * `localhost` itself without resolving, which would leave its DNS phase empty.
+ * A name other than `localhost` that resolves to a loopback address through getaddrinfo (curl answers
+ * `localhost` itself without resolving, which would leave its DNS phase empty), with the address it
+ * resolves to: the targets listen on that address. It need not be 127.0.0.1: a standard Debian
+ * /etc/hosts puts the machine's own name on 127.0.1.1.
  */
-export async function loopbackName(): Promise<{ name: string; viaResolver: boolean }> {
+export async function loopbackName(): Promise<{ name: string; address: string; viaResolver: boolean }> {
   for (const name of [hostname(), 'vm', 'runsc', 'ip6-localhost']) {
     if (!name || name === 'localhost') continue;
     try {
       const { address } = await lookup(name, { family: 4 });
-      if (address.startsWith('127.')) return { name, viaResolver: true };
+      if (address.startsWith('127.')) return { name, address, viaResolver: true };
     } catch { /* try the next */ }
   }
-  return { name: 'localhost', viaResolver: false };
+  return { name: 'localhost', address: '127.0.0.1', viaResolver: false };
 }
 
 /** curl's cumulative `-w` times (seconds) turned into phase durations (ms), as Lookout defines them. */
@@ -127,11 +129,16 @@ export const timingAccuracy: Section = {
   title: 'Timing accuracy (vs curl)',
   async run(ctx): Promise<SectionOutput> {
     const samples = ctx.smoke ? 5 : 60;
-    const { name, viaResolver } = await loopbackName();
+    const { name, address, viaResolver } = await loopbackName();
     const certs = makeCertificates(join(ctx.logDir, 'certs'), [name, 'localhost']);
-    const http = await startTarget(ctx, 'timing-http-target');
-    const https = await startTarget(ctx, 'timing-https-target', ['--tls', join(ctx.logDir, 'certs')]);
-    const withName = (url: string): string => url.replace('127.0.0.1', name);
+    // The targets listen on the address the name resolves to, and are requested by the name.
+    const http = await startTarget(ctx, 'timing-http-target', ['--host', address]);
+    const https = await startTarget(ctx, 'timing-https-target', ['--tls', join(ctx.logDir, 'certs'), '--host', address]);
+    const withName = (url: string): string => {
+      const named = new URL(url);
+      named.hostname = name;
+      return named.origin;
+    };
     const comparisons = [
       await compare(ctx, 'http', `${withName(http.url)}/`, certs.ca, samples),
       await compare(ctx, 'https', `${withName(https.url)}/`, certs.ca, samples),
@@ -152,7 +159,7 @@ export const timingAccuracy: Section = {
       figures,
       targets,
       notes: [
-        `${samples} alternating runs per protocol (after ${ctx.smoke ? 1 : 3} warm-up run(s) each), one target process per protocol on 127.0.0.1, requested as "${name}"${viaResolver ? ' (resolved by both through getaddrinfo and /etc/hosts)' : ' (curl answers "localhost" without a resolver: the DNS phases are not comparable)'}; EC P-256 certificate from a self-made CA; fresh connection and TLS session every run on both sides.`,
+        `${samples} alternating runs per protocol (after ${ctx.smoke ? 1 : 3} warm-up run(s) each), one target process per protocol on ${address}, requested as "${name}"${viaResolver ? ' (resolved by both through getaddrinfo and /etc/hosts)' : ' (curl answers "localhost" without a resolver: the DNS phases are not comparable)'}; EC P-256 certificate from a self-made CA; fresh connection and TLS session every run on both sides.`,
         'Phases as Lookout defines them; from curl: dns = time_namelookup, connect = time_connect − time_namelookup, tls = time_appconnect − time_connect, firstByte = time_starttransfer − (time_appconnect or time_connect).',
         'Second reference, same run: the same request made with bare node:net and node:tls (TCP connect, then TLS over the connected socket, secure context built once), to tell what Lookout measures from what curl spends: curl builds its OpenSSL context per connection inside its TLS phase (≈ 4 ms here even with -k), which node does once per process.',
         'Lookout runs in the benchmark process through the HTTP runner the agent uses (createHttpRunner); curl is a new process each run (its start-up is outside its timings).',

@@ -21,6 +21,20 @@ describe('bench report', () => {
     expect(target('≤ 0.25 ms', measured, 'ms', (v) => v <= 0.25).met).toBe(met);
   });
 
+  it('says why a target was not measured when its peer is absent, and only then', () => {
+    const absent = 'prometheus-blackbox-exporter is not installed';
+    expect(target('≥ 1.5× blackbox', null, '×', (v) => v >= 1.5, absent)).toEqual({ goal: '≥ 1.5× blackbox', measured: null, unit: '×', met: null, notMeasured: absent });
+    expect(target('≥ 1.5× blackbox', 2, '×', (v) => v >= 1.5, absent)).toEqual({ goal: '≥ 1.5× blackbox', measured: 2, unit: '×', met: true });
+    expect(target('≥ 1.5× blackbox', null, '×', (v) => v >= 1.5)).not.toHaveProperty('notMeasured');
+    const markdown = renderMarkdown({
+      generatedAt: '2026-01-01T00:00:00.000Z', mode: 'smoke', machine: { cpus: 2 }, totalMs: 1_000,
+      sections: [{ id: 't', title: 'Throughput', status: 'ok', durationMs: 1_000, figures: [], notes: [],
+        targets: [target('≥ 1.5× blackbox', null, '×', (v) => v >= 1.5, absent), target('≤ 1 ms', null, 'ms', (v) => v <= 1)] }],
+    });
+    expect(markdown).toContain(`| Throughput | ≥ 1.5× blackbox | n/a × | not measured: ${absent} |`);
+    expect(markdown).toContain('| Throughput | ≤ 1 ms | n/a ms | not measured |');
+  });
+
   it('renders targets, figures with limits and ratios, notes and errors', () => {
     const report: Report = {
       generatedAt: '2026-01-01T00:00:00.000Z', mode: 'smoke', machine: { cpus: 2 }, totalMs: 5_000,

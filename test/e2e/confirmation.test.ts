@@ -5,7 +5,10 @@
  * confirmation runs, not from the next scheduled runs.
  *
  * - regional: eu-west joins a check that passes elsewhere and fails at once; the coordinator retries it
- *   in eu-west and asks the other regions, and the incident opens regional within ~3 s;
+ *   in eu-west and asks the other regions, and the incident opens regional within ~3 s. eu-west joins at
+ *   a moment when its own scheduled slot is far away (a new check runs once at once, and then at a
+ *   stable phase of its interval that can fall anywhere, even a second later), so that the runs which
+ *   classify the outage can only be the first run and the confirmation runs;
  * - global: a check failing everywhere opens as global at once (no regional incident first), because
  *   opening waits for the regions whose failure is being confirmed.
  */
@@ -15,12 +18,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
+import { phaseOf, schedulerId } from '../../coordinator/scheduler.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-south'];
 const FREQUENCY_MS = 30_000;
+/** How far away a joining region's first scheduled slot must be: far longer than classifying takes. */
+const SLOT_CLEARANCE_MS = 15_000;
 const quiet = { info() {}, warn() {}, error() {}, debug() {}, child() { return quiet; } };
 
 async function listen(server: Server): Promise<string> {
@@ -104,6 +110,13 @@ describe('confirmation fan-out end to end', () => {
       return body.regions.every((r: any) => r.verdict.status === 'up');
     }, 15_000);
 
+    // BullMQ runs an `every` scheduler at k × interval + its phase (coordinator/scheduler.ts): wait until
+    // eu-west's next slot is far enough away that no second scheduled run can take part.
+    const phase = phaseOf(schedulerId('shop', 'eu-west'), FREQUENCY_MS);
+    const untilSlot = (): number => (phase - (Date.now() % FREQUENCY_MS) + FREQUENCY_MS) % FREQUENCY_MS || FREQUENCY_MS;
+    await waitUntil(`eu-west's first scheduled slot to be ${SLOT_CLEARANCE_MS} ms away`, () => untilSlot() >= SLOT_CLEARANCE_MS, FREQUENCY_MS);
+    const nextSlotAt = Date.now() + untilSlot();
+
     await deploy([check('shop', REGIONS)]);
     const opened = await waitUntil('incident.opened', () => incidentEvents('shop').find((d) => d.body.event === 'incident.opened'), 10_000);
     const firstFailure = firstFailureAt.get('/shop')!;
@@ -112,6 +125,7 @@ describe('confirmation fan-out end to end', () => {
 
     // How: one scheduled run failed in eu-west, its confirmation failed too (threshold 2: down), and the
     // other regions' confirmation runs passed. No second scheduled run happened in eu-west.
+    expect(opened.at).toBeLessThan(nextSlotAt);
     const body = await detail('shop');
     const runs = (region: string) => body.regions.find((r: any) => r.region === region).recentRuns
       .filter((run: any) => run.scheduledAt <= opened.at);
@@ -119,7 +133,7 @@ describe('confirmation fan-out end to end', () => {
     for (const region of ['us-east', 'ap-south']) {
       expect(runs(region).filter((r: any) => r.trigger === 'confirmation' && r.scheduledAt >= firstFailure).map((r: any) => r.outcome)).toEqual(['pass']);
     }
-  });
+  }, 60_000);
 
   it('opens an outage that fails everywhere as global at once', async () => {
     await deploy([check('shop', REGIONS), check('cart', REGIONS)]);
