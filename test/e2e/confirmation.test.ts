@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
-import { phaseOf, schedulerId } from '../../coordinator/scheduler.ts';
+import { phaseOf, schedulerId } from '../../coordinator/scheduling/scheduler.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -110,7 +110,7 @@ describe('confirmation fan-out end to end', () => {
       return body.regions.every((r: any) => r.verdict.status === 'up');
     }, 15_000);
 
-    // BullMQ runs an `every` scheduler at k × interval + its phase (coordinator/scheduler.ts): wait until
+    // BullMQ runs an `every` scheduler at k × interval + its phase (coordinator/scheduling/scheduler.ts): wait until
     // eu-west's next slot is far enough away that no second scheduled run can take part.
     const phase = phaseOf(schedulerId('shop', 'eu-west'), FREQUENCY_MS);
     const untilSlot = (): number => (phase - (Date.now() % FREQUENCY_MS) + FREQUENCY_MS) % FREQUENCY_MS || FREQUENCY_MS;
