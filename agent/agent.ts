@@ -9,7 +9,10 @@
  */
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
-import { assertNoEviction, connectRedis, type RedisSetupError } from '../lib/redis.ts';
+import { assertNoEviction, connectRedis, describeTarget, type RedisSetupError } from '../lib/redis.ts';
+import { redisTargetOf } from '../lib/redis-options.ts';
+import { redisClock } from '../lib/clock.ts';
+import { JobVerifier } from '../checks/signing.ts';
 import { createCanaryResponder } from './jobs/canary.ts';
 import type { AgentConfig } from './config.ts';
 import { settlesWithin, withTimeout } from '../lib/bounded.ts';
@@ -17,7 +20,6 @@ import { CodedError } from '../lib/errors.ts';
 import { startHealthServer, type Readiness } from './liveness/health.ts';
 import { startHeartbeat, type HeartbeatHandle } from './liveness/heartbeat.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import { redactUrl } from '../lib/urls.ts';
 import { createAgentMetrics, type AgentMetrics } from './liveness/metrics.ts';
 import { ResultPublisher } from './results/publisher.ts';
 import type { RunnerTable } from './runners/types.ts';
@@ -76,7 +78,11 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   const startedAt = Date.now();
   const metrics = createAgentMetrics();
 
-  const redis = connectRedis(config.redisUrl, { name: `lookout-agent:${config.agentId}`, logger, blocking: true });
+  const target = redisTargetOf(config);
+  const verifier = new JobVerifier(config.jobPublicKey);
+  const redis = connectRedis(target, { name: `lookout-agent:${config.agentId}`, logger, blocking: true });
+  const workerRedis = connectRedis(target, { name: `lookout-agent-worker:${config.agentId}`, logger, blocking: true });
+  const clock = redisClock(redis);
   // Log transitions only: ioredis emits `close` for every failed reconnect attempt.
   let connected = false;
   let everConnected = false;
@@ -97,16 +103,21 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
       ? { runners: options.runners, served: Object.keys(options.runners), resources: [] }
       : await setUpRunners(config, redis, logger);
   } catch (error) {
-    redis.disconnect(); // e.g. an unreadable secrets file (SECRETS_INVALID): nothing else started yet
+    // e.g. an unreadable secrets file (SECRETS_INVALID): nothing else started yet
+    redis.disconnect();
+    workerRedis.disconnect();
+    clock.stop();
     throw error;
   }
   const runners = setup.runners;
   const capabilities = options.capabilities ?? setup.served;
   const resources = [...setup.resources, ...(options.resources ?? [])];
 
-  const publisher = new ResultPublisher({ redis, prefix: config.prefix, logger, metrics, spoolCapacity: options.spoolCapacity });
-  const canary = createCanaryResponder({ redis, prefix: config.prefix, region: config.region, agentId: config.agentId });
-  const checkWorker = createCheckWorker({ config, runners, publisher, metrics, logger, graceMs: options.graceMs, canary });
+  const publisher = new ResultPublisher({ redis, prefix: config.prefix, region: config.region, logger, metrics, spoolCapacity: options.spoolCapacity });
+  const canary = createCanaryResponder({ redis, prefix: config.prefix, region: config.region, agentId: config.agentId, verifier, now: clock.now });
+  const checkWorker = createCheckWorker({
+    config, runners, publisher, metrics, logger, graceMs: options.graceMs, canary, connection: workerRedis, verifier, clock,
+  });
 
   let booted = false;
   let stopping = false;
@@ -129,15 +140,18 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   } catch (error) {
     redis.disconnect();
     await checkWorker.close(0);
+    workerRedis.disconnect();
+    clock.stop();
     throw error;
   }
   logger.info('agent.started', {
-    version: LOOKOUT_VERSION, queue: checkQueueName(config.region), prefix: config.prefix, redis: redactUrl(config.redisUrl),
+    version: LOOKOUT_VERSION, queue: checkQueueName(config.region), prefix: config.prefix, redis: describeTarget(target),
     concurrency: config.concurrency, healthUrl: health.url, checkTypes: capabilities,
   });
 
   const boot = async (): Promise<void> => {
     await untilRedisReady(redis, stopped.signal);
+    await clock.sync();
     // An agent's Redis role may not run CONFIG: read the policy from INFO, and only warn when even that fails.
     await withTimeout(assertNoEviction(redis, { via: 'info', unreadable: 'warn', logger }), 5_000, 'reading the Redis eviction policy');
     if (stopped.signal.aborted) throw stoppedError();
@@ -178,10 +192,13 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
       }
     }
     const unsent = await publisher.close(2_000);
-    try {
-      await withTimeout(redis.quit(), 1_000, 'redis quit');
-    } catch {
-      redis.disconnect();
+    clock.stop();
+    for (const conn of [redis, workerRedis]) {
+      try {
+        await withTimeout(conn.quit(), 1_000, 'redis quit');
+      } catch {
+        conn.disconnect();
+      }
     }
     await settlesWithin(health.close(), 1_000);
     logger.info('agent.stopped', { unsentResults: unsent });

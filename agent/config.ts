@@ -7,17 +7,32 @@
  */
 import { hostname } from 'node:os';
 import { RegionName } from '../checks/contract.ts';
-import { DEFAULT_PREFIX } from '../checks/keys.ts';
+import { parsePublicKey } from '../checks/signing.ts';
+import { redisOptionProblems, redisOptions } from '../lib/redis-options.ts';
 import {
-  accept, duration, integer, keyPrefix, onOff, optionsHelp, parseOptions, redisUrl, refuse, value, zodParser, type OptionTable,
+  accept, duration, integer, onOff, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable,
 } from '../lib/options.ts';
 
 /** What the agent needs to run, after defaults and validation. */
 export interface AgentConfig {
   /** Region this agent probes from; it consumes only that region's queue (`checks.<region>`). Required. */
   region: string;
-  /** Redis holding the queues and heartbeats. @defaultValue `'redis://127.0.0.1:6379'` */
+  /**
+   * Redis holding the region's queues, with the region's own credentials (`lookout region add` prints
+   * them). `rediss://` for TLS. @defaultValue `'redis://127.0.0.1:6379'`
+   */
   redisUrl: string;
+  /** PEM CA file for `rediss://`. @defaultValue none (the system's CAs) */
+  redisCa?: string | undefined;
+  /** PEM client certificate for Redis TLS. @defaultValue none */
+  redisCert?: string | undefined;
+  /** PEM key of `redisCert`. @defaultValue none */
+  redisKey?: string | undefined;
+  /**
+   * The coordinators' job verification key (Ed25519 public key, base64 or PEM): the agent runs only jobs
+   * signed by it. Printed by `lookout region add`. Required.
+   */
+  jobPublicKey: string;
   /**
    * BullMQ prefix of every queue and key; must match the coordinator's. Use a `{hash tag}` such as
    * `{lookout}` on Redis Cluster. @defaultValue `'lookout'` ({@link DEFAULT_PREFIX})
@@ -57,8 +72,12 @@ export interface AgentConfig {
 /** The agent's options: flag, environment variables, help, default and validation of each. */
 export const AGENT_OPTIONS = {
   region: value({ flag: '--region', env: ['LOOKOUT_REGION'], help: 'Region this agent probes from, e.g. us-east', parse: zodParser(RegionName) }),
-  redisUrl: value({ flag: '--redis', env: ['LOOKOUT_REDIS_URL', 'REDIS_URL'], help: 'Redis URL (redis:// or rediss://)', default: 'redis://127.0.0.1:6379', parse: redisUrl }),
-  prefix: value({ flag: '--prefix', env: ['LOOKOUT_PREFIX'], help: 'Key prefix shared with the coordinators', default: DEFAULT_PREFIX, parse: keyPrefix }),
+  ...redisOptions,
+  jobPublicKey: value({
+    flag: '--job-public-key', env: ['LOOKOUT_JOB_PUBLIC_KEY'], placeholder: '<key>',
+    help: 'The coordinators\' job verification key (from lookout region add): only jobs it signed are run',
+    parse: (text: string) => { try { parsePublicKey(text); return accept(text.trim()); } catch { return refuse('expected an Ed25519 public key (base64 or PEM)'); } },
+  }),
   concurrency: value({ flag: '--concurrency', env: ['LOOKOUT_CONCURRENCY'], help: 'Runs executed at the same time', default: 10, parse: integer(1, 1000) }),
   agentId: value({
     flag: '--agent-id', env: ['LOOKOUT_AGENT_ID'], help: 'Agent id in heartbeats and results', optional: true,
@@ -102,6 +121,8 @@ export function parseAgentConfig(
   const parsed = parseOptions(AGENT_OPTIONS, argv, env);
   if (!('values' in parsed)) return parsed;
   const { values } = parsed;
+  const problems = redisOptionProblems(values);
+  if (problems.length > 0) return { errors: problems };
   return { config: { ...values, agentId: values.agentId ?? defaultAgentId(facts, values.region) } };
 }
 

@@ -13,10 +13,17 @@ import { Assertion, CheckDefinition, CheckId, RegionName } from './definitions.t
 
 export * from './definitions.ts';
 
-/** Version of every payload in this module. */
-export const SCHEMA_VERSION = 1 as const;
+/**
+ * Version of every payload in this module. 2: jobs are signed slots issued by coordinators, results
+ * carry the slot they answer, and each region has its own results queue.
+ */
+export const SCHEMA_VERSION = 2 as const;
 
 const Millis = z.number().int().nonnegative();
+/** An Ed25519 signature, base64 (checks/signing.ts). */
+const Signature = z.string().regex(/^[A-Za-z0-9+/]{86}==$/, 'must be an Ed25519 signature in base64');
+/** A SHA-256, hex. */
+const Digest = z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 in hex');
 
 // ---------------------------------------------------------------------------------------------
 // Jobs (coordinator → agent, one queue per region)
@@ -25,22 +32,36 @@ const Millis = z.number().int().nonnegative();
 export const RunTrigger = z.enum(['schedule', 'confirmation', 'manual']);
 export type RunTrigger = z.infer<typeof RunTrigger>;
 
+/**
+ * One run of one check in one region: a slot a coordinator issued and signed (checks/signing.ts
+ * `RunSlot`), with the definition to run. Coordinators add it to the region's queue at its slot time.
+ */
 export const CheckJob = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   region: RegionName,
   checkVersion: z.number().int().positive(),
   check: CheckDefinition,
-  trigger: RunTrigger.default('schedule'),
-  /**
-   * When the run was due. Absent for scheduler-made jobs, whose template data is fixed: the agent then
-   * derives it from the job (see `scheduledAtOf` in the agent).
-   */
-  scheduledAt: Millis.optional(),
+  trigger: RunTrigger,
+  /** When the run was due (epoch ms, Redis time). */
+  scheduledAt: Millis,
+  /** After this (Redis time) the run must not start: it is skipped and counted, not run late. */
+  expiresAt: Millis,
+  /** SHA-256 of the definition's canonical JSON; signed, and checked against `check` by the agent. */
+  definitionDigest: Digest,
+  signature: Signature,
 });
 export type CheckJob = z.infer<typeof CheckJob>;
 
+/** What a result carries of the signed slot it answers; ingest verifies it before counting the result. */
+export const SlotProof = z.object({
+  expiresAt: Millis,
+  definitionDigest: Digest,
+  signature: Signature,
+});
+export type SlotProof = z.infer<typeof SlotProof>;
+
 // ---------------------------------------------------------------------------------------------
-// Results (agent → coordinator, one shared queue)
+// Results (agent → coordinator, one queue per region: results.<region>)
 // ---------------------------------------------------------------------------------------------
 
 /** Failures of the probed target. Only these can open incidents. */
@@ -108,8 +129,8 @@ export type ArtifactRef = z.infer<typeof ArtifactRef>;
 const NullableMs = z.number().nonnegative().nullable();
 /** Details of a browser run, beside the common result fields. Every list is capped by the agent. */
 export const BrowserRunDetails = z.object({
-  /** Identifies the run's artifacts: `GET /api/artifacts/:runId/:name`. */
-  runId: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/),
+  /** Identifies the run's artifacts: `GET /api/artifacts/:runId/:name`; `<region>.<random>`. */
+  runId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}\.[A-Za-z0-9_-]{1,64}$/),
   steps: z.array(z.object({
     name: z.string().max(300),
     durationMs: z.number().nonnegative(),
@@ -160,6 +181,8 @@ export const RunResult = z.object({
   responseBytes: z.number().int().nonnegative().nullable(),
   /** Set by browser runs only. */
   browser: BrowserRunDetails.optional(),
+  /** The signed slot this result answers; null only for local runs (`lookout test`), which nothing ingests. */
+  slot: SlotProof.nullable(),
 }).refine((r) => (r.outcome === 'pass') === (r.error === null), { message: 'error must be set exactly when outcome is not "pass"', path: ['error'] })
   .refine((r) => r.outcome !== 'error' || AgentErrorCode.safeParse(r.error?.code).success, { message: 'outcome "error" needs an agent error code', path: ['error', 'code'] })
   .refine((r) => r.outcome !== 'fail' || TargetErrorCode.safeParse(r.error?.code).success, { message: 'outcome "fail" needs a target error code', path: ['error', 'code'] });
@@ -206,6 +229,8 @@ export const CanaryJob = z.object({
   /** How often the coordinators send canaries; the answer's key lives {@link CANARY_STALL_FACTOR} times this. */
   intervalMs: z.number().int().min(50).max(3_600_000),
   sentAt: Millis,
+  /** Over (region, slot, intervalMs): checks/signing.ts `CanarySlot`. */
+  signature: Signature,
 });
 export type CanaryJob = z.infer<typeof CanaryJob>;
 

@@ -19,27 +19,42 @@ export const DEFAULT_PREFIX = 'lookout';
 
 /** The queue of check runs for one region; only that region's agents consume it. */
 export const checkQueueName = (region: RegionName): string => `checks.${region}`;
-/** The single queue of run results, consumed by the coordinators. */
-export const RESULTS_QUEUE = 'results';
+/** The queue of one region's run results: its agents publish, coordinators consume (and take the region from it). */
+export const resultsQueueName = (region: RegionName): string => `results.${region}`;
 /** The queue of alert deliveries, one job per (event, channel). */
 export const ALERTS_QUEUE = 'alerts';
 
-// Written by agents -----------------------------------------------------------------------------
+// Written by a region's agents, under `${prefix}:agents.<region>:` -----------------------------
+
+const agentsNs = (prefix: string, region: string): string => `${prefix}:agents.${region}`;
 
 /** A string with expiry holding one agent's latest `Heartbeat`. */
-export const heartbeatKey = (prefix: string, agentId: string): string => `${prefix}:agents:hb:${agentId}`;
-/** A set of every agent id ever seen, so coordinators can find expired heartbeats. */
-export const agentIndexKey = (prefix: string): string => `${prefix}:agents:index`;
-/** A string (expiring after `CANARY_STALL_FACTOR` canary intervals) holding a region's latest `CanaryAnswer`. */
-export const canaryAnswerKey = (prefix: string, region: string): string => `${prefix}:canary:${region}`;
+export const heartbeatKey = (prefix: string, region: string, agentId: string): string => `${agentsNs(prefix, region)}:hb:${agentId}`;
+/** A set of every agent id of the region ever seen, so coordinators can find expired heartbeats. */
+export const agentIndexKey = (prefix: string, region: string): string => `${agentsNs(prefix, region)}:index`;
+/** A string (expiring after `CANARY_STALL_FACTOR` canary intervals) holding the region's latest `CanaryAnswer`. */
+export const canaryAnswerKey = (prefix: string, region: string): string => `${agentsNs(prefix, region)}:canary`;
+/**
+ * Browser run ids start with their region (`<region>.<random>`), so the coordinator finds a run's
+ * artifacts from its id alone, and an agent can store artifacts only for runs of its own region.
+ */
+export const regionOfRunId = (runId: string): string | null => /^([a-z0-9][a-z0-9-]{0,31})\./.exec(runId)?.[1] ?? null;
 /** A hash (data, contentType, bytes, createdAt; with expiry) of one artifact of one browser run. */
-export const artifactKey = (prefix: string, runId: string, name: string): string => `${prefix}:artifact:${runId}:${name}`;
+export const artifactKey = (prefix: string, region: string, runId: string, name: string): string => `${agentsNs(prefix, region)}:artifact:${runId}:${name}`;
 /** A set (with expiry) of the artifact names stored for one run. */
-export const artifactIndexKey = (prefix: string, runId: string): string => `${prefix}:artifact-index:${runId}`;
+export const artifactIndexKey = (prefix: string, region: string, runId: string): string => `${agentsNs(prefix, region)}:artifact-index:${runId}`;
 /** A string with expiry: at most one artifact upload per (check, region) per interval. */
-export const artifactGateKey = (prefix: string, checkId: string, region: string): string => `${prefix}:artifact-gate:${checkId}:${region}`;
-/** A counter of artifact bytes stored in one hour, for the hourly budget. */
-export const artifactBytesKey = (prefix: string, hour: number): string => `${prefix}:artifact-bytes:${hour}`;
+export const artifactGateKey = (prefix: string, region: string, checkId: string): string => `${agentsNs(prefix, region)}:artifact-gate:${checkId}`;
+/** A counter of the region's artifact bytes stored in one hour, for the hourly budget. */
+export const artifactBytesKey = (prefix: string, region: string, hour: number): string => `${agentsNs(prefix, region)}:artifact-bytes:${hour}`;
+
+/**
+ * The Redis key patterns an agent of `region` may use, and nothing else: its check queue (consume), its
+ * results queue (publish), its agent namespace (heartbeats, canary answers, artifacts).
+ */
+export function regionKeyPatterns(prefix: string, region: string): string[] {
+  return [`${prefix}:${checkQueueName(region)}:*`, `${prefix}:${resultsQueueName(region)}:*`, `${agentsNs(prefix, region)}:*`];
+}
 
 // Written by coordinators -----------------------------------------------------------------------
 // Under `${prefix}:lookout:` unless noted; a `{hash tag}` prefix keeps them in one Redis Cluster slot,
@@ -55,8 +70,19 @@ export const registryRevisionKey = (prefix: string): string => `${ns(prefix)}:re
 export const deploymentsKey = (prefix: string): string => `${ns(prefix)}:deployments`;
 /** Hash: token id → JSON {@link TokenRecord} (only a SHA-256 of each token is kept; tokens.ts). */
 export const tokensKey = (prefix: string): string => `${ns(prefix)}:tokens`;
-/** Set of every region Lookout has ever scheduled into: where reconcile looks for stray schedulers. */
-export const scheduledRegionsKey = (prefix: string): string => `${ns(prefix)}:scheduler:regions`;
+/**
+ * A set of the regions the coordinators watch (agents, canaries, results queues): every region a check
+ * runs in or that was registered (`lookout region add`); pruned when neither is true any more.
+ */
+export const knownRegionsKey = (prefix: string): string => `${ns(prefix)}:regions:known`;
+/** A hash: region → JSON `RegionRecord` (its ACL user and password hashes; coordinator/regions/). */
+export const regionRecordsKey = (prefix: string): string => `${ns(prefix)}:regions`;
+/** A string: the job signing key (PEM), made once by the first coordinator that needs it (SET NX). */
+export const signingKeyKey = (prefix: string): string => `${ns(prefix)}:signing-key`;
+/** A hash: `<check>@<region>` → the newest slot issued for it (a slot is claimed here before its job is added). */
+export const issuedSlotsKey = (prefix: string): string => `${ns(prefix)}:slots:issued`;
+/** A sorted set of runs to add to their region's queue later (confirmation runs after a back-off), by due time. */
+export const dueRunsKey = (prefix: string): string => `${ns(prefix)}:slots:due`;
 
 /** String: JSON {@link CheckState} (per-region verdicts and the open incident) of one check. */
 export const checkStateKey = (prefix: string, checkId: string): string => `${ns(prefix)}:state:${checkId}`;
@@ -80,7 +106,7 @@ export const hourRollupKey = (prefix: string, checkId: string, region: string, d
   `${ns(prefix)}:roll:h:${checkId}:${region}:${dayStart}`;
 
 /** String: JSON {@link StoredAgent}, what the coordinators remember about one agent. */
-export const agentStateKey = (prefix: string, agentId: string): string => `${ns(prefix)}:agent:${agentId}`;
+export const agentStateKey = (prefix: string, region: string, agentId: string): string => `${ns(prefix)}:agent:${region}:${agentId}`;
 
 /** Hash: region → JSON {@link StoredRegionCanary}, what the coordinators remember about each watched region (canary-state.ts). */
 export const canaryStateKey = (prefix: string): string => `${ns(prefix)}:canary:regions`;

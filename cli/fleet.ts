@@ -4,7 +4,8 @@
  * checks deployed — then a live one-line-per-check summary of per-region verdicts until Ctrl-C, which
  * stops every process it started.
  */
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RegionName } from '../checks/contract.ts';
@@ -13,10 +14,11 @@ import { loadChecks } from '../checks/loader.ts';
 import { releaseBundler } from '../checks/bundle.ts';
 import { integer, list, nonEmpty, optionsHelp, parseOptions, redisUrl, value, zodParser, type OptionTable } from '../lib/options.ts';
 import { deployDefinitions } from './deploy.ts';
-import { createFleetToken } from './fleet-token.ts';
+import { prepareFleetCredentials } from './fleet-credentials.ts';
 import { startDemoTarget, type DemoTarget } from './demo-target.ts';
 import { startProcess, stopAll, waitForOutput, type ManagedProcess } from './processes.ts';
 import { freePort, renderSummary, waitFor } from './fleet-support.ts';
+import { redactUrl } from '../lib/urls.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../..');
 
@@ -81,17 +83,23 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
 
   const run = async (): Promise<number> => {
     // 1. Redis
+    // The admin URL (coordinator, CLI) never reaches an agent: each region's agent gets its own user.
     let redisUrl = externalRedis;
+    let redisConf: string | null = null;
     if (!redisUrl) {
       const redisPort = await freePort();
       const redisDir = join(dataDir, 'redis');
       mkdirSync(redisDir, { recursive: true });
-      const redis = startProcess('redis', 'redis-server', [
-        '--port', String(redisPort), '--bind', '127.0.0.1', '--dir', redisDir, '--appendonly', 'yes', '--maxmemory-policy', 'noeviction',
-      ], { logDir });
+      // The password goes in a file only the user can read, not on a command line other users can see.
+      const password = randomBytes(24).toString('base64url');
+      redisConf = join(redisDir, 'redis.conf');
+      writeFileSync(redisConf, [
+        `port ${redisPort}`, 'bind 127.0.0.1', `dir ${redisDir}`, 'appendonly yes', 'maxmemory-policy noeviction', `requirepass ${password}`, '',
+      ].join('\n'), { mode: 0o600 });
+      const redis = startProcess('redis', 'redis-server', [redisConf], { logDir });
       processes.push(redis);
       await waitForOutput(redis, /Ready to accept connections/, 15_000);
-      redisUrl = `redis://127.0.0.1:${redisPort}`;
+      redisUrl = `redis://:${password}@127.0.0.1:${redisPort}`;
     }
     // 2. The demo service the example checks probe
     demo = await startDemoTarget(await freePort());
@@ -106,8 +114,10 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     const apiPort = port ?? await preferredPort(8080);
     const nodeArgs = ['--disable-warning=ExperimentalWarning'];
     // Reads are public on this local fleet (dashboard, summary); writes need the fleet's token.
-    const token = await createFleetToken(redisUrl);
-    const coordinator = startProcess('coordinator', process.execPath, [...nodeArgs, join(ROOT, 'coordinator/main.ts'), '--redis', redisUrl, '--port', String(apiPort), '--public-read'], { logDir });
+    const credentials = await prepareFleetCredentials(redisUrl, regions);
+    const { token } = credentials;
+    const coordinator = startProcess('coordinator', process.execPath, [...nodeArgs, join(ROOT, 'coordinator/main.ts'), '--port', String(apiPort), '--public-read'],
+      { logDir, env: { LOOKOUT_REDIS_URL: redisUrl } });
     processes.push(coordinator);
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     await waitFor(`coordinator at ${apiUrl} (log: ${coordinator.logFile})`, 30_000, async () => {
@@ -117,7 +127,9 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     });
     // 5. One agent per region
     for (const region of regions) {
-      const agent = startProcess(`agent-${region}`, process.execPath, [...nodeArgs, join(ROOT, 'agent/main.ts'), '--region', region, '--redis', redisUrl, '--agent-id', `local-${region}`, '--browser-checks', 'on', '--browser-concurrency', '1'], { logDir });
+      const agent = startProcess(`agent-${region}`, process.execPath, [...nodeArgs, join(ROOT, 'agent/main.ts'), '--region', region, '--agent-id', `local-${region}`, '--browser-checks', 'on', '--browser-concurrency', '1'], {
+        logDir, env: { LOOKOUT_REDIS_URL: credentials.agentRedisUrls.get(region)!, LOOKOUT_JOB_PUBLIC_KEY: credentials.jobPublicKey },
+      });
       processes.push(agent);
     }
     await waitFor('agents to report', 30_000, async () => {
@@ -136,7 +148,7 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
       `  Dashboard   ${apiUrl}/`,
       `  API         ${apiUrl}/api/checks`,
       `  Token       ${token}   (admin; for writes: lookout deploy --coordinator ${apiUrl} --token …)`,
-      `  Redis       ${redisUrl}`,
+      `  Redis       ${redactUrl(redisUrl)}${redisConf ? `   (admin password in ${redisConf}; each region's agent has its own user)` : ''}`,
       `  Logs        ${logDir}`,
       `  Demo        ${demo.url}  — try: curl -X POST '${demo.url}/_demo/fail?regions=eu-west'   then   curl -X POST ${demo.url}/_demo/recover`,
       'Press Ctrl-C to stop.',

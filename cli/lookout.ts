@@ -22,6 +22,7 @@ Commands:
   rollback       Undo the last deployment (lookout deploy --rollback).
   test           Run checks once on this machine, with the agents' runners; non-zero exit on failure.
   token          Create, list and revoke API tokens (directly in Redis).
+  region         Add, list, rotate and remove regions: each region's own Redis credentials.
 
 Every option can also come from the environment (LOOKOUT_*); see each command's --help.
 `;
@@ -42,6 +43,7 @@ const commands: Record<string, { run: Command; help?: string }> = {
   rollback: { run: (argv) => deployCommand(['--rollback', ...argv], process.env), help: deployHelp },
   test: { run: async (argv) => (await import('./test.ts')).testCommand(argv, process.env) },
   token: { run: async (argv) => (await import('./token.ts')).tokenCommand(argv, process.env) },
+  region: { run: async (argv) => (await import('./region.ts')).regionCommand(argv, process.env) },
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -4,15 +4,15 @@
  * printed once, alone on standard output, so that scripts can capture it.
  */
 import { Redis } from 'ioredis';
-import { DEFAULT_PREFIX } from '../checks/keys.ts';
 import { CodedError } from '../lib/errors.ts';
 import { TOKEN_SCOPES, TokenStore } from '../coordinator/http/tokens.ts';
-import { keyPrefix, list, nonEmpty, optionsHelp, parseOptions, redisUrl, value, type OptionTable } from '../lib/options.ts';
+import { list, nonEmpty, optionsHelp, parseOptions, value, type OptionTable } from '../lib/options.ts';
+import { redisOptionProblems, redisOptions, redisTargetOf } from '../lib/redis-options.ts';
+import { describeTarget, targetOptions, type RedisTarget } from '../lib/redis.ts';
 
 /** `lookout token`'s options. */
 export const TOKEN_OPTIONS = {
-  redisUrl: value({ flag: '--redis', env: ['LOOKOUT_REDIS_URL', 'REDIS_URL'], help: 'Redis of the coordinators', default: 'redis://127.0.0.1:6379', parse: redisUrl, placeholder: '<url>' }),
-  prefix: value({ flag: '--prefix', env: ['LOOKOUT_PREFIX'], help: 'Key prefix of the installation', default: DEFAULT_PREFIX, parse: keyPrefix, placeholder: '<name>' }),
+  ...redisOptions,
   name: value({ flag: '--name', help: 'create: what the token is for, e.g. ci or grafana', optional: true, parse: nonEmpty('a name'), placeholder: '<name>' }),
   scopes: list({ flag: '--scope', help: `create: ${TOKEN_SCOPES.join(', ')}`, parse: nonEmpty('a scope'), placeholder: '<scope>' }),
 } satisfies OptionTable;
@@ -42,7 +42,9 @@ export async function tokenCommand(argv: string[], env: NodeJS.ProcessEnv, out: 
   if ('errors' in parsed) return usage(parsed.errors.join('\nlookout token: '));
   const v = parsed.values;
   const [action, ...rest] = parsed.positionals;
-  const { redisUrl, prefix, scopes } = v;
+  const { prefix, scopes } = v;
+  const problems = redisOptionProblems(v);
+  if (problems.length > 0) return usage(problems.join('\nlookout token: '));
   switch (action) {
     case 'create':
       if (rest.length > 0) return usage(`create takes no arguments, got ${rest.join(' ')}`);
@@ -59,14 +61,21 @@ export async function tokenCommand(argv: string[], env: NodeJS.ProcessEnv, out: 
       return usage(action === undefined ? 'expected create, list or revoke' : `unknown action "${action}"; expected create, list or revoke`);
   }
 
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, retryStrategy: () => null });
+  let target: RedisTarget;
+  try {
+    target = redisTargetOf(v);
+  } catch (error) {
+    err.write(`lookout token: ${(error as Error).message}\n`);
+    return 2;
+  }
+  const redis = new Redis({ ...targetOptions(target), lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 5_000, retryStrategy: () => null });
   let lastError: Error | undefined;
   redis.on('error', (error: Error) => { lastError = error; });
   try {
     try {
       await redis.connect();
     } catch (error) {
-      err.write(`lookout token: cannot connect to Redis at ${redisUrl}: ${(lastError ?? error as Error).message}\n`);
+      err.write(`lookout token: cannot connect to Redis at ${describeTarget(target)}: ${(lastError ?? error as Error).message}\n`);
       return 1;
     }
     const store = new TokenStore({ redis, prefix });

@@ -6,15 +6,27 @@
  */
 import { DEFAULT_PREFIX } from '../checks/keys.ts';
 import {
-  accept, duration, httpUrl, integer, keyPrefix, list, nonEmpty, onOff, optionsHelp, parseOptions, redisUrl, refuse, toggle, value, type OptionTable,
+  accept, duration, httpUrl, integer, list, nonEmpty, onOff, optionsHelp, parseOptions, refuse, toggle, value, type OptionTable,
 } from '../lib/options.ts';
+import { redisOptionProblems, redisOptions } from '../lib/redis-options.ts';
 
 export interface CoordinatorConfig {
   /**
-   * Redis to keep all state in (`redis://` or `rediss://`). Flag `--redis`, env `LOOKOUT_REDIS_URL` or `REDIS_URL`.
-   * @defaultValue `'redis://127.0.0.1:6379'`
+   * Redis to keep all state in (`redis://` or `rediss://`), with the coordinators' own credentials. Flag
+   * `--redis`, env `LOOKOUT_REDIS_URL` or `REDIS_URL`. @defaultValue `'redis://127.0.0.1:6379'`
    */
   redisUrl: string;
+  /** PEM CA file for `rediss://`. Flag `--redis-ca`, env `LOOKOUT_REDIS_CA`. @defaultValue none (the system's CAs) */
+  redisCa?: string | undefined;
+  /** PEM client certificate for Redis TLS. Flag `--redis-cert`, env `LOOKOUT_REDIS_CERT`. @defaultValue none */
+  redisCert?: string | undefined;
+  /** PEM key of `redisCert`. Flag `--redis-key`, env `LOOKOUT_REDIS_KEY`. @defaultValue none */
+  redisKey?: string | undefined;
+  /**
+   * PEM file of the Ed25519 key that signs jobs (the same on every coordinator). Flag `--job-signing-key`,
+   * env `LOOKOUT_JOB_SIGNING_KEY_FILE`. @defaultValue none: the key kept in Redis (made by the first coordinator)
+   */
+  jobSigningKeyFile?: string | undefined;
   /**
    * BullMQ prefix and root of every key Lookout writes; agents must use the same one. Use a `{hash tag}`
    * such as `{lookout}` on Redis Cluster. Flag `--prefix`, env `LOOKOUT_PREFIX`.
@@ -98,8 +110,11 @@ export const DEFAULT_COORDINATOR_CONFIG: CoordinatorConfig = {
 
 /** The coordinator's options: flag, environment variables, help, default and validation of each. */
 export const COORDINATOR_OPTIONS = {
-  redisUrl: value({ flag: '--redis', env: ['LOOKOUT_REDIS_URL', 'REDIS_URL'], help: 'Redis URL', default: DEFAULT_COORDINATOR_CONFIG.redisUrl, parse: redisUrl, placeholder: '<url>' }),
-  prefix: value({ flag: '--prefix', env: ['LOOKOUT_PREFIX'], help: 'Key prefix, shared with agents', default: DEFAULT_COORDINATOR_CONFIG.prefix, parse: keyPrefix, placeholder: '<name>' }),
+  ...redisOptions,
+  jobSigningKeyFile: value({
+    flag: '--job-signing-key', env: ['LOOKOUT_JOB_SIGNING_KEY_FILE'], placeholder: '<file>', optional: true, parse: nonEmpty('a file'),
+    help: 'PEM Ed25519 key that signs jobs, the same on every coordinator', defaultText: 'a key kept in Redis, made once',
+  }),
   port: value({ flag: '--port', env: ['LOOKOUT_PORT'], help: 'HTTP port (0 = any free port)', default: DEFAULT_COORDINATOR_CONFIG.port, parse: integer(0, 65_535), placeholder: '<n>' }),
   host: value({ flag: '--host', env: ['LOOKOUT_HOST'], help: 'HTTP listen address', default: DEFAULT_COORDINATOR_CONFIG.host, parse: nonEmpty('an address'), placeholder: '<address>' }),
   webhookUrls: list({ flag: '--webhook-url', env: ['LOOKOUT_WEBHOOK_URL'], help: 'Alert webhook', parse: httpUrl, placeholder: '<url>' }),
@@ -148,7 +163,9 @@ export const coordinatorHelp = [
 /** Parses flags (`--name value` or `--name=value`) and environment into a config, or every problem found. */
 export function parseCoordinatorConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ConfigParseResult {
   const parsed = parseOptions(COORDINATOR_OPTIONS, argv, env);
-  return 'values' in parsed ? { config: parsed.values } : parsed;
+  if (!('values' in parsed)) return parsed;
+  const problems = redisOptionProblems(parsed.values);
+  return problems.length > 0 ? { errors: problems } : { config: parsed.values };
 }
 
 /**

@@ -1,31 +1,37 @@
 /**
- * Wires one coordinator: Redis connections (after the start-up checks), registry, check-state store,
- * schedulers, results ingest, sweeper, outbox pump and the HTTP server. Every piece of state is in Redis,
+ * Wires one coordinator: Redis connections (after the start-up checks), the job signing key, Redis
+ * time, registry, check-state store, the schedule, results ingest per region, sweeper, outbox pump and
+ * the HTTP server. Every piece of state is in Redis,
  * so any number of coordinators can run against the same Redis and prefix.
  */
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { settlesWithin } from '../lib/bounded.ts';
 import type { AddressInfo } from 'node:net';
-import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import type { CoordinatorConfig } from './config.ts';
-import { createApiHandler } from './http/server.ts';
-import { createAuthorizer } from './http/auth.ts';
-import { CanarySender } from './liveness/canary-sender.ts';
-import type { AlertEvent } from './events/events.ts';
-import { startIngestWorker } from './results/ingest.ts';
-import { createLogger, type Logger } from '../lib/log.ts';
-import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
 import { openIncidentsKey } from '../checks/keys.ts';
-import { OutboxPump, type Deliver } from './events/outbox.ts';
+import { JobVerifier, SigningKeyError, type JobSigner } from '../checks/signing.ts';
+import { settlesWithin } from '../lib/bounded.ts';
+import { redisClock } from '../lib/clock.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
 import { assertNoEviction, connectRedis, waitForRedis } from '../lib/redis.ts';
-import { CheckRegistry } from './registry/store.ts';
-import { CheckScheduler, type ReconcileSummary } from './scheduling/scheduler.ts';
+import { redisTargetOf } from '../lib/redis-options.ts';
+import type { CoordinatorConfig } from './config.ts';
 import { CheckStateStore } from './detection/store.ts';
-import { Sweeper } from './sweeper.ts';
+import type { AlertEvent } from './events/events.ts';
+import { OutboxPump, type Deliver } from './events/outbox.ts';
+import { createAuthorizer } from './http/auth.ts';
+import { createApiHandler } from './http/server.ts';
 import { TokenStore } from './http/tokens.ts';
+import { CanarySender } from './liveness/canary-sender.ts';
+import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
 import { TransactionRunner } from './platform/transaction.ts';
+import { RegionStore } from './regions/store.ts';
+import { CheckRegistry } from './registry/store.ts';
+import { startIngestWorkers, type IngestWorkers } from './results/ingest.ts';
+import { CheckScheduler, type ReconcileSummary } from './scheduling/scheduler.ts';
+import { loadJobSigner } from './scheduling/signing-key.ts';
+import { Sweeper } from './sweeper.ts';
 
 export interface StartOptions {
   /**
@@ -54,64 +60,94 @@ export interface RunningCoordinator {
   /** Sends the region canaries; null when `canaryIntervalMs` is 0. */
   canaries: CanarySender | null;
   metrics: CoordinatorMetrics;
-  /** Reconciles schedulers now (also done at start-up, after deployments and periodically). */
-  reconcile(): Promise<ReconcileSummary>;
+  /**
+   * Rebuilds the schedule from the registry if it changed (`force`: even if not), and consumes the
+   * results of every watched region. Done at start-up, after deployments, after each sweep and periodically.
+   */
+  reconcile(force?: boolean): Promise<ReconcileSummary>;
   /** Stops everything (bounded), closes the server and the connections. */
   stop(): Promise<void>;
 }
 
 export async function startCoordinator(config: CoordinatorConfig, options: StartOptions = {}): Promise<RunningCoordinator> {
   const logger = options.logger ?? createLogger();
-  const redis = connectRedis(config.redisUrl, { name: 'lookout-coordinator', logger });
+  const target = redisTargetOf(config);
+  const redis = connectRedis(target, { name: 'lookout-coordinator', logger });
+  let signer: JobSigner;
   try {
-    await waitForRedis(redis, config.redisUrl, options.redisTimeoutMs ?? 10_000);
+    await waitForRedis(redis, target, options.redisTimeoutMs ?? 10_000);
     await assertNoEviction(redis, { via: 'config', unreadable: config.skipRedisPolicyCheck ? 'warn' : 'refuse', logger });
+    signer = await loadJobSigner(redis, config.prefix, { pem: readSigningKeyFile(config.jobSigningKeyFile) });
   } catch (error) {
     redis.disconnect();
     throw error;
   }
   const prefix = config.prefix;
-  const workerRedis = connectRedis(config.redisUrl, { name: 'lookout-coordinator-ingest', logger, blocking: true });
+  const clock = redisClock(redis);
+  await clock.sync();
+  const verifier = new JobVerifier(signer.publicKey);
+  const workerRedis = connectRedis(target, { name: 'lookout-coordinator-ingest', logger, blocking: true });
   const metrics = createMetrics(() => redis.hlen(openIncidentsKey(prefix)), options.metricsRegistry);
   const tx = new TransactionRunner(redis, { size: config.ingestConcurrency + 4, onConflict: () => metrics.transactionConflicts.inc() });
   const registry = new CheckRegistry({ redis, tx, prefix, logger });
-  const store = new CheckStateStore({ redis, tx, prefix, registry });
-  const scheduler = new CheckScheduler({ redis, prefix, registry, logger, metrics });
+  const store = new CheckStateStore({ redis, tx, prefix, registry, now: clock.now });
+  // Regions with a live, consuming agent at the last sweep (null before the first: every region then).
+  let runningRegions: ReadonlySet<string> | null = null;
+  const scheduler = new CheckScheduler({
+    redis, prefix, registry, logger, metrics, signer, clock,
+    regionAccepts: (region) => runningRegions === null || runningRegions.has(region),
+  });
   const deliver: Deliver = options.deliver ?? (async (event: AlertEvent) => logger.info('alert.event', { event }));
   const pump = new OutboxPump({ redis, prefix, deliver, logger, onMoved: (n) => metrics.outboxMoved.inc(n) });
 
   let stopping = false;
-  let worker: Worker | null = null;
+  let ingest: IngestWorkers | null = null;
   let reconcileTimer: NodeJS.Timeout | null = null;
-  let lastRevision = -1;
-  const reconcile = async (): Promise<ReconcileSummary> => {
-    const revision = await registry.revision();
-    const summary = await scheduler.reconcile();
-    lastRevision = Math.max(lastRevision, revision);
+  /** Reconciles the schedule, then consumes the results queue of every watched region. */
+  const reconcile = async (force = false): Promise<ReconcileSummary> => {
+    const summary = await scheduler.reconcile({ force });
+    await ingest?.setRegions(summary.regions);
     return summary;
   };
-  const reconcileQuietly = (reason: string): void => {
+  const reconcileQuietly = (reason: string, force = false): void => {
     if (stopping) return;
-    reconcile().catch((error) => logger.warn('scheduler.reconcile_failed', { reason, error }));
+    reconcile(force).catch((error) => logger.warn('scheduler.reconcile_failed', { reason, error }));
   };
 
-  // Regions with a live heartbeat at the last sweep: canaries go there too, not only to regions with checks.
+  // Region users are re-applied from their records: Redis keeps ACL users neither across a restart
+  // without an ACL file nor on a replica promoted by a failover.
+  const regionStore = new RegionStore({ redis, prefix });
+  let aclRefused = false;
+  const applyRegionUsers = (): void => {
+    if (stopping) return;
+    regionStore.applyUsers().then(({ deleted }) => {
+      aclRefused = false;
+      if (deleted.length > 0) logger.info('regions.users_deleted', { users: deleted });
+    }, (error: unknown) => {
+      // Said once per streak: a coordinator whose Redis user may not manage users still works.
+      if (!aclRefused) logger.warn('regions.users_not_applied', { error });
+      aclRefused = true;
+    });
+  };
+  redis.on('ready', applyRegionUsers);
+
   let liveRegions: readonly string[] = [];
   const sweeper = new Sweeper({
-    redis, tx, prefix, registry, store, metrics, logger, agentRetentionMs: options.agentRetentionMs,
+    redis, tx, prefix, registry, store, metrics, logger, agentRetentionMs: options.agentRetentionMs, now: clock.now,
     onSwept: (report) => {
       liveRegions = report.liveRegions;
+      runningRegions = new Set(report.liveRegions.filter((region) => !report.stalledRegions.includes(region)));
       pump.kick();
-      // Another coordinator changed the registry: reconcile here too (cheap when nothing differs).
-      registry.revision().then((revision) => { if (revision !== lastRevision) reconcileQuietly('revision'); }, () => {});
+      // Another coordinator may have changed the registry: cheap when its revision did not move.
+      reconcileQuietly('revision');
     },
   });
 
   const canaries = config.canaryIntervalMs > 0
     ? new CanarySender({
-      redis, prefix, intervalMs: config.canaryIntervalMs, logger,
+      redis, prefix, intervalMs: config.canaryIntervalMs, logger, signer, now: clock.now,
       queueFor: (region) => scheduler.queue(region),
-      regions: async () => [...(await registry.listChecks()).flatMap((check) => check.definition.regions), ...liveRegions],
+      regions: async () => liveRegions,
     })
     : null;
 
@@ -133,7 +169,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
         redis.ping().then(() => true, () => false),
         new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref()),
       ]);
-      const workerOk = worker !== null && worker.isRunning();
+      const workerOk = ingest !== null && ingest.isRunning();
       return { ready: redisOk && workerOk && !stopping, checks: { redis: redisOk, ingestWorker: workerOk, stopping } };
     },
   }));
@@ -146,6 +182,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     if (stopping) return;
     stopping = true;
     if (reconcileTimer) clearInterval(reconcileTimer);
+    redis.off('ready', applyRegionUsers);
     const stepMs = options.stopTimeoutMs ?? 5_000;
     const step = (name: string, work: () => Promise<unknown>, ms = stepMs) => bounded(name, work, ms, logger);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -155,8 +192,8 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     // In-flight results get `stepMs` to finish (none when Redis is away: they cannot finish anyway);
     // then the worker's connections are cut, since a second `close(true)` would only return the first,
     // pending close. Results left unfinished are stalled jobs that BullMQ hands to another worker.
-    if (worker) {
-      const w = worker;
+    if (ingest) {
+      const w = ingest;
       const graceful = redis.status === 'ready';
       const done = graceful ? await step('ingest', () => w.close()) : await step('ingest-force', () => w.close(true), 1_000);
       if (!done) await step('ingest-disconnect', () => w.disconnect(), 1_000);
@@ -166,17 +203,22 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     await step('outbox', () => pump.stop(), 1_000);
     await step('scheduler', () => scheduler.close(), 1_000);
     await step('transactions', () => tx.close(), 1_000);
+    clock.stop();
     await Promise.all([closeRedis(redis), closeRedis(workerRedis)]);
     logger.info('coordinator.stopped');
   };
 
   try {
-    await reconcile();
-    worker = startIngestWorker({ redis, prefix, registry, store, metrics, logger, onEvents: () => pump.kick(), confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs) },
-      { connection: workerRedis, concurrency: config.ingestConcurrency });
+    ingest = startIngestWorkers({
+      redis, prefix, registry, store, metrics, logger, verifier, clock, onEvents: () => pump.kick(),
+      confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs),
+    }, { connection: workerRedis, concurrency: config.ingestConcurrency });
+    await reconcile(true);
+    scheduler.start();
     sweeper.start(config.sweepIntervalMs);
     canaries?.start();
-    reconcileTimer = setInterval(() => reconcileQuietly('periodic'), config.reconcileIntervalMs);
+    reconcileTimer = setInterval(() => { reconcileQuietly('periodic', true); applyRegionUsers(); }, config.reconcileIntervalMs);
+    applyRegionUsers();
     pump.kick();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -205,4 +247,14 @@ async function bounded(name: string, work: () => Promise<unknown>, ms: number, l
 async function closeRedis(conn: Redis): Promise<void> {
   await settlesWithin(conn.quit(), 1_000);
   conn.disconnect();
+}
+
+/** The PEM of `--job-signing-key`, or undefined when none is given; throws `INVALID_SIGNING_KEY` naming the file. */
+function readSigningKeyFile(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new SigningKeyError('INVALID_SIGNING_KEY', `--job-signing-key: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
 }

@@ -5,13 +5,58 @@
  * failover), a connection name in `CLIENT LIST`; plus the start-up checks on the server and the one
  * test for "Redis is away" that callers use instead of reading error messages.
  */
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 import { CodedError } from './errors.ts';
 import { throttledErrorLog, type Logger } from './log.ts';
 import { redactUrl } from './urls.ts';
 
-export type RedisErrorCode = 'REDIS_UNREACHABLE' | 'REDIS_EVICTION_POLICY' | 'REDIS_POLICY_UNREADABLE';
+export type RedisErrorCode = 'REDIS_UNREACHABLE' | 'REDIS_EVICTION_POLICY' | 'REDIS_POLICY_UNREADABLE' | 'REDIS_TLS_FILE';
 export class RedisSetupError extends CodedError<RedisErrorCode> {}
+
+/**
+ * Where a process's Redis is and how to reach it: every Lookout process takes this (from the same flags,
+ * `redisOptions` in lib/redis-options.ts) and every connection it opens is made from it.
+ */
+export interface RedisTarget {
+  /** `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. */
+  url: string;
+  /** For `rediss://`: the CA that signed the server's certificate, and an optional client certificate. PEM text. */
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+/** Reads the TLS files of a target; throws `REDIS_TLS_FILE` naming the flag and the file. */
+export function readTlsFiles(files: { ca?: string; cert?: string; key?: string }): RedisTarget['tls'] {
+  const read = (flag: string, path: string | undefined): string | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new RedisSetupError('REDIS_TLS_FILE', `${flag}: cannot read ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  };
+  const tls = { ca: read('--redis-ca', files.ca), cert: read('--redis-cert', files.cert), key: read('--redis-key', files.key) };
+  return tls.ca || tls.cert || tls.key ? tls : undefined;
+}
+
+/** ioredis options for a target (host, port, credentials, database, TLS), without Lookout's behaviour settings. */
+export function targetOptions(target: RedisTarget | string): RedisOptions {
+  const { url, tls } = typeof target === 'string' ? { url: target, tls: undefined } : target;
+  const parsed = new URL(url);
+  const secure = parsed.protocol === 'rediss:';
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ''),
+    port: parsed.port ? Number(parsed.port) : 6379,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(Number.isInteger(db) && db > 0 ? { db } : {}),
+    ...(secure ? { tls: { servername: parsed.hostname, ...(tls?.ca ? { ca: tls.ca } : {}), ...(tls?.cert ? { cert: tls.cert } : {}), ...(tls?.key ? { key: tls.key } : {}) } } : {}),
+  };
+}
+
+/** The URL of a target, for messages (password hidden). */
+export const describeTarget = (target: RedisTarget | string): string => redactUrl(typeof target === 'string' ? target : target.url);
 
 export interface ConnectOptions {
   /** Shown in `CLIENT LIST`, to tell connections apart. */
@@ -28,26 +73,36 @@ export interface ConnectOptions {
 /** The longest wait between two reconnect attempts: a monitoring process away from Redis is blind. */
 export const MAX_RECONNECT_DELAY_MS = 2_000;
 
-/**
- * Opens an ioredis connection with Lookout's settings (see the module comment), to a `redis://` or
- * `rediss://` URL or with ioredis options (whose own settings win).
- */
-export function connectRedis(target: string | RedisOptions, options: ConnectOptions): Redis {
-  const settings: RedisOptions = {
+/** Lookout's behaviour settings for a connection (see the module comment). */
+export function connectionSettings(options: Pick<ConnectOptions, 'name' | 'blocking'>): RedisOptions {
+  return {
     connectionName: options.name,
     maxRetriesPerRequest: options.blocking ? null : 3,
     reconnectOnError: (error) => isReadOnlyError(error),
     retryStrategy: (times) => Math.min(200 * times, MAX_RECONNECT_DELAY_MS),
   };
-  const redis = typeof target === 'string' ? new Redis(target, settings) : new Redis({ ...settings, ...target });
+}
+
+/** Opens an ioredis connection to a target with Lookout's settings (see the module comment). */
+export function connectRedis(target: RedisTarget | string, options: ConnectOptions): Redis {
+  const redis = new Redis({ ...targetOptions(target), ...connectionSettings(options) });
   const logError = throttledErrorLog(options.logger, 'redis.error');
   redis.on('error', (error: Error) => logError(error, { connection: options.name }));
   return redis;
 }
 
+/**
+ * The error code of a Redis reply error (`NOPERM`, `READONLY`, `NOSCRIPT`, …): by the protocol, the first
+ * word of the message. ioredis' ReplyError carries no code of its own, so this is the one place that reads it.
+ */
+export function redisErrorCode(error: unknown): string | null {
+  if (!(error instanceof Error) || error.name !== 'ReplyError') return null;
+  return /^([A-Z][A-Z_]+)\b/.exec(error.message)?.[1] ?? null;
+}
+
 /** A write refused by a replica: after a failover, the old primary answers this until we reconnect. */
 export function isReadOnlyError(error: unknown): boolean {
-  return error instanceof Error && error.message.startsWith('READONLY');
+  return redisErrorCode(error) === 'READONLY';
 }
 
 /**
@@ -64,14 +119,14 @@ export function isRedisUnavailable(error: unknown): boolean {
 }
 
 /** Resolves once Redis answers PING; throws `REDIS_UNREACHABLE` after `timeoutMs`. */
-export async function waitForRedis(redis: Redis, url: string, timeoutMs: number): Promise<void> {
+export async function waitForRedis(redis: Redis, target: RedisTarget | string, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       redis.ping(),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new RedisSetupError('REDIS_UNREACHABLE',
-          `Redis at ${redactUrl(url)} did not answer within ${timeoutMs} ms; is it running and reachable?`)), timeoutMs);
+          `Redis at ${describeTarget(target)} did not answer within ${timeoutMs} ms; is it running and reachable?`)), timeoutMs);
       }),
     ]);
   } finally {

@@ -10,7 +10,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { ArtifactRef } from '../../checks/contract.ts';
-import { artifactBytesKey, artifactGateKey, artifactIndexKey, artifactKey } from '../../checks/keys.ts';
+import { artifactBytesKey, artifactGateKey, artifactIndexKey, artifactKey, regionOfRunId } from '../../checks/keys.ts';
 import { planArtifacts, type Artifact, type ArtifactOwner, type ArtifactSink, type StoredArtifacts } from './sink.ts';
 
 export interface RedisArtifactSinkOptions {
@@ -44,12 +44,14 @@ export function createRedisArtifactSink(redis: Redis, options: RedisArtifactSink
   async function store(owner: ArtifactOwner, artifacts: Artifact[]): Promise<StoredArtifacts> {
     const { keep, notes } = planArtifacts(artifacts, maxArtifactBytes, maxRunBytes);
     if (keep.length === 0) return { stored: [], notes };
+    // The coordinator finds a run's artifacts by the region its id starts with (checks/keys.ts).
+    if (regionOfRunId(owner.runId) !== owner.region) return { stored: [], notes: [...notes, `artifacts not stored: run id ${owner.runId} is not of region ${owner.region}`] };
     if (minIntervalSeconds > 0) {
-      const gate = await redis.set(artifactGateKey(prefix, owner.checkId, owner.region), owner.runId, 'EX', minIntervalSeconds, 'NX');
+      const gate = await redis.set(artifactGateKey(prefix, owner.region, owner.checkId), owner.runId, 'EX', minIntervalSeconds, 'NX');
       if (gate !== 'OK') return { stored: [], notes: [...notes, `artifacts not stored: this check stored some in ${owner.region} less than ${minIntervalSeconds}s ago`] };
     }
     const bytes = keep.reduce((sum, a) => sum + a.data.byteLength, 0);
-    const hourKey = artifactBytesKey(prefix, Math.floor(Date.now() / 3_600_000));
+    const hourKey = artifactBytesKey(prefix, owner.region, Math.floor(Date.now() / 3_600_000));
     const used = await redis.incrby(hourKey, bytes);
     await redis.expire(hourKey, 7_200);
     if (used > maxBytesPerHour) {
@@ -60,13 +62,13 @@ export function createRedisArtifactSink(redis: Redis, options: RedisArtifactSink
     const multi = redis.multi();
     const stored: ArtifactRef[] = [];
     for (const artifact of keep) {
-      const key = artifactKey(prefix, owner.runId, artifact.name);
+      const key = artifactKey(prefix, owner.region, owner.runId, artifact.name);
       multi.hset(key, { data: artifact.data, contentType: artifact.contentType, bytes: String(artifact.data.byteLength), createdAt: String(createdAt) });
       multi.expire(key, ttlSeconds);
-      multi.sadd(artifactIndexKey(prefix, owner.runId), artifact.name);
+      multi.sadd(artifactIndexKey(prefix, owner.region, owner.runId), artifact.name);
       stored.push({ name: artifact.name, key, bytes: artifact.data.byteLength, contentType: artifact.contentType });
     }
-    multi.expire(artifactIndexKey(prefix, owner.runId), ttlSeconds);
+    multi.expire(artifactIndexKey(prefix, owner.region, owner.runId), ttlSeconds);
     const replies = await multi.exec();
     const failed = replies?.find(([error]) => error !== null)?.[0];
     if (!replies || failed) throw new Error(`redis refused the artifacts: ${failed?.message ?? 'transaction aborted'}`);

@@ -8,6 +8,7 @@ import { describeZodError } from '../../lib/zod-problems.ts';
 import type { Redis } from 'ioredis';
 import { CANARY_STALL_FACTOR, CanaryAnswer, CanaryJob, SCHEMA_VERSION } from '../../checks/contract.ts';
 import { canaryAnswerKey } from '../../checks/keys.ts';
+import type { JobVerifier } from '../../checks/signing.ts';
 import { withTimeout } from '../../lib/bounded.ts';
 import { CodedError } from '../../lib/errors.ts';
 
@@ -17,8 +18,8 @@ export interface CanaryOutcome {
   slot: number;
 }
 
-/** Why a canary could not be answered: the payload is unusable, or Redis did not take the answer. */
-export type CanaryErrorCode = 'INVALID_JOB' | 'CANARY_WRITE_FAILED';
+/** Why a canary could not be answered: the payload is unusable, not signed by a coordinator, or Redis did not take the answer. */
+export type CanaryErrorCode = 'INVALID_JOB' | 'INVALID_JOB_SIGNATURE' | 'CANARY_WRITE_FAILED';
 
 /**
  * A canary the agent cannot answer. The message starts with the code, because BullMQ keeps only the
@@ -35,6 +36,8 @@ export interface CanaryResponderOptions {
   prefix: string;
   region: string;
   agentId: string;
+  /** Checks that a coordinator signed the canary. */
+  verifier: JobVerifier;
   /** Bound on the answer's write, so a canary never holds a worker slot through an outage. @defaultValue 1500 */
   writeTimeoutMs?: number;
   now?: () => number;
@@ -42,8 +45,9 @@ export interface CanaryResponderOptions {
 
 export interface CanaryResponder {
   /**
-   * Validates `data` as a canary for this agent's region and records the answer. Rejects with a
-   * {@link CanaryError}: `INVALID_JOB` (the caller must not retry) or `CANARY_WRITE_FAILED`.
+   * Validates `data` as a canary for this agent's region, signed by a coordinator, and records the
+   * answer. Rejects with a {@link CanaryError}: `INVALID_JOB` or `INVALID_JOB_SIGNATURE` (the caller must
+   * not retry) or `CANARY_WRITE_FAILED`.
    */
   answer(data: unknown): Promise<CanaryOutcome>;
 }
@@ -60,6 +64,9 @@ export function createCanaryResponder(options: CanaryResponderOptions): CanaryRe
       const canary = parsed.data;
       if (canary.region !== region) {
         throw new CanaryError('INVALID_JOB', `region: canary is for region ${JSON.stringify(canary.region)} but this agent serves ${JSON.stringify(region)}`);
+      }
+      if (!options.verifier.verifyCanary({ region, slot: canary.slot, intervalMs: canary.intervalMs }, canary.signature)) {
+        throw new CanaryError('INVALID_JOB_SIGNATURE', 'the canary is not signed by a coordinator of this installation');
       }
       const answer = CanaryAnswer.parse({ schemaVersion: SCHEMA_VERSION, region, agentId, slot: canary.slot, at: now() });
       try {

@@ -1,12 +1,14 @@
 /**
  * The BullMQ worker that consumes this region's queue (`checks.<region>`) and turns each job into one
- * published result: validate the payload → run the check type's runner under a deadline → build and
- * validate the result → publish (or spool). A bad job fails without retry (`UnrecoverableError`) and
- * never takes the agent down. Runners come from a table given by the caller, so tests and future
+ * published result: validate the payload and its coordinator's signature (validate.ts) → skip it if its
+ * slot has expired → run the check type's runner under a deadline → build and validate the result,
+ * carrying the signed slot → publish (or spool). A bad or unsigned job fails without retry
+ * (`UnrecoverableError`), is counted and logged, runs nothing, and never takes the agent down. Runners come from a table given by the caller, so tests and future
  * check types plug in without touching this file. Canary jobs (`CANARY_JOB_NAME`) skip all of that:
  * they are told apart by name and answered at once (jobs/canary.ts), so they prove the queue is consumed.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { CANARY_JOB_NAME, type CheckDefinition, type RunResult } from '../../checks/contract.ts';
 import { checkQueueName } from '../../checks/keys.ts';
 import { CanaryError, type CanaryOutcome, type CanaryResponder } from './canary.ts';
@@ -19,16 +21,23 @@ import type { PublishOutcome, ResultPublisher } from '../results/publisher.ts';
 import { validResult, type ResultMeta } from '../results/result.ts';
 import { agentErrorReport, executeRun, runCancelled } from '../runs/execute.ts';
 import type { RunReport, Runner, RunnerTable } from '../runners/types.ts';
-import { scheduledAtOf } from './schedule.ts';
+import type { JobVerifier } from '../../checks/signing.ts';
+import type { Clock } from '../../lib/clock.ts';
 
 /** What a completed check job returns (stored by BullMQ as the job's return value). */
 export interface CheckJobOutcome {
-  outcome: RunResult['outcome'];
-  published: PublishOutcome;
+  outcome: RunResult['outcome'] | 'skipped';
+  published: PublishOutcome | 'not published';
 }
 
 export interface CheckWorkerOptions {
-  config: Pick<AgentConfig, 'region' | 'prefix' | 'concurrency' | 'agentId' | 'redisUrl'>;
+  config: Pick<AgentConfig, 'region' | 'prefix' | 'concurrency' | 'agentId'>;
+  /** The BullMQ worker's connection (it duplicates it for its blocking reads). */
+  connection: Redis;
+  /** Checks that coordinators signed each job. */
+  verifier: JobVerifier;
+  /** Redis time: when a run starts and whether its slot expired, whatever this machine's clock says. */
+  clock: Clock;
   runners: RunnerTable;
   publisher: Pick<ResultPublisher, 'publish'>;
   metrics: AgentMetrics;
@@ -75,32 +84,33 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
 
   const processor = async (job: Job, _token?: string, bullSignal?: AbortSignal): Promise<CheckJobOutcome | CanaryOutcome> => {
     if (job.name === CANARY_JOB_NAME) return answerCanary(job);
-    const parsed = parseCheckJob(job.data, config.region);
+    const parsed = parseCheckJob(job.data, config.region, options.verifier);
     if (!parsed.ok) {
-      metrics.invalidJobs.inc();
-      let published: PublishOutcome | 'not reported' = 'not reported';
-      if (parsed.identity) {
-        const { identity } = parsed;
-        const now = Date.now();
-        const meta: ResultMeta = {
-          checkId: identity.checkId, checkVersion: identity.checkVersion, region: config.region, agentId: config.agentId,
-          trigger: identity.trigger, scheduledAt: scheduledAtOf(job, identity.scheduledAt),
-        };
-        const built = validResult(meta, agentErrorReport(now, now, 'INVALID_JOB', `invalid job: ${parsed.message}`));
-        if ('result' in built) published = await publisher.publish(built.result);
-      }
-      logger.warn('job.invalid', { jobId: job.id, problems: parsed.message, result: published });
-      throw new UnrecoverableError(`INVALID_JOB: ${parsed.message}`);
+      // Nothing is reported: a result needs a slot a coordinator signed, which this job does not prove.
+      (parsed.code === 'INVALID_JOB_SIGNATURE' ? metrics.invalidSignatures : metrics.invalidJobs).inc();
+      logger.warn(parsed.code === 'INVALID_JOB_SIGNATURE' ? 'job.invalid_signature' : 'job.invalid', { jobId: job.id, code: parsed.code, problems: parsed.message });
+      throw new UnrecoverableError(`${parsed.code}: ${parsed.message}`);
     }
 
     const { job: checkJob } = parsed;
     const definition = checkJob.check;
+    // Runners time runs by this machine's clock; the result reports them in Redis time, as the slot is.
+    const offsetMs = options.clock.now() - Date.now();
+    const startedAt = Date.now();
+    if (startedAt + offsetMs > checkJob.expiresAt) {
+      // Taken too late (agents away, a backlog, a run taken over from an agent that died): probing the
+      // target now would answer a long-past slot, so the slot is left without a result.
+      metrics.runsSkipped.inc({ reason: 'late' });
+      logger.info('run.skipped_late', { jobId: job.id, checkId: definition.id, lateMs: startedAt + offsetMs - checkJob.scheduledAt });
+      return { outcome: 'skipped', published: 'not published' };
+    }
     const meta: ResultMeta = {
       checkId: definition.id, checkVersion: checkJob.checkVersion, region: config.region, agentId: config.agentId,
-      trigger: checkJob.trigger, scheduledAt: scheduledAtOf(job, checkJob.scheduledAt),
+      trigger: checkJob.trigger, scheduledAt: checkJob.scheduledAt,
+      slot: { expiresAt: checkJob.expiresAt, definitionDigest: checkJob.definitionDigest, signature: checkJob.signature },
     };
-    const startedAt = Date.now();
-    const report = await runOnce(definition, startedAt, bullSignal, job.id);
+    const local = await runOnce(definition, startedAt, bullSignal, job.id);
+    const report = { ...local, startedAt: local.startedAt + offsetMs, endedAt: local.endedAt + offsetMs };
 
     const built = validResult(meta, report);
     if ('problems' in built) {
@@ -127,8 +137,8 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
     try {
       return await options.canary.answer(job.data);
     } catch (error) {
-      if (error instanceof CanaryError && error.code === 'INVALID_JOB') {
-        metrics.invalidJobs.inc();
+      if (error instanceof CanaryError && (error.code === 'INVALID_JOB' || error.code === 'INVALID_JOB_SIGNATURE')) {
+        (error.code === 'INVALID_JOB_SIGNATURE' ? metrics.invalidSignatures : metrics.invalidJobs).inc();
         logger.warn('canary.invalid', { jobId: job.id, problems: error.message });
         throw new UnrecoverableError(error.message);
       }
@@ -162,7 +172,7 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
   }
 
   const worker = new Worker(checkQueueName(config.region), processor, {
-    connection: { url: config.redisUrl, maxRetriesPerRequest: null },
+    connection: options.connection,
     prefix: config.prefix,
     concurrency: config.concurrency,
     name: config.agentId,

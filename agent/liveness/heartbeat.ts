@@ -39,7 +39,7 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
   const { redis, prefix, identity, logger } = options;
   const intervalMs = options.intervalMs ?? HEARTBEAT_INTERVAL_MS;
   const ttlMs = options.ttlMs ?? HEARTBEAT_TTL_MS;
-  const key = heartbeatKey(prefix, identity.agentId);
+  const key = heartbeatKey(prefix, identity.region, identity.agentId);
   let failing = false;
   let stopped = false;
   let current: Promise<boolean> = Promise.resolve(true);
@@ -49,7 +49,7 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
     try {
       if (redis.status !== 'ready') throw new Error(`redis connection is ${redis.status}`);
       const replies = await withTimeout(
-        redis.multi().set(key, JSON.stringify(heartbeat), 'PX', ttlMs).sadd(agentIndexKey(prefix), identity.agentId).exec(),
+        redis.multi().set(key, JSON.stringify(heartbeat), 'PX', ttlMs).sadd(agentIndexKey(prefix, identity.region), identity.agentId).exec(),
         COMMAND_TIMEOUT_MS, 'heartbeat write',
       );
       const failed = replies?.find(([error]) => error);

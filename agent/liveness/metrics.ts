@@ -20,6 +20,8 @@ export interface AgentMetrics {
   resultsSpooledDropped: Counter;
   /** `lookout_agent_invalid_jobs_total` */
   invalidJobs: Counter;
+  invalidSignatures: Counter;
+  runsSkipped: Counter<'reason'>;
 }
 
 /** Identity (region, agent) is left to Prometheus target labels, as for any other exporter. */
@@ -47,5 +49,7 @@ export function createAgentMetrics(): AgentMetrics {
       name: 'lookout_agent_results_spooled_dropped_total', help: 'Results dropped because the in-memory spool was full.', registers,
     }),
     invalidJobs: new Counter({ name: 'lookout_agent_invalid_jobs_total', help: 'Jobs rejected because their payload was invalid.', registers }),
+    invalidSignatures: new Counter({ name: 'lookout_agent_invalid_job_signatures_total', help: 'Jobs refused (INVALID_JOB_SIGNATURE) because no coordinator signed them as they are, or they are for another region.', registers }),
+    runsSkipped: new Counter({ name: 'lookout_agent_runs_skipped_total', help: 'Runs not started, by reason (late: taken after their slot expired).', labelNames: ['reason'], registers }),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * Publishes run results to the shared {@link RESULTS_QUEUE}. Redis being away must neither lose a
+ * Publishes run results to the region's results queue (`results.<region>`, the only one an agent's
+ * Redis role may write). Redis being away must neither lose a
  * result nor stall a worker slot: a result that cannot be written within a short bound goes to a
  * bounded in-memory {@link Spool}, flushed in order when Redis is back. Every result job has a
  * deterministic id ({@link resultJobId}), so a write that timed out here but reached Redis later and
@@ -8,11 +9,11 @@
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type RunResult } from '../../checks/contract.ts';
-import { RESULTS_QUEUE } from '../../checks/keys.ts';
+import { resultsQueueName } from '../../checks/keys.ts';
 import { withTimeout } from '../../lib/bounded.ts';
 import { throttledErrorLog, type Logger } from '../../lib/log.ts';
 import type { AgentMetrics } from '../liveness/metrics.ts';
-import { resultJobId } from '../jobs/schedule.ts';
+import { resultJobId } from './result-id.ts';
 import { Spool } from './spool.ts';
 
 /** Name of every job on the results queue. */
@@ -30,6 +31,8 @@ export interface ResultPublisherOptions {
   /** Shared connection (BullMQ does not close a connection it was given). */
   redis: Redis;
   prefix: string;
+  /** The agent's region: its results go to `results.<region>`. */
+  region: string;
   logger: Logger;
   metrics: Pick<AgentMetrics, 'resultsSpooled' | 'resultsSpooledDropped'>;
   /** Results kept while Redis is away; the oldest are dropped beyond it. @defaultValue 10000 */
@@ -62,7 +65,7 @@ export class ResultPublisher {
     this.#metrics = options.metrics;
     this.#timeoutMs = options.publishTimeoutMs ?? 2_000;
     this.#spool = new Spool(options.spoolCapacity ?? 10_000);
-    this.#queue = new Queue(RESULTS_QUEUE, { connection: options.redis, prefix: options.prefix, defaultJobOptions: RESULT_JOB_OPTIONS });
+    this.#queue = new Queue(resultsQueueName(options.region), { connection: options.redis, prefix: options.prefix, defaultJobOptions: RESULT_JOB_OPTIONS });
     const logQueueError = throttledErrorLog(this.#logger, 'results_queue.error');
     this.#queue.on('error', (error) => logQueueError(error));
     this.#redis.on('ready', this.#onReady);

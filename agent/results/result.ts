@@ -5,7 +5,7 @@
  * so the coordinator still hears about the slot and the target is never blamed.
  */
 import { describeZodError } from '../../lib/zod-problems.ts';
-import { RunResult, SCHEMA_VERSION, type RunTrigger } from '../../checks/contract.ts';
+import { RunResult, SCHEMA_VERSION, type RunTrigger, type SlotProof } from '../../checks/contract.ts';
 import type { RunReport } from '../runners/types.ts';
 import { agentErrorReport } from '../runs/execute.ts';
 
@@ -17,6 +17,8 @@ export interface ResultMeta {
   agentId: string;
   trigger: RunTrigger;
   scheduledAt: number;
+  /** The signed slot the run answers, copied from its job; null for local runs. */
+  slot: SlotProof | null;
 }
 
 export function buildRunResult(meta: ResultMeta, report: RunReport): RunResult {
@@ -37,6 +39,7 @@ export function buildRunResult(meta: ResultMeta, report: RunReport): RunResult {
     statusCode: report.statusCode,
     responseBytes: report.responseBytes,
     ...(report.browser !== undefined ? { browser: report.browser } : {}),
+    slot: meta.slot,
   };
 }
 

@@ -63,7 +63,7 @@ export async function runCheckOnce(check: LoadedCheck | CheckDefinition, options
   try {
     const runner = runners[definition.type] as Runner<CheckDefinition>;
     const { report } = await executeRun({ runner, definition, region, agentId: 'local', startedAt, controller, graceMs: options.graceMs ?? 1_000 });
-    const built = validResult({ checkId: definition.id, checkVersion: 1, region, agentId: 'local', trigger: 'manual', scheduledAt: startedAt }, report);
+    const built = validResult({ checkId: definition.id, checkVersion: 1, region, agentId: 'local', trigger: 'manual', scheduledAt: startedAt, slot: null }, report);
     if ('problems' in built) throw new Error(`cannot build a valid result: ${built.problems.join('; ')}`);
     return built.result;
   } finally {

@@ -5,7 +5,7 @@
 import { CheckJob, HttpCheckDefinition, RunResult, SCHEMA_VERSION, type RunTrigger } from '../../checks/contract.ts';
 
 /** The BullMQ job id an agent gives a result. */
-export { resultJobId } from '../../agent/jobs/schedule.ts';
+export { resultJobId } from '../../agent/results/result-id.ts';
 
 /** An HTTP check definition with the contract's defaults applied. */
 export function httpCheck(fields: { id: string; url: string; regions: string[]; frequencyMs?: number; timeoutMs?: number } & Record<string, unknown>): HttpCheckDefinition {

@@ -31,13 +31,12 @@
  * {@link Delivery.retryDeadLetter} (or `GET /api/alerts/dead-letters`, `POST .../:id/retry`).
  */
 import { Queue, type ConnectionOptions } from 'bullmq';
-import type { RedisOptions } from 'ioredis';
 import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { Agent } from 'undici';
 import { ALERTS_QUEUE, DEFAULT_PREFIX } from '../../checks/keys.ts';
 import { settlesWithin } from '../../lib/bounded.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { connectRedis, MAX_RECONNECT_DELAY_MS } from '../../lib/redis.ts';
+import { connectionSettings, connectRedis, targetOptions, type RedisTarget } from '../../lib/redis.ts';
 import type { AlertEvent } from '../events/events.ts';
 import type { AnyAlertEvent } from '../events/view.ts';
 import { readCheckTags } from '../registry/store.ts';
@@ -61,8 +60,8 @@ const DAY_S = 86_400;
 const CANCEL_GRACE_MS = 2_000;
 
 export interface DeliveryOptions {
-  /** Redis: a `redis://` URL or ioredis options. BullMQ sets `maxRetriesPerRequest: null` for the worker itself. */
-  connection: string | RedisOptions;
+  /** Redis: a `redis://` / `rediss://` URL, or a target with TLS files (lib/redis.ts `RedisTarget`). */
+  connection: string | RedisTarget;
   /**
    * BullMQ key prefix; use a `{hash tag}` such as `{lookout}` on Redis Cluster.
    * @defaultValue 'lookout'
@@ -161,11 +160,9 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   const counter = deliveriesCounter(options.registry);
   const stopGraceMs = options.stopGraceMs ?? 5_000;
 
-  // BullMQ's option type is a looser copy of ioredis's (it has `retryStrategy` without `null`); its
-  // connections get the same bounded reconnect back-off as every other Lookout connection.
-  const bullConnection = (typeof options.connection === 'string'
-    ? { url: options.connection, retryStrategy: reconnectDelay }
-    : { retryStrategy: reconnectDelay, ...options.connection }) as ConnectionOptions;
+  // BullMQ's connections get the same settings as every other Lookout connection (lib/redis.ts). Its
+  // option type is a looser copy of ioredis's (it has `retryStrategy` without `null`).
+  const bullConnection = { ...targetOptions(options.connection), ...connectionSettings({ name: 'lookout-delivery-bullmq', blocking: true }) } as ConnectionOptions;
   const queue = new Queue<DeliveryJobData, DeliveryResult, string>(ALERTS_QUEUE, { connection: bullConnection, prefix });
   queue.on('error', (error) => log.error('delivery.queue_error', { error }));
   const redis = connectRedis(options.connection, { name: 'lookout-delivery', logger: log });
@@ -228,8 +225,6 @@ export function createDelivery(options: DeliveryOptions): Delivery {
     retryDeadLetter: (deliveryId) => retryDeadLetter(queue as unknown as Queue, deliveryId),
   };
 }
-
-const reconnectDelay = (times: number): number => Math.min(200 * times, MAX_RECONNECT_DELAY_MS);
 
 /** The channels and routes of the options, validated; every problem at once in a {@link DeliveryError}. */
 function validateChannels(options: Pick<DeliveryOptions, 'channels' | 'routes'>): { channels: ChannelConfig[]; routes: Routes } {

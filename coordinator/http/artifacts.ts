@@ -11,7 +11,7 @@
 import { read, type Route } from './route.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
-import { artifactIndexKey, artifactKey } from '../../checks/keys.ts';
+import { artifactIndexKey, artifactKey, regionOfRunId } from '../../checks/keys.ts';
 import { HttpError, sendJson } from './json.ts';
 
 export interface ArtifactReaderOptions {
@@ -32,7 +32,9 @@ export interface ArtifactInfo {
   createdAt: number;
 }
 
-const RUN_ID = /^[A-Za-z0-9_-]{1,100}$/;
+/** `<region>.<random>` (checks/keys.ts `regionOfRunId`): the region names where the artifacts are. */
+const RUN_ID = /^[a-z0-9][a-z0-9-]{0,31}\.[A-Za-z0-9_-]{1,64}$/;
+const regionOf = (runId: string): string => regionOfRunId(runId) ?? '';
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const MiB = 1024 * 1024;
 
@@ -50,7 +52,7 @@ export function createArtifactReader(redis: Redis, options: ArtifactReaderOption
   let inFlight = 0;
 
   async function info(runId: string, name: string): Promise<ArtifactInfo | undefined> {
-    const [contentType, bytes, createdAt] = await redis.hmget(artifactKey(options.prefix, runId, name), 'contentType', 'bytes', 'createdAt');
+    const [contentType, bytes, createdAt] = await redis.hmget(artifactKey(options.prefix, regionOf(runId), runId, name), 'contentType', 'bytes', 'createdAt');
     if (contentType == null || bytes == null || createdAt == null) return undefined;
     const parsed = { name, contentType, bytes: Number(bytes), createdAt: Number(createdAt) };
     return Number.isFinite(parsed.bytes) && Number.isFinite(parsed.createdAt) ? parsed : undefined;
@@ -59,7 +61,7 @@ export function createArtifactReader(redis: Redis, options: ArtifactReaderOption
   return {
     async list(runId) {
       validate(runId);
-      const names = (await redis.smembers(artifactIndexKey(options.prefix, runId))).filter((n) => NAME.test(n)).sort();
+      const names = (await redis.smembers(artifactIndexKey(options.prefix, regionOf(runId), runId))).filter((n) => NAME.test(n)).sort();
       const found = await Promise.all(names.map((name) => info(runId, name)));
       return found.filter((a): a is ArtifactInfo => a !== undefined && now() - a.createdAt <= maxAgeMs);
     },
@@ -72,7 +74,7 @@ export function createArtifactReader(redis: Redis, options: ArtifactReaderOption
       if (inFlight + meta.bytes > budget) throw new HttpError(503, 'ARTIFACT_BUDGET_SPENT', 'too many artifact bytes are being served right now; retry shortly');
       inFlight += meta.bytes;
       try {
-        const data = await redis.hgetBuffer(artifactKey(options.prefix, runId, name), 'data');
+        const data = await redis.hgetBuffer(artifactKey(options.prefix, regionOf(runId), runId, name), 'data');
         if (!data) throw new HttpError(404, 'ARTIFACT_NOT_FOUND', `run ${runId} has no artifact "${name}" (it may have expired)`);
         // The stored size is what the agent said; the data is what counts.
         if (data.byteLength > maxBytes) throw new HttpError(413, 'ARTIFACT_TOO_LARGE', `artifact "${name}" is ${data.byteLength} bytes; the limit is ${maxBytes}`);

@@ -7,12 +7,12 @@
  */
 import type { Redis } from 'ioredis';
 import type { Heartbeat } from '../../checks/contract.ts';
-import { agentIndexKey, agentStateKey, heartbeatKey, outboxKey } from '../../checks/keys.ts';
+import { agentIndexKey, agentStateKey, heartbeatKey, knownRegionsKey, outboxKey } from '../../checks/keys.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { ProbeAlertEvent } from '../events/events.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { TransactionRunner } from '../platform/transaction.ts';
-import { decideAgent, parseHeartbeat, parseStoredAgent } from './agents.ts';
+import { decideAgent, parseHeartbeat, parseStoredAgent, type StoredAgent } from './agents.ts';
 
 export interface AgentSweepContext {
   redis: Redis;
@@ -33,37 +33,62 @@ export interface AgentSweep {
   events: ProbeAlertEvent[];
 }
 
-/** Decides every known agent; writes (and emits) only where something changes. */
+/** One agent as the coordinators see it: its region, id, live heartbeat (or none) and remembered state. */
+export interface AgentReading {
+  region: string;
+  agentId: string;
+  /** The raw heartbeat value, when the key exists (a value that is not a valid heartbeat counts as absent). */
+  rawHeartbeat: string | null;
+  heartbeat: Heartbeat | null;
+  stored: StoredAgent | null;
+}
+
+/** Every agent of `regions` (each region's index), with heartbeats and states: two round trips. */
+export async function readAgents(redis: Redis, prefix: string, regions: readonly string[]): Promise<AgentReading[]> {
+  if (regions.length === 0) return [];
+  const indexes = await redis.pipeline(regions.map((region) => ['smembers', agentIndexKey(prefix, region)])).exec() ?? [];
+  const agents = regions.flatMap((region, i) => ((indexes[i]?.[1] as string[] | undefined) ?? []).sort().map((agentId) => ({ region, agentId })));
+  if (agents.length === 0) return [];
+  const pipeline = redis.pipeline();
+  for (const { region, agentId } of agents) pipeline.get(heartbeatKey(prefix, region, agentId)).get(agentStateKey(prefix, region, agentId));
+  const replies = (await pipeline.exec()) ?? [];
+  return agents.map(({ region, agentId }, i) => {
+    const rawHeartbeat = (replies[2 * i]?.[1] as string | null) ?? null;
+    return {
+      region, agentId, rawHeartbeat,
+      heartbeat: parseHeartbeat(rawHeartbeat, { region, agentId }),
+      stored: parseStoredAgent((replies[2 * i + 1]?.[1] as string | null) ?? null),
+    };
+  });
+}
+
+/** The regions the coordinators watch (checks/keys.ts `knownRegionsKey`). */
+export const knownRegions = async (redis: Redis, prefix: string): Promise<string[]> => (await redis.smembers(knownRegionsKey(prefix))).sort();
+
+/** Decides every agent of every known region; writes (and emits) only where something changes. */
 export async function sweepAgents(ctx: AgentSweepContext): Promise<AgentSweep> {
-const { redis, prefix, tx, retentionMs } = ctx;
-  const agentIds = await redis.smembers(agentIndexKey(prefix));
+  const { redis, prefix, tx, retentionMs } = ctx;
   const liveRegions = new Set<string>();
   const liveAgents = new Map<string, string[]>();
   const events: ProbeAlertEvent[] = [];
-  if (agentIds.length === 0) return { liveRegions, liveAgents, events };
-
-  const pipeline = redis.pipeline();
-  for (const id of agentIds) pipeline.get(heartbeatKey(prefix, id)).get(agentStateKey(prefix, id));
-  const replies = (await pipeline.exec()) ?? [];
-  for (let i = 0; i < agentIds.length; i++) {
-    const agentId = agentIds[i]!;
-    const heartbeat = parseLoggedHeartbeat(ctx, agentId, replies[2 * i]?.[1] as string | null);
-    const stored = parseStoredAgent(replies[2 * i + 1]?.[1] as string | null);
-    if (heartbeat) {
-      liveRegions.add(heartbeat.region);
-      liveAgents.set(heartbeat.region, [...(liveAgents.get(heartbeat.region) ?? []), agentId]);
+  for (const reading of await readAgents(redis, prefix, await knownRegions(redis, prefix))) {
+    const { region, agentId } = reading;
+    if (reading.rawHeartbeat !== null && reading.heartbeat === null) ctx.logger.warn('agent.invalid_heartbeat', { region, agentId });
+    if (reading.heartbeat) {
+      liveRegions.add(region);
+      liveAgents.set(region, [...(liveAgents.get(region) ?? []), agentId]);
     }
-    if (decideAgent(agentId, stored, heartbeat, ctx.now(), retentionMs).kind === 'none') continue;
+    if (decideAgent(agentId, reading.stored, reading.heartbeat, ctx.now(), retentionMs).kind === 'none') continue;
 
     // Something changes: decide again under WATCH, from a fresh read.
-    const stateKey = agentStateKey(prefix, agentId);
-    const hbKey = heartbeatKey(prefix, agentId);
+    const stateKey = agentStateKey(prefix, region, agentId);
+    const hbKey = heartbeatKey(prefix, region, agentId);
     const event = await tx.run([stateKey, hbKey], async (conn) => {
       const [rawHb, rawStored] = await Promise.all([conn.get(hbKey), conn.get(stateKey)]);
-      const decision = decideAgent(agentId, parseStoredAgent(rawStored), parseLoggedHeartbeat(ctx, agentId, rawHb), ctx.now(), retentionMs);
+      const decision = decideAgent(agentId, parseStoredAgent(rawStored), parseHeartbeat(rawHb, { region, agentId }), ctx.now(), retentionMs);
       if (decision.kind === 'none') return { result: null };
       if (decision.kind === 'forget') {
-        return { result: null, write: (multi) => { multi.del(stateKey); multi.srem(agentIndexKey(prefix), agentId); } };
+        return { result: null, write: (multi) => { multi.del(stateKey); multi.srem(agentIndexKey(prefix, region), agentId); } };
       }
       return {
         result: decision.event,
@@ -76,15 +101,8 @@ const { redis, prefix, tx, retentionMs } = ctx;
     if (event) {
       events.push(event);
       ctx.metrics.probeEvents.inc({ type: event.type });
-      ctx.logger.info('agent.event', { eventId: event.id, type: event.type, agentId, region: event.agent.region });
+      ctx.logger.info('agent.event', { eventId: event.id, type: event.type, agentId, region });
     }
   }
   return { liveRegions, liveAgents, events };
-}
-
-/** A heartbeat that does not match the contract counts as absent (and is logged). */
-function parseLoggedHeartbeat(ctx: AgentSweepContext, agentId: string, raw: string | null): Heartbeat | null {
-  const heartbeat = parseHeartbeat(raw);
-  if (raw !== null && heartbeat === null) ctx.logger.warn('agent.invalid_heartbeat', { agentId });
-  return heartbeat;
 }

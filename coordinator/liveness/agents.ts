@@ -57,11 +57,18 @@ function probeEvent(type: ProbeAlertEvent['type'], agentId: string, region: stri
 }
 
 /** Parses a stored heartbeat or agent record; null for anything missing or not matching the contract. */
-export function parseHeartbeat(raw: string | null): Heartbeat | null {
+/**
+ * A heartbeat read from `agents.<region>:hb:<agentId>`, valid only if it matches the contract and names
+ * the agent and region of its key: agents write their own region's namespace, and a heartbeat there
+ * must not speak for another agent or region.
+ */
+export function parseHeartbeat(raw: string | null, where?: { region: string; agentId: string }): Heartbeat | null {
   if (raw === null) return null;
   try {
     const parsed = Heartbeat.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : null;
+    if (!parsed.success) return null;
+    if (where && (parsed.data.region !== where.region || parsed.data.agentId !== where.agentId)) return null;
+    return parsed.data;
   } catch {
     return null;
   }

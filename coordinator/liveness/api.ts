@@ -5,11 +5,9 @@
  *                   each region's canary status (last answer, stalled or not)
  */
 import type { Redis } from 'ioredis';
-import { agentIndexKey, heartbeatKey } from '../../checks/keys.ts';
-import { agentStateKey } from '../../checks/keys.ts';
 import { sendJson } from '../http/json.ts';
 import { read, type Route } from '../http/route.ts';
-import { parseHeartbeat, parseStoredAgent } from './agents.ts';
+import { knownRegions, readAgents } from './agent-store.ts';
 import { readCanaryStatus } from './canary-store.ts';
 
 export function livenessRoutes(deps: { redis: Redis; prefix: string }): Route[] {
@@ -17,16 +15,9 @@ export function livenessRoutes(deps: { redis: Redis; prefix: string }): Route[] 
 }
 
 async function listAgents(deps: { redis: Redis; prefix: string }) {
-  const ids = (await deps.redis.smembers(agentIndexKey(deps.prefix))).sort();
-  const pipeline = deps.redis.pipeline();
-  for (const id of ids) pipeline.get(heartbeatKey(deps.prefix, id)).get(agentStateKey(deps.prefix, id));
-  const replies = ids.length > 0 ? (await pipeline.exec()) ?? [] : [];
   const byRegion = new Map<string, unknown[]>();
-  ids.forEach((agentId, i) => {
-    const heartbeat = parseHeartbeat((replies[2 * i]?.[1] as string | null) ?? null);
-    const stored = parseStoredAgent((replies[2 * i + 1]?.[1] as string | null) ?? null);
+  for (const { region, agentId, heartbeat, stored } of await readAgents(deps.redis, deps.prefix, await knownRegions(deps.redis, deps.prefix))) {
     const known = heartbeat ?? stored?.heartbeat ?? null;
-    const region = heartbeat?.region ?? stored?.region ?? 'unknown';
     const list = byRegion.get(region) ?? [];
     list.push({
       agentId, region, status: heartbeat ? 'online' : 'offline',
@@ -36,7 +27,7 @@ async function listAgents(deps: { redis: Redis; prefix: string }) {
       capabilities: known?.capabilities ?? [], startedAt: known?.startedAt ?? null,
     });
     byRegion.set(region, list);
-  });
+  }
   const canaries = await readCanaryStatus(deps.redis, deps.prefix, [...byRegion.keys()]);
   return {
     regions: [...byRegion.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([region, agents]) => ({

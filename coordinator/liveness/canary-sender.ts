@@ -12,6 +12,7 @@ import { CANARY_JOB_NAME, CanaryJob, SCHEMA_VERSION } from '../../checks/contrac
 import { canarySentKey } from '../../checks/keys.ts';
 import { describeZodError } from '../../lib/zod-problems.ts';
 import type { Logger } from '../../lib/log.ts';
+import type { JobSigner } from '../../checks/signing.ts';
 import { stallWindowMs, type CanarySent } from './canary.ts';
 
 /** Finished canaries are kept only a little: enough for a late coordinator's add of the same slot to find its job. */
@@ -33,8 +34,10 @@ export interface CanarySenderOptions {
   intervalMs: number;
   /** The queue of one region (the scheduler's, so that no extra connections are opened). */
   queueFor: (region: string) => Queue;
-  /** Regions to send to: those with checks or live agents. */
+  /** Regions to send to: the regions the coordinators watch that have live agents. */
   regions: () => Promise<Iterable<string>>;
+  /** Signs each canary: agents answer only canaries a coordinator signed. */
+  signer: JobSigner;
   logger: Logger;
   now?: () => number;
 }
@@ -91,7 +94,8 @@ export class CanarySender {
     const regions = [...new Set(await this.#o.regions())].sort();
     const sent: string[] = [];
     for (const region of regions) {
-      const parsed = CanaryJob.safeParse({ schemaVersion: SCHEMA_VERSION, kind: 'canary', region, slot, intervalMs, sentAt: now });
+      const signature = this.#o.signer.signCanary({ region, slot, intervalMs });
+      const parsed = CanaryJob.safeParse({ schemaVersion: SCHEMA_VERSION, kind: 'canary', region, slot, intervalMs, sentAt: now, signature });
       if (!parsed.success) {
         this.#o.logger.error('canary.invalid_job', { region, problems: describeZodError(parsed.error) });
         continue;

@@ -17,6 +17,9 @@ export interface CoordinatorMetrics {
   ingestDuration: Histogram;
   reconciles: Counter;
   schedulerChanges: Counter<'action'>;
+  runsIssued: Counter<'trigger'>;
+  runsNotIssued: Counter<'reason'>;
+  invalidSlots: Counter<'reason'>;
   transactionConflicts: Counter;
   outboxMoved: Counter;
   sweepDuration: Histogram;
@@ -44,7 +47,10 @@ export function createMetrics(countOpenIncidents: () => Promise<number>, registr
     }),
     ingestDuration: new Histogram({ name: 'lookout_ingest_duration_seconds', help: 'Time to ingest one run result.', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers }),
     reconciles: new Counter({ name: 'lookout_scheduler_reconciles_total', help: 'Scheduler reconciliations run.', registers }),
-    schedulerChanges: new Counter({ name: 'lookout_scheduler_changes_total', help: 'Job schedulers changed by reconciliation, by action (upserted, removed).', labelNames: ['action'], registers }),
+    schedulerChanges: new Counter({ name: 'lookout_scheduler_changes_total', help: 'Scheduled (check, region) pairs changed by reconciliation, by action (upserted, removed).', labelNames: ['action'], registers }),
+    runsIssued: new Counter({ name: 'lookout_runs_issued_total', help: 'Runs this coordinator added to region queues (slots it claimed), by trigger.', labelNames: ['trigger'], registers }),
+    runsNotIssued: new Counter({ name: 'lookout_runs_not_issued_total', help: 'Scheduled runs not issued, by reason (no_agent: the region had no live, consuming agent).', labelNames: ['reason'], registers }),
+    invalidSlots: new Counter({ name: 'lookout_results_refused_total', help: 'Results refused at ingest because of the slot they claim to answer, by reason (unsigned, bad_signature, expired_region_mismatch).', labelNames: ['reason'], registers }),
     transactionConflicts: new Counter({ name: 'lookout_transaction_conflicts_total', help: 'Optimistic transactions retried because another client changed a watched key.', registers }),
     outboxMoved: new Counter({ name: 'lookout_outbox_delivered_total', help: 'Alert events moved from the outbox to delivery.', registers }),
     sweepDuration: new Histogram({ name: 'lookout_sweep_duration_seconds', help: 'Time of one sweep of agents and verdicts.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),

@@ -1,9 +1,10 @@
 /**
- * Result ingest: a BullMQ worker on the results queue. Each result is validated against the contract
- * (an invalid one fails without retry and is logged with its problems; the process stays up), checked
- * against the registry (results of unknown checks or regions are counted and dropped), recorded once
+ * Result ingest: a BullMQ worker on each watched region's results queue (`results.<region>`). Each result
+ * is validated against the contract (an invalid one fails without retry and is logged with its problems;
+ * the process stays up), refused unless it answers a slot a coordinator signed for the queue's region
+ * ({@link refusalOf}; the region is the queue's, never the payload's), checked against the registry (results of unknown checks or regions are counted and dropped), recorded once
  * (dedupe on (check, region, scheduled slot, trigger), recent runs, rollups: recording.ts), then applied to
- * the check's verdicts and incident in one optimistic transaction (state-store.ts).
+ * the check's verdicts and incident in one optimistic transaction (detection/store.ts).
  *
  * The registry and maintenance look-ups use this process's cached copies, and the recording's own round
  * trip confirms their revisions are still current (recording.ts `recordRun`); when one is not, or
@@ -22,11 +23,12 @@ import { describeZodError } from '../../lib/zod-problems.ts';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { RunResult, type StoredCheck } from '../../checks/contract.ts';
-import { RESULTS_QUEUE } from '../../checks/keys.ts';
 import type { Transition } from '../detection/check-state.ts';
 import type { PlannedConfirmation } from '../detection/confirmation.ts';
 import type { Logger } from '../../lib/log.ts';
-import { registryRevisionKey, maintenanceRevisionKey } from '../../checks/keys.ts';
+import { maintenanceRevisionKey, registryRevisionKey, resultsQueueName } from '../../checks/keys.ts';
+import type { JobVerifier } from '../../checks/signing.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { CheckRegistry } from '../registry/store.ts';
@@ -44,6 +46,10 @@ export interface IngestContext {
   redis: Redis;
   prefix: string;
   registry: CheckRegistry;
+  /** Verifies the slot each result answers. */
+  verifier: JobVerifier;
+  /** Redis time. */
+  clock: Clock;
   store: CheckStateStore;
   metrics: CoordinatorMetrics;
   logger: Logger;
@@ -136,33 +142,52 @@ export async function ingestResult(ctx: IngestContext, result: RunResult): Promi
 }
 
 /**
- * How far in the future a result's times may be. An agent whose clock runs ahead would otherwise stamp
- * results that outrank every honest one (verdicts ignore results older than the newest applied), and
- * freeze its region's verdict until that time.
+ * How far in the future a result's times may be (Redis time, as agents report them). An agent whose
+ * clock is wrong reports in Redis time anyway (lib/clock.ts); this bounds a result that lies about it.
  */
 export const MAX_CLOCK_SKEW_MS = 60_000;
 
-/** Problems with a result's times relative to this coordinator's clock; pure. */
-export function clockProblems(result: Pick<RunResult, 'scheduledAt' | 'startedAt' | 'endedAt'>, now: number): string[] {
-  const problems: string[] = [];
-  for (const field of ['scheduledAt', 'startedAt', 'endedAt'] as const) {
+/** Why a result was refused before it was read for what it says (counted by reason). */
+export type SlotRefusal = 'region_mismatch' | 'unsigned' | 'bad_signature' | 'future';
+
+/**
+ * Whether a result answers a slot a coordinator issued for the region of the queue it came through, and
+ * is not from the future; pure. The region is the queue's, never the payload's: an agent can publish
+ * only into its own region's results queue.
+ */
+export function refusalOf(result: RunResult, queueRegion: string, verifier: JobVerifier, now: number): { reason: SlotRefusal; message: string } | null {
+  if (result.region !== queueRegion) {
+    return { reason: 'region_mismatch', message: `result.region: ${JSON.stringify(result.region)} came through the results queue of ${JSON.stringify(queueRegion)}` };
+  }
+  if (result.slot === null) return { reason: 'unsigned', message: 'result.slot: missing; a result must answer a slot a coordinator issued' };
+  const signed = verifier.verifyRun({
+    region: queueRegion, checkId: result.checkId, checkVersion: result.checkVersion, trigger: result.trigger,
+    scheduledAt: result.scheduledAt, expiresAt: result.slot.expiresAt, definitionDigest: result.slot.definitionDigest,
+  }, result.slot.signature);
+  if (!signed) return { reason: 'bad_signature', message: 'result.slot.signature: not a slot a coordinator of this installation issued' };
+  for (const field of ['startedAt', 'endedAt'] as const) {
     if (result[field] > now + MAX_CLOCK_SKEW_MS) {
-      problems.push(`result.${field}: ${new Date(result[field]).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 1000} s ahead of this coordinator's clock (agent clock skew?)`);
+      return { reason: 'future', message: `result.${field}: ${new Date(result[field]).toISOString()} is more than ${MAX_CLOCK_SKEW_MS / 1000} s ahead of Redis time` };
     }
   }
-  return problems;
+  return null;
 }
 
-/** Validates a job payload and ingests it; invalid payloads fail for good (no retry). */
-export async function processResultJob(ctx: IngestContext, job: Pick<Job, 'id' | 'data'>, now = Date.now()): Promise<IngestOutcome> {
+/** Validates a job payload of `region`'s results queue and ingests it; invalid payloads fail for good (no retry). */
+export async function processResultJob(ctx: IngestContext, region: string, job: Pick<Job, 'id' | 'data'>, now = ctx.clock.now()): Promise<IngestOutcome> {
   const started = performance.now();
   const parsed = RunResult.safeParse(job.data);
-  const skew = parsed.success ? clockProblems(parsed.data, now) : [];
-  if (!parsed.success || skew.length > 0) {
-    const problems = parsed.success ? skew : describeZodError(parsed.error, 'result');
+  if (!parsed.success) {
+    const problems = describeZodError(parsed.error, 'result');
     ctx.metrics.invalidResults.inc();
-    ctx.logger.error('ingest.invalid_result', { jobId: job.id, problems });
+    ctx.logger.error('ingest.invalid_result', { region, jobId: job.id, problems });
     throw new UnrecoverableError(`INVALID_RESULT: ${problems.join('; ')}`);
+  }
+  const refused = refusalOf(parsed.data, region, ctx.verifier, now);
+  if (refused) {
+    ctx.metrics.invalidSlots.inc({ reason: refused.reason });
+    ctx.logger.error('ingest.result_refused', { region, jobId: job.id, agentId: parsed.data.agentId, reason: refused.reason, problem: refused.message });
+    throw new UnrecoverableError(`INVALID_SLOT: ${refused.message}`);
   }
   try {
     return await ingestResult(ctx, parsed.data);
@@ -172,23 +197,58 @@ export async function processResultJob(ctx: IngestContext, job: Pick<Job, 'id' |
 }
 
 export interface IngestWorkerOptions {
-  /** A connection with `maxRetriesPerRequest: null` (BullMQ workers block on it). */
+  /** A connection with `maxRetriesPerRequest: null` (BullMQ workers block on it; each worker duplicates it). */
   connection: Redis;
+  /** Results processed at once per region. */
   concurrency: number;
 }
 
-/** Starts the results worker. */
-export function startIngestWorker(ctx: IngestContext, options: IngestWorkerOptions): Worker {
-  const worker = new Worker(RESULTS_QUEUE, (job) => processResultJob(ctx, job).then(() => undefined), {
-    connection: options.connection,
-    prefix: ctx.prefix,
-    concurrency: options.concurrency,
-    removeOnComplete: { count: 1_000 },
-    removeOnFail: { count: 5_000 },
-  });
-  worker.on('error', (error) => ctx.logger.warn('ingest.worker_error', { error }));
-  worker.on('failed', (job, error) => {
-    if (!(error instanceof UnrecoverableError)) ctx.logger.warn('ingest.failed', { jobId: job?.id, attempts: job?.attemptsMade, error });
-  });
-  return worker;
+/** The ingest workers: one per watched region's results queue, added and stopped as regions come and go. */
+export interface IngestWorkers {
+  /** Makes the set of consumed regions `regions` (starting and closing workers). */
+  setRegions(regions: Iterable<string>): Promise<void>;
+  regions(): string[];
+  /** Whether every worker runs. */
+  isRunning(): boolean;
+  /** Closes every worker; `force` does not wait for results in flight. */
+  close(force?: boolean): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export function startIngestWorkers(ctx: IngestContext, options: IngestWorkerOptions): IngestWorkers {
+  const workers = new Map<string, Worker>();
+  const start = (region: string): Worker => {
+    const worker = new Worker(resultsQueueName(region), (job) => processResultJob(ctx, region, job).then(() => undefined), {
+      connection: options.connection,
+      prefix: ctx.prefix,
+      concurrency: options.concurrency,
+      removeOnComplete: { count: 1_000 },
+      removeOnFail: { count: 5_000 },
+    });
+    worker.on('error', (error) => ctx.logger.warn('ingest.worker_error', { region, error }));
+    worker.on('failed', (job, error) => {
+      if (!(error instanceof UnrecoverableError)) ctx.logger.warn('ingest.failed', { region, jobId: job?.id, attempts: job?.attemptsMade, error });
+    });
+    return worker;
+  };
+  return {
+    async setRegions(regions) {
+      const wanted = new Set(regions);
+      for (const region of wanted) if (!workers.has(region)) workers.set(region, start(region));
+      const gone = [...workers.keys()].filter((region) => !wanted.has(region));
+      await Promise.all(gone.map(async (region) => {
+        const worker = workers.get(region)!;
+        workers.delete(region);
+        await worker.close().catch((error: unknown) => ctx.logger.warn('ingest.close_failed', { region, error }));
+      }));
+    },
+    regions: () => [...workers.keys()].sort(),
+    isRunning: () => [...workers.values()].every((worker) => worker.isRunning()),
+    async close(force = false) {
+      await Promise.all([...workers.values()].map((worker) => worker.close(force)));
+    },
+    async disconnect() {
+      await Promise.all([...workers.values()].map((worker) => worker.disconnect()));
+    },
+  };
 }

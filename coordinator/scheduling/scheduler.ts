@@ -1,254 +1,267 @@
 /**
- * Job schedulers: one BullMQ job scheduler per (check, region), id `${checkId}@${region}`, in the
- * region's queue `checks.<region>`, whose template is the full {@link CheckJob} (validated against the
- * contract before it is stored). Schedulers are reconciled against the registry rather than trusted:
- * missing ones and ones whose template differs are upserted, ones without a matching (check, region)
- * (a removed check or region, or a stray one) are removed. The ids never contain ":" (BullMQ derives job
- * ids `repeat:<schedulerId>:<millis>` from them and refuses extra colons); check ids and region names
- * cannot contain one.
+ * The schedule: every (check, region) pair of the registry runs at `k × frequency + phase` (slots.ts),
+ * and once at once when it is new; each run is issued when it is due by {@link CheckScheduler} and
+ * added, signed, to its region's queue by the dispatcher (dispatcher.ts). Time is Redis time (lib/clock.ts)
+ * for every coordinator.
  *
- * Confirmation runs (confirmation.ts) are plain jobs in the same queues, with trigger `confirmation`, an
- * explicit `scheduledAt`, a BullMQ `delay` until it, and a deterministic id, so that handing the same plan
- * over twice adds one job.
+ * Every coordinator runs the same schedule from the same registry: whichever claims a slot first adds
+ * its job (dispatcher.ts). A coordinator that stops costs nothing; if all stop, no run is issued, no
+ * result comes, and the regions go `no-data` when they come back: the monitoring's own outage is never
+ * the target's.
+ *
+ * Reconcile: the pairs are rebuilt from the registry only when its revision moved (a pass records the
+ * revision it read, so a pass never repeats for the same revision and a slow pass cannot livelock), in
+ * memory, with one round trip for the claims of new pairs and one for the known-regions set; regions
+ * no check uses and nobody registered are pruned with their queues.
  */
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CheckJob, SCHEMA_VERSION, type StoredCheck } from '../../checks/contract.ts';
-import { checkQueueName } from '../../checks/keys.ts';
-import { canonicalJson } from '../../lib/canonical-json.ts';
-import { confirmationJobId, type PlannedConfirmation } from '../detection/confirmation.ts';
-import { scheduledRegionsKey } from '../../checks/keys.ts';
+import type { StoredCheck } from '../../checks/contract.ts';
+import { issuedSlotsKey, knownRegionsKey, regionRecordsKey } from '../../checks/keys.ts';
+import type { JobSigner } from '../../checks/signing.ts';
+import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
+import type { PlannedConfirmation } from '../detection/confirmation.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { CheckRegistry } from '../registry/store.ts';
-
-/** Check jobs finished are kept only this much (the results queue holds the outcome). */
-export const CHECK_JOB_OPTIONS = {
-  removeOnComplete: { count: 100 },
-  removeOnFail: { count: 500 },
-  attempts: 1,
-} as const;
-
-export const schedulerId = (checkId: string, region: string): string => `${checkId}@${region}`;
+import { RunDispatcher, type RunRequest } from './dispatcher.ts';
+import { MinHeap } from './heap.ts';
+import { nextSlotAfter, pairId, phaseOf } from './slots.ts';
 
 export interface ReconcileSummary {
-  /** Scheduler ids created or updated. */
+  /** Pairs (`check@region`) added or changed (new version or frequency). */
   upserted: string[];
-  /** Scheduler ids removed. */
+  /** Pairs removed. */
   removed: string[];
   unchanged: number;
-  /** Region queues looked at. */
+  /** Regions watched now (regions of checks and registered regions). */
   regions: string[];
 }
 
-interface DesiredScheduler {
+/** One (check, region) pair being scheduled. */
+interface Pair {
   id: string;
+  check: StoredCheck;
   region: string;
-  every: number;
-  name: string;
-  data: CheckJob;
+  phase: number;
+  next: number;
 }
 
-/** The job template of one (check, region); null (logged) when it does not match the contract. */
-export function checkJobFor(check: StoredCheck, region: string): CheckJob | null {
-  const parsed = CheckJob.safeParse({ schemaVersion: SCHEMA_VERSION, region, checkVersion: check.version, check: check.definition, trigger: 'schedule' });
-  return parsed.success ? parsed.data : null;
-}
+/** How long a scheduler may wait before looking again when nothing is due sooner. */
+const IDLE_TICK_MS = 1_000;
+/** Runs due within this much of a tick are issued in it (one round trip for several). */
+const BATCH_WINDOW_MS = 5;
 
-/** The job of one confirmation run; null when it does not match the contract. */
-export function confirmationJobFor(check: StoredCheck, region: string, scheduledAt: number): CheckJob | null {
-  const parsed = CheckJob.safeParse({
-    schemaVersion: SCHEMA_VERSION, region, checkVersion: check.version, check: check.definition, trigger: 'confirmation', scheduledAt,
-  });
-  return parsed.success ? parsed.data : null;
+export interface CheckSchedulerOptions {
+  redis: Redis;
+  prefix: string;
+  registry: CheckRegistry;
+  signer: JobSigner;
+  clock: Clock;
+  logger: Logger;
+  metrics?: CoordinatorMetrics;
+  /**
+   * Whether a region can take runs now (a live, consuming agent). Runs of other regions are not issued:
+   * nothing would run them, their queue would only grow, and their checks go `no-data` anyway.
+   * @defaultValue every region
+   */
+  regionAccepts?: (region: string) => boolean;
 }
 
 export class CheckScheduler {
-  readonly #redis: Redis;
-  readonly #prefix: string;
-  readonly #registry: CheckRegistry;
-  readonly #logger: Logger;
-  readonly #metrics: CoordinatorMetrics | null;
-  readonly #queues = new Map<string, Queue>();
-  #running: Promise<ReconcileSummary> | null = null;
-  #rerun = false;
-  #closed = false;
+  readonly #o: CheckSchedulerOptions;
+  readonly dispatcher: RunDispatcher;
+  #pairs = new Map<string, Pair>();
+  #heap = new MinHeap<Pair>((a, b) => a.next - b.next);
+  #revision = -1;
+  #reconciling: Promise<ReconcileSummary> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #ticking: Promise<void> | null = null;
+  #stopped = false;
+  #failing = false;
 
-  constructor(options: { redis: Redis; prefix: string; registry: CheckRegistry; logger: Logger; metrics?: CoordinatorMetrics }) {
-    this.#redis = options.redis;
-    this.#prefix = options.prefix;
-    this.#registry = options.registry;
-    this.#logger = options.logger;
-    this.#metrics = options.metrics ?? null;
+  constructor(options: CheckSchedulerOptions) {
+    this.#o = options;
+    this.dispatcher = new RunDispatcher({
+      redis: options.redis, prefix: options.prefix, signer: options.signer, logger: options.logger,
+      lookUp: async (checkId) => (await options.registry.getCheckAt(checkId)).check,
+    });
+  }
+
+  /** The pairs scheduled now, with their next slot (tests, the API). */
+  pairs(): Array<{ id: string; region: string; checkId: string; version: number; next: number }> {
+    return [...this.#pairs.values()].map((p) => ({ id: p.id, region: p.region, checkId: p.check.definition.id, version: p.check.version, next: p.next }))
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  /** The queue of one region (tests and manual runs). */
+  queue(region: string): ReturnType<RunDispatcher['queue']> {
+    return this.dispatcher.queue(region);
   }
 
   /**
-   * Brings the schedulers of every known region queue in line with the registry. Concurrent calls
-   * share one run; a call during a run makes it run once more (so it sees the newest registry).
+   * Rebuilds the pairs from the registry if its revision moved since the last pass (`force`: even if
+   * not). Concurrent calls share one pass.
    */
-  reconcile(): Promise<ReconcileSummary> {
-    if (this.#running) {
-      this.#rerun = true;
-      return this.#running;
-    }
-    // Callers that joined a run get everything the run did, across its repeats.
-    const run = async (): Promise<ReconcileSummary> => {
-      const total: ReconcileSummary = { upserted: [], removed: [], unchanged: 0, regions: [] };
-      do {
-        this.#rerun = false;
-        const once = await this.#reconcileOnce();
-        total.upserted = [...new Set([...total.upserted, ...once.upserted])].sort();
-        total.removed = [...new Set([...total.removed, ...once.removed])].sort();
-        total.regions = [...new Set([...total.regions, ...once.regions])].sort();
-        total.unchanged = once.unchanged;
-      } while (this.#rerun && !this.#closed);
-      return total;
-    };
-    this.#running = run().finally(() => { this.#running = null; });
-    return this.#running;
+  reconcile(options: { force?: boolean } = {}): Promise<ReconcileSummary> {
+    if (this.#reconciling) return this.#reconciling;
+    this.#reconciling = this.#reconcileOnce(options.force === true).finally(() => { this.#reconciling = null; });
+    return this.#reconciling;
+  }
+
+  /** Issues runs as they fall due, until {@link close}. */
+  start(): void {
+    this.#schedule(0);
   }
 
   /**
-   * Adds planned confirmation runs to their regions' queues (idempotent per run: deterministic job ids).
-   * Returns how many were handed to BullMQ.
+   * Adds planned confirmation runs: at once when due now, else into the due set (dispatcher.ts).
+   * Idempotent per run. Returns how many were handed over.
    */
   async addConfirmationRuns(check: StoredCheck, runs: readonly PlannedConfirmation[]): Promise<number> {
-    let added = 0;
-    for (const run of runs) {
-      const data = confirmationJobFor(check, run.region, run.scheduledAt);
-      if (!data) {
-        this.#logger.error('scheduler.invalid_job', { checkId: check.definition.id, region: run.region, trigger: 'confirmation' });
-        continue;
-      }
-      await this.queue(run.region).add(check.definition.id, data, {
-        ...CHECK_JOB_OPTIONS, jobId: confirmationJobId(check.definition.id, run.region, run.scheduledAt), delay: run.delayMs,
-      });
-      added++;
-    }
-    return added;
+    const now = this.#o.clock.now();
+    const requests = runs.map((run) => ({ check, region: run.region, scheduledAt: run.scheduledAt, trigger: 'confirmation' as const, dueAt: run.scheduledAt }));
+    const dueNow = requests.filter((r) => r.dueAt <= now + BATCH_WINDOW_MS);
+    const later = requests.filter((r) => r.dueAt > now + BATCH_WINDOW_MS);
+    await Promise.all([this.dispatcher.dispatch(dueNow), this.dispatcher.later(later)]);
+    if (later.length > 0) this.#schedule(Math.max(0, Math.min(...later.map((r) => r.dueAt)) - now));
+    return runs.length;
   }
 
-  /** The queue of one region (created on first use), for tests and manual runs. */
-  queue(region: string): Queue {
-    let queue = this.#queues.get(region);
-    if (!queue) {
-      queue = new Queue(checkQueueName(region), { connection: this.#redis, prefix: this.#prefix });
-      queue.on('error', (error) => this.#logger.warn('scheduler.queue_error', { region, error }));
-      this.#queues.set(region, queue);
-    }
-    return queue;
+  /** Issues one run of a check now (a manual run, and tests); returns whether this coordinator added it. */
+  async runNow(check: StoredCheck, region: string, trigger: RunRequest['trigger'] = 'manual'): Promise<boolean> {
+    return (await this.dispatcher.dispatch([{ check, region, scheduledAt: this.#o.clock.now(), trigger }])).length === 1;
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    await this.#running?.catch(() => {});
-    await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
-    this.#queues.clear();
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#ticking?.catch(() => {});
+    await this.#reconciling?.catch(() => {});
+    await this.dispatcher.close();
   }
 
-  async #reconcileOnce(): Promise<ReconcileSummary> {
-    const checks = await this.#registry.listChecks();
-    const desired = new Map<string, DesiredScheduler>();
-    for (const check of checks) {
-      for (const region of check.definition.regions) {
-        const data = checkJobFor(check, region);
-        if (!data) {
-          this.#logger.error('scheduler.invalid_job', { checkId: check.definition.id, region });
-          continue;
-        }
-        const id = schedulerId(check.definition.id, region);
-        desired.set(id, { id, region, every: check.definition.frequencyMs, name: check.definition.id, data });
-      }
+  async #reconcileOnce(force: boolean): Promise<ReconcileSummary> {
+    const { registry, redis, prefix, clock } = this.#o;
+    const revision = await registry.revision();
+    const summary: ReconcileSummary = { upserted: [], removed: [], unchanged: 0, regions: [] };
+    if (!force && revision === this.#revision) {
+      summary.unchanged = this.#pairs.size;
+      summary.regions = [...new Set([...this.#pairs.values()].map((p) => p.region))].sort();
+      return summary;
     }
+    const checks = await registry.listChecks();
+    const now = clock.now();
+    const wanted = new Map<string, { check: StoredCheck; region: string }>();
+    for (const check of checks) for (const region of check.definition.regions) wanted.set(pairId(check.definition.id, region), { check, region });
 
-    const desiredRegions = [...new Set([...desired.values()].map((d) => d.region))];
-    if (desiredRegions.length > 0) await this.#redis.sadd(scheduledRegionsKey(this.#prefix), ...desiredRegions);
-    const regions = [...new Set([...desiredRegions, ...await this.#redis.smembers(scheduledRegionsKey(this.#prefix))])].sort();
-
-    const summary: ReconcileSummary = { upserted: [], removed: [], unchanged: 0, regions };
-    for (const region of regions) {
-      const queue = this.queue(region);
-      const existing = await queue.getJobSchedulers(0, -1, true);
-      const seen = new Set<string>();
-      for (const scheduler of existing) {
-        const want = desired.get(scheduler.key);
-        if (!want || want.region !== region) {
-          await queue.removeJobScheduler(scheduler.key);
-          summary.removed.push(scheduler.key);
-          continue;
-        }
-        seen.add(scheduler.key);
-        if (sameTemplate(want, scheduler)) summary.unchanged++;
-        else {
-          await this.#upsert(queue, want);
-          summary.upserted.push(want.id);
-        }
-      }
-      const removedHere = existing.map((s) => s.key).filter((key) => !seen.has(key));
-      if (removedHere.length > 0) await this.#removePendingRuns(queue, new Set(removedHere));
-      for (const want of desired.values()) {
-        if (want.region !== region || seen.has(want.id)) continue;
-        await this.#upsert(queue, want);
-        await this.#runNow(queue, want);
-        summary.upserted.push(want.id);
-      }
-    }
+    const removed = [...this.#pairs.values()].filter((pair) => !wanted.has(pair.id));
+    const fresh = [...wanted.entries()].filter(([id, want]) => {
+      const have = this.#pairs.get(id);
+      return !have || have.check.version !== want.check.version || have.check.definition.frequencyMs !== want.check.definition.frequencyMs;
+    });
+    // A pair no coordinator ever issued is new: it runs once at once (at its deploy time, the same for every
+    // coordinator, so their claims agree), unless that is more than an interval ago (a coordinator starting late).
+    const issued = fresh.length > 0 ? await redis.hmget(issuedSlotsKey(prefix), ...fresh.map(([id]) => id)) : [];
+    const firstRuns: RunRequest[] = [];
+    fresh.forEach(([id, { check, region }], i) => {
+      const every = check.definition.frequencyMs;
+      const phase = phaseOf(id, every);
+      const pair: Pair = { id, check, region, phase, next: nextSlotAfter(now, every, phase) };
+      this.#pairs.set(id, pair);
+      this.#heap.push(pair);
+      if (issued[i] === null && now - check.updatedAt < every) firstRuns.push({ check, region, scheduledAt: check.updatedAt, trigger: 'schedule' });
+      summary.upserted.push(id);
+    });
+    for (const pair of removed) { this.#pairs.delete(pair.id); summary.removed.push(pair.id); }
+    if (removed.length > 0) this.#heap.removeWhere((pair) => !this.#pairs.has(pair.id) || this.#pairs.get(pair.id) !== pair);
+    if (fresh.length > 0) this.#heap.removeWhere((pair) => this.#pairs.get(pair.id) !== pair);
+    summary.unchanged = this.#pairs.size - fresh.length;
+    summary.regions = await this.#updateKnownRegions(checks);
+    if (firstRuns.length > 0) await this.dispatcher.dispatch(firstRuns.filter((r) => this.#accepts(r.region)));
+    if (removed.length > 0) await this.dispatcher.forgetPairs(removed.map((p) => ({ checkId: p.check.definition.id, region: p.region })));
+    this.#revision = revision;
     summary.upserted.sort();
     summary.removed.sort();
-    this.#metrics?.reconciles.inc();
-    if (summary.upserted.length > 0) this.#metrics?.schedulerChanges.inc({ action: 'upserted' }, summary.upserted.length);
-    if (summary.removed.length > 0) this.#metrics?.schedulerChanges.inc({ action: 'removed' }, summary.removed.length);
+    this.#o.metrics?.reconciles.inc();
+    if (summary.upserted.length > 0) this.#o.metrics?.schedulerChanges.inc({ action: 'upserted' }, summary.upserted.length);
+    if (summary.removed.length > 0) this.#o.metrics?.schedulerChanges.inc({ action: 'removed' }, summary.removed.length);
     if (summary.upserted.length + summary.removed.length > 0) {
-      this.#logger.info('scheduler.reconciled', { upserted: summary.upserted, removed: summary.removed, unchanged: summary.unchanged });
+      this.#o.logger.info('scheduler.reconciled', { revision, upserted: summary.upserted.length, removed: summary.removed.length, unchanged: summary.unchanged });
     }
+    this.#schedule(0);
     return summary;
   }
 
   /**
-   * An `every` scheduler's first run is queued at once, and removing the scheduler only removes its
-   * delayed next run: drop queued runs of removed schedulers too, so a removed check stops at once.
+   * Regions watched: those of checks and the registered ones. A region that was known but is neither
+   * any more is pruned, with its check queue (its jobs could only be runs of removed checks).
    */
-  async #removePendingRuns(queue: Queue, removed: ReadonlySet<string>): Promise<void> {
-    const waiting = await queue.getJobs(['waiting', 'prioritized'], 0, 999);
-    for (const job of waiting) {
-      const key = job.repeatJobKey ?? (job.id?.startsWith('first.') ? job.id.split('.')[1] : job.id?.split(':')[1]);
-      if (key && removed.has(key)) await job.remove().catch(() => { /* taken by an agent meanwhile */ });
+  async #updateKnownRegions(checks: readonly StoredCheck[]): Promise<string[]> {
+    const { redis, prefix } = this.#o;
+    const used = new Set(checks.flatMap((c) => c.definition.regions));
+    const [known, registered] = await Promise.all([redis.smembers(knownRegionsKey(prefix)), redis.hkeys(regionRecordsKey(prefix))]);
+    const keep = new Set([...used, ...registered]);
+    const stale = known.filter((region) => !keep.has(region));
+    const pipeline = redis.pipeline();
+    if (keep.size > 0) pipeline.sadd(knownRegionsKey(prefix), ...keep);
+    if (stale.length > 0) pipeline.srem(knownRegionsKey(prefix), ...stale);
+    await pipeline.exec();
+    for (const region of stale) {
+      await this.dispatcher.queue(region).obliterate({ force: true })
+        .catch((error: unknown) => this.#o.logger.warn('scheduler.prune_failed', { region, error }));
+      this.#o.logger.info('scheduler.region_pruned', { region });
     }
+    return [...keep].sort();
   }
 
-  async #upsert(queue: Queue, want: DesiredScheduler): Promise<void> {
-    // A phase per scheduler: schedulers made together (one deployment) would otherwise all run in the
-    // seconds the deployment took, every interval, and the agents would face that burst each time.
-    await queue.upsertJobScheduler(want.id, { every: want.every, offset: phaseOf(want.id, want.every) }, { name: want.name, data: want.data, opts: { ...CHECK_JOB_OPTIONS } });
+  #accepts(region: string): boolean {
+    return this.#o.regionAccepts?.(region) ?? true;
   }
 
-  /**
-   * A new scheduler's first slot may be up to one interval away (its phase): run the check once now, so
-   * that a deployed check reports at once. Deterministic id: two coordinators add it once.
-   */
-  async #runNow(queue: Queue, want: DesiredScheduler): Promise<void> {
-    const now = Date.now();
-    await queue.add(want.name, { ...want.data, scheduledAt: now }, { ...CHECK_JOB_OPTIONS, jobId: `first.${want.id}.${want.data.checkVersion}` });
+  /** Arms the timer for the next tick, `inMs` from now at the latest. */
+  #schedule(inMs: number): void {
+    if (this.#stopped) return;
+    const top = this.#heap.peek();
+    const untilTop = top ? Math.max(0, top.next - this.#o.clock.now()) : IDLE_TICK_MS;
+    const wait = Math.min(inMs, untilTop, IDLE_TICK_MS);
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#tick(), wait);
   }
-}
 
-/**
- * A stable phase in [1, every) for a scheduler id (FNV-1a hash), so that runs of many schedulers spread
- * evenly over the interval. BullMQ aligns runs to `k × every + offset`. Measured in bench/ (5,000 checks
- * × 3 regions every minute): run-start lateness p50 230 → 14 ms, p99 2,552 → 516 ms.
- */
-export function phaseOf(id: string, every: number): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    hash ^= id.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+  #tick(): void {
+    if (this.#stopped || this.#ticking) return;
+    this.#ticking = this.#issueDue()
+      .then(() => {
+        if (this.#failing) this.#o.logger.info('scheduler.recovered');
+        this.#failing = false;
+      })
+      .catch((error: unknown) => {
+        // One line per failure streak: with Redis away this would log every tick.
+        if (!this.#failing) this.#o.logger.warn('scheduler.issue_failed', { error });
+        this.#failing = true;
+      })
+      .finally(() => {
+        this.#ticking = null;
+        this.#schedule(this.#failing ? 200 : IDLE_TICK_MS);
+      });
   }
-  return 1 + (hash % Math.max(1, every - 1));
-}
 
-function sameTemplate(want: DesiredScheduler, scheduler: { name: string; every?: number; template?: { data?: unknown; opts?: unknown } }): boolean {
-  return scheduler.every === want.every
-    && scheduler.name === want.name
-    && canonicalJson(scheduler.template?.data) === canonicalJson(want.data)
-    && canonicalJson(scheduler.template?.opts) === canonicalJson(CHECK_JOB_OPTIONS);
+  /** Issues every run due now, moves due confirmation runs, and advances each pair to its next slot. */
+  async #issueDue(): Promise<void> {
+    const now = this.#o.clock.now();
+    const due: RunRequest[] = [];
+    let skipped = 0;
+    for (let top = this.#heap.peek(); top && top.next <= now + BATCH_WINDOW_MS; top = this.#heap.peek()) {
+      const pair = this.#heap.pop()!;
+      if (this.#accepts(pair.region)) due.push({ check: pair.check, region: pair.region, scheduledAt: pair.next, trigger: 'schedule' });
+      else skipped++;
+      // A coordinator that was stalled skips the slots it missed rather than issuing them late.
+      pair.next = nextSlotAfter(Math.max(pair.next, now), pair.check.definition.frequencyMs, pair.phase);
+      this.#heap.push(pair);
+    }
+    if (skipped > 0) this.#o.metrics?.runsNotIssued.inc({ reason: 'no_agent' }, skipped);
+    const issued = await this.dispatcher.dispatch(due);
+    if (issued.length > 0) this.#o.metrics?.runsIssued.inc({ trigger: 'schedule' }, issued.length);
+    await this.dispatcher.flushDue(now);
+  }
 }

@@ -2,11 +2,12 @@
  * The agent's lifecycle around the worker: heartbeats, the health server, bounded shutdown with runs in
  * flight, and refusing to run on a Redis that may evict jobs. Real redis-server, real HTTP target.
  */
+import { signedJob } from '../support/signing.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Heartbeat, SCHEMA_VERSION } from '../../checks/contract.ts';
-import { RESULTS_QUEUE, agentIndexKey, checkQueueName, heartbeatKey } from '../../checks/keys.ts';
+import { BrowserCheckDefinition, Heartbeat } from '../../checks/contract.ts';
+import { agentIndexKey, checkQueueName, heartbeatKey, resultsQueueName } from '../../checks/keys.ts';
 import { startAgent } from '../../agent/agent.ts';
 import { freePort, startRedis, type TestRedis } from '../support/redis.ts';
 import { agentConfig, httpJob, memoryLog, resultFor, startTarget, testRunners, type Target } from './support.ts';
@@ -34,7 +35,7 @@ afterAll(async () => {
 function queues(prefix: string) {
   const connection = { url: redis.url };
   const checks = new Queue(checkQueueName('r1'), { connection, prefix });
-  const results = new Queue(RESULTS_QUEUE, { connection, prefix });
+  const results = new Queue(resultsQueueName('r1'), { connection, prefix });
   cleanups.push(() => checks.close(), () => results.close());
   return { checks, results };
 }
@@ -46,19 +47,19 @@ describe('agent lifecycle', () => {
     cleanups.push(() => agent.stop());
     await agent.ready;
 
-    const key = heartbeatKey(config.prefix, 'hb-agent');
+    const key = heartbeatKey(config.prefix, 'r1', 'hb-agent');
     const ttl = await client.pttl(key);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(7_000);
     const beat = Heartbeat.parse(JSON.parse((await client.get(key))!));
     expect(beat).toMatchObject({ agentId: 'hb-agent', region: 'r1', concurrency: config.concurrency, inFlight: 0, pid: process.pid });
     expect(beat.capabilities).toEqual(['http']);
-    expect(await client.sismember(agentIndexKey(config.prefix), 'hb-agent')).toBe(1);
+    expect(await client.sismember(agentIndexKey(config.prefix, 'r1'), 'hb-agent')).toBe(1);
 
     await agent.stop();
     expect(await client.exists(key)).toBe(0);
     // The index keeps the id: it is how coordinators find agents whose heartbeat expired.
-    expect(await client.sismember(agentIndexKey(config.prefix), 'hb-agent')).toBe(1);
+    expect(await client.sismember(agentIndexKey(config.prefix, 'r1'), 'hb-agent')).toBe(1);
   });
 
   it('with its own runners, announces the types its configuration serves and refuses the others', async () => {
@@ -66,18 +67,15 @@ describe('agent lifecycle', () => {
     const agent = await startAgent(config, { logger: memoryLog().logger });
     cleanups.push(() => agent.stop());
     await agent.ready;
-    const beat = Heartbeat.parse(JSON.parse((await client.get(heartbeatKey(config.prefix, 'no-browser-agent')))!));
+    const beat = Heartbeat.parse(JSON.parse((await client.get(heartbeatKey(config.prefix, 'r1', 'no-browser-agent')))!));
     expect(beat.capabilities).toContain('http');
     expect(beat.capabilities).not.toContain('browser');
 
     const { checks, results } = queues(config.prefix);
-    await checks.add('run', {
-      schemaVersion: SCHEMA_VERSION, region: 'r1', checkVersion: 1, trigger: 'manual',
-      check: {
-        type: 'browser', id: 'journey', name: 'Journey', regions: ['r1'], frequencyMs: 60_000, timeoutMs: 5_000,
-        script: { bundle: 'export {}', file: 'journey.check.ts' },
-      },
-    });
+    await checks.add('run', signedJob(BrowserCheckDefinition.parse({
+      type: 'browser', id: 'journey', name: 'Journey', regions: ['r1'], frequencyMs: 60_000, timeoutMs: 5_000,
+      script: { bundle: 'export {}', file: 'journey.check.ts' },
+    }), 'r1'));
     const { result } = await resultFor(results, 'journey');
     expect(result).toMatchObject({ outcome: 'error', error: { code: 'UNSUPPORTED_CHECK_TYPE', message: 'browser checks are not enabled on this agent' } });
   });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { agentHelp, parseAgentConfig, type AgentConfig } from '../../agent/config.ts';
+import { TEST_JOB_PUBLIC_KEY } from '../support/signing.ts';
+
+/** Every agent needs the coordinators' job verification key; the cases below add it unless they test it. */
+const KEY = { LOOKOUT_JOB_PUBLIC_KEY: TEST_JOB_PUBLIC_KEY };
 
 const facts = { hostname: 'probe-7', pid: 4242 };
 const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
@@ -13,6 +17,7 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   chromiumPath: '/usr/bin/chromium',
   browserConcurrency: 2,
   secretsFile: null,
+  jobPublicKey: TEST_JOB_PUBLIC_KEY,
 };
 
 describe('parseAgentConfig', () => {
@@ -37,15 +42,25 @@ describe('parseAgentConfig', () => {
       expected: { browserChecks: true, browserConcurrency: 3, chromiumPath: '/opt/chromium/chrome' },
     },
     { name: 'secrets file from env', argv: ['--region', 'r1'], env: { LOOKOUT_SECRETS_FILE: '/etc/lookout/secrets.env' }, expected: { secretsFile: '/etc/lookout/secrets.env' } },
+    {
+      name: 'TLS to Redis with a CA and a client certificate',
+      argv: ['--region', 'r1', '--redis', 'rediss://eu:pw@redis.internal:6380', '--redis-ca', '/etc/lookout/ca.pem', '--redis-cert', '/c.pem', '--redis-key', '/k.pem'],
+      expected: { redisUrl: 'rediss://eu:pw@redis.internal:6380', redisCa: '/etc/lookout/ca.pem', redisCert: '/c.pem', redisKey: '/k.pem' },
+    },
+    { name: 'the job key as a flag', argv: ['--region', 'r1', '--job-public-key', TEST_JOB_PUBLIC_KEY], expected: { jobPublicKey: TEST_JOB_PUBLIC_KEY } },
   ];
   it.each(valid)('accepts $name', ({ argv, env, expected }) => {
-    const result = parseAgentConfig(argv, env ?? {}, facts);
+    const result = parseAgentConfig(argv, { ...KEY, ...env }, facts);
     if (!('config' in result)) throw new Error(`expected a config, got ${JSON.stringify(result)}`);
     expect(result.config).toMatchObject(expected);
   });
 
   const invalid: Array<{ name: string; argv: string[]; env?: Record<string, string>; errors: string[] }> = [
     { name: 'missing region', argv: [], errors: ['--region: required (or set LOOKOUT_REGION)'] },
+    { name: 'missing job key', argv: ['--region', 'r1'], env: { LOOKOUT_JOB_PUBLIC_KEY: '' }, errors: ['--job-public-key: required (or set LOOKOUT_JOB_PUBLIC_KEY)'] },
+    { name: 'a job key that is no key', argv: ['--region', 'r1', '--job-public-key', 'not-a-key'], errors: [expect.stringMatching(/^--job-public-key: expected an Ed25519 public key \(base64 or PEM\), got "not-a-key"$/) as unknown as string] },
+    { name: 'a CA without rediss://', argv: ['--region', 'r1', '--redis-ca', '/ca.pem'], errors: ['--redis-ca / --redis-cert need a rediss:// URL (TLS)'] },
+    { name: 'a certificate without its key', argv: ['--region', 'r1', '--redis', 'rediss://h:1', '--redis-cert', '/c.pem'], errors: ['--redis-cert and --redis-key go together'] },
     {
       name: 'bad concurrency from env, with its source',
       argv: ['--region', 'r1'], env: { LOOKOUT_CONCURRENCY: 'abc' },
@@ -73,11 +88,11 @@ describe('parseAgentConfig', () => {
     },
   ];
   it.each(invalid)('rejects $name', ({ argv, env, errors }) => {
-    expect(parseAgentConfig(argv, env ?? {}, facts)).toEqual({ errors });
+    expect(parseAgentConfig(argv, { ...KEY, ...env }, facts)).toEqual({ errors });
   });
 
   it('makes a default agent id out of an odd hostname', () => {
-    const result = parseAgentConfig(['--region', 'r1'], {}, { hostname: 'my host.local', pid: 1 });
+    const result = parseAgentConfig(['--region', 'r1'], KEY, { hostname: 'my host.local', pid: 1 });
     expect(result).toMatchObject({ config: { agentId: 'my_host.local-r1-1' } });
   });
 

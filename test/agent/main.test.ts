@@ -1,4 +1,5 @@
 /** `agent/main.ts` as a real child process: JSON log lines, SIGTERM → exit 0, bad flags → exit 2. */
+import { TEST_JOB_PUBLIC_KEY } from '../support/signing.ts';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -42,7 +43,7 @@ function spawnAgent(args: string[], env: Record<string, string> = {}) {
 describe('agent/main.ts', () => {
   it('starts, logs JSON lines, and exits 0 on SIGTERM after removing its heartbeat', async () => {
     const prefix = uniquePrefix('main');
-    const agent = spawnAgent(['--region', 'r1', '--prefix', prefix, '--agent-id', 'main-test'], { LOOKOUT_REDIS_URL: redis.url });
+    const agent = spawnAgent(['--region', 'r1', '--prefix', prefix, '--agent-id', 'main-test'], { LOOKOUT_REDIS_URL: redis.url, LOOKOUT_JOB_PUBLIC_KEY: TEST_JOB_PUBLIC_KEY });
     try {
       const started = await agent.lineWith('agent.started');
       expect(started).toMatchObject({ level: 'info', agentId: 'main-test', region: 'r1', queue: 'checks.r1', prefix });
@@ -53,11 +54,11 @@ describe('agent/main.ts', () => {
       await health.body?.cancel();
       const client = new Redis(redis.url);
       try {
-        expect(await client.exists(heartbeatKey(prefix, 'main-test'))).toBe(1);
+        expect(await client.exists(heartbeatKey(prefix, 'r1', 'main-test'))).toBe(1);
         agent.child.kill('SIGTERM');
         const [code, signal] = await agent.exited;
         expect({ code, signal }).toEqual({ code: 0, signal: null });
-        expect(await client.exists(heartbeatKey(prefix, 'main-test'))).toBe(0);
+        expect(await client.exists(heartbeatKey(prefix, 'r1', 'main-test'))).toBe(0);
       } finally {
         client.disconnect();
       }

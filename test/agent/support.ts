@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { Queue } from 'bullmq';
-import { RunResult, SCHEMA_VERSION, type HttpCheckDefinition } from '../../checks/contract.ts';
+import { HttpCheckDefinition, RunResult, type CheckJob, type RunTrigger } from '../../checks/contract.ts';
+import { TEST_JOB_PUBLIC_KEY, signedJob } from '../support/signing.ts';
 import type { AgentConfig } from '../../agent/config.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { runnerTable } from '../../agent/runners/index.ts';
@@ -75,19 +76,17 @@ export function testRunners(http: Runner<HttpCheckDefinition> = fetchRunner): Ru
   return runnerTable({ http });
 }
 
-/** A valid `CheckJob` payload for an HTTP check. */
-export function httpJob(region: string, url: string, overrides: { id?: string; timeoutMs?: number; scheduledAt?: number; trigger?: string } = {}) {
-  return {
-    schemaVersion: SCHEMA_VERSION,
-    region,
-    checkVersion: 3,
-    trigger: overrides.trigger ?? 'manual',
+/** A valid, signed `CheckJob` payload for an HTTP check (as a coordinator issues it). */
+export function httpJob(region: string, url: string, overrides: { id?: string; timeoutMs?: number; scheduledAt?: number; expiresAt?: number; trigger?: RunTrigger } = {}): CheckJob {
+  const check = HttpCheckDefinition.parse({
+    type: 'http', id: overrides.id ?? 'homepage', name: 'Homepage', regions: [region],
+    frequencyMs: 60_000, timeoutMs: overrides.timeoutMs ?? 5_000, url,
+  });
+  return signedJob(check, region, {
+    version: 3, trigger: overrides.trigger ?? 'manual',
     ...(overrides.scheduledAt !== undefined ? { scheduledAt: overrides.scheduledAt } : {}),
-    check: {
-      type: 'http', id: overrides.id ?? 'homepage', name: 'Homepage', regions: [region],
-      frequencyMs: 60_000, timeoutMs: overrides.timeoutMs ?? 5_000, url,
-    },
-  };
+    ...(overrides.expiresAt !== undefined ? { expiresAt: overrides.expiresAt } : {}),
+  });
 }
 
 /** A real JSON-lines logger whose lines are kept for assertions. */
@@ -101,7 +100,7 @@ export function agentConfig(redisUrl: string, overrides: Partial<AgentConfig> = 
   return {
     region: 'r1', redisUrl, prefix: uniquePrefix('agent'), concurrency: 4, agentId: `test-agent-${process.pid}`,
     healthPort: 0, healthHost: '127.0.0.1', shutdownTimeoutMs: 2_000,
-    browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null, ...overrides,
+    browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null, jobPublicKey: TEST_JOB_PUBLIC_KEY, ...overrides,
   };
 }
 

@@ -203,10 +203,10 @@ describe('browser contract', () => {
     const base = {
       schemaVersion: SCHEMA_VERSION, checkId: 'journey', checkVersion: 1, region: 'us-east', agentId: 'a', trigger: 'schedule',
       scheduledAt: 1, startedAt: 2, endedAt: 3, outcome: 'error', error: { code: 'BROWSER_CRASHED', message: 'gone' },
-      timings: null, assertions: [], statusCode: null, responseBytes: null,
+      timings: null, assertions: [], statusCode: null, responseBytes: null, slot: null,
     };
     expect(RunResult.safeParse(base).success).toBe(true);
-    const browser = { runId: 'r-1', steps: [], failedStep: null, pageLoads: [], consoleErrors: [], failedRequests: [], artifacts: [], artifactNotes: [] };
+    const browser = { runId: 'us-east.r-1', steps: [], failedStep: null, pageLoads: [], consoleErrors: [], failedRequests: [], artifacts: [], artifactNotes: [] };
     expect(RunResult.safeParse({ ...base, browser }).success).toBe(true);
     expect(RunResult.safeParse({ ...base, outcome: 'fail', error: { code: 'SCRIPT_ERROR', message: 'x' }, browser }).success).toBe(true);
     expect(RunResult.safeParse({ ...base, outcome: 'fail', error: { code: 'BROWSER_CRASHED', message: 'x' } }).success).toBe(false);

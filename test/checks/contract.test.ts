@@ -1,4 +1,5 @@
 import { describeZodError } from '../../lib/zod-problems.ts';
+import { signedJob } from '../support/signing.ts';
 import { describe, expect, it } from 'vitest';
 import { CheckJob, HttpCheckDefinition, RunResult, SCHEMA_VERSION } from '../../checks/contract.ts';
 
@@ -10,7 +11,7 @@ const result = {
   schemaVersion: SCHEMA_VERSION, checkId: 'api', checkVersion: 1, region: 'us-east', agentId: 'a1', trigger: 'schedule',
   scheduledAt: 1, startedAt: 2, endedAt: 3, outcome: 'pass', error: null,
   timings: { dnsMs: null, connectMs: 1, tlsMs: null, firstByteMs: 2, downloadMs: 0.1, totalMs: 3 },
-  assertions: [], statusCode: 200, responseBytes: 10,
+  assertions: [], statusCode: 200, responseBytes: 10, slot: null,
 };
 
 describe('HttpCheckDefinition', () => {
@@ -39,8 +40,9 @@ describe('HttpCheckDefinition', () => {
 
 describe('CheckJob', () => {
   it('accepts a job with a valid check and rejects another schema version', () => {
-    const job = { schemaVersion: SCHEMA_VERSION, region: 'us-east', checkVersion: 3, check: definition };
+    const job = signedJob(HttpCheckDefinition.parse(definition), 'us-east', { version: 3, trigger: 'schedule' });
     expect(CheckJob.parse(job).trigger).toBe('schedule');
+    expect(CheckJob.safeParse({ ...job, signature: 'forged' }).success).toBe(false);
     const wrong = CheckJob.safeParse({ ...job, schemaVersion: 99 });
     expect(describeZodError(wrong.error!, 'job')).toEqual([expect.stringMatching(/^job\.schemaVersion: /)]);
   });

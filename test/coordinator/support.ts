@@ -1,8 +1,9 @@
 /** Builders and helpers shared by the coordinator tests. */
 import { Redis } from 'ioredis';
-import { Queue } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import { HEARTBEAT_TTL_MS, SCHEMA_VERSION, type CheckDefinition, type Heartbeat, type RunResult } from '../../checks/contract.ts';
-import { RESULTS_QUEUE, agentIndexKey, heartbeatKey } from '../../checks/keys.ts';
+import { agentIndexKey, heartbeatKey, knownRegionsKey, resultsQueueName } from '../../checks/keys.ts';
+import { TEST_SIGNING_KEY_FILE, slotProofFor } from '../support/signing.ts';
 import { DEFAULT_COORDINATOR_CONFIG, type CoordinatorConfig } from '../../coordinator/config.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 
@@ -17,10 +18,10 @@ export function httpCheck(id: string, overrides: Record<string, unknown> = {}): 
   } as CheckDefinition;
 }
 
-/** A valid result; `outcome` decides `error`. */
+/** A valid result answering a slot signed with the test key (test/support/signing.ts); `outcome` decides `error`. */
 export function runResult(overrides: Partial<RunResult> & { checkId: string; region: string; scheduledAt: number }): RunResult {
   const outcome = overrides.outcome ?? 'pass';
-  return {
+  const result = {
     schemaVersion: SCHEMA_VERSION, checkVersion: 1, agentId: 'agent-1', trigger: 'schedule',
     startedAt: overrides.scheduledAt, endedAt: overrides.scheduledAt + 42, outcome,
     error: outcome === 'pass' ? null : outcome === 'fail' ? { code: 'CONNECT_REFUSED', message: 'connection refused' } : { code: 'AGENT_INTERNAL', message: 'boom' },
@@ -28,6 +29,7 @@ export function runResult(overrides: Partial<RunResult> & { checkId: string; reg
     assertions: [], statusCode: outcome === 'pass' ? 200 : null, responseBytes: outcome === 'pass' ? 10 : null,
     ...overrides,
   } as RunResult;
+  return 'slot' in overrides ? result : { ...result, slot: slotProofFor(result) };
 }
 
 /** Writes (or refreshes) an agent's heartbeat as an agent would. */
@@ -37,12 +39,16 @@ export async function heartbeat(redis: Redis, prefix: string, agentId: string, r
     schemaVersion: SCHEMA_VERSION, agentId, region, version: '0.1.0-test', hostname: 'test-host', pid: process.pid,
     concurrency: 4, inFlight: 1, capabilities: ['http'], startedAt: now - 1_000, sentAt: now,
   };
-  await redis.multi().set(heartbeatKey(prefix, agentId), JSON.stringify(hb), 'PX', ttlMs).sadd(agentIndexKey(prefix), agentId).exec();
+  await redis.multi().set(heartbeatKey(prefix, region, agentId), JSON.stringify(hb), 'PX', ttlMs).sadd(agentIndexKey(prefix, region), agentId)
+    .sadd(knownRegionsKey(prefix), region).exec();
 }
 
 export function testConfig(redisUrl: string, prefix: string, overrides: Partial<CoordinatorConfig> = {}): CoordinatorConfig {
   // Auth off: these tests are about other things; auth has its own tests (auth.test.ts, deployments.test.ts).
-  return { ...DEFAULT_COORDINATOR_CONFIG, redisUrl, prefix, port: 0, sweepIntervalMs: 100, ingestConcurrency: 4, auth: false, ...overrides };
+  return {
+    ...DEFAULT_COORDINATOR_CONFIG, redisUrl, prefix, port: 0, sweepIntervalMs: 100, ingestConcurrency: 4, auth: false,
+    jobSigningKeyFile: TEST_SIGNING_KEY_FILE, ...overrides,
+  };
 }
 
 /** A logger that keeps lines for assertions (and prints nothing). */
@@ -51,9 +57,23 @@ export function memoryLogger(): { logger: Logger; lines: Array<Record<string, un
   return { logger: createLogger((line) => lines.push(JSON.parse(line) as Record<string, unknown>)), lines };
 }
 
-/** A producer on the results queue, as agents use it. */
-export function resultsProducer(redis: Redis, prefix: string): Queue {
-  return new Queue(RESULTS_QUEUE, { connection: redis, prefix });
+/** Publishes results as agents do: each into its region's results queue. */
+export interface ResultsProducer {
+  add(name: string, result: RunResult | Record<string, unknown>, options?: JobsOptions): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+export function resultsProducer(redis: Redis, prefix: string): ResultsProducer {
+  const queues = new Map<string, Queue>();
+  const queue = (region: string): Queue => {
+    let q = queues.get(region);
+    if (!q) queues.set(region, q = new Queue(resultsQueueName(region), { connection: redis, prefix }));
+    return q;
+  };
+  return {
+    add: (name, result, options) => queue(typeof result.region === 'string' ? result.region : 'us-east').add(name, result, options),
+    close: async () => { await Promise.all([...queues.values()].map((q) => q.close())); },
+  };
 }
 
 export async function json(response: Response): Promise<any> {

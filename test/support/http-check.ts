@@ -20,6 +20,6 @@ export function runContext(timeoutMs: number, signal: AbortSignal = AbortSignal.
 export function assertValidReport(report: RunReport): RunResult {
   return RunResult.parse({
     schemaVersion: SCHEMA_VERSION, checkId: 'runner-test', checkVersion: 1, region: TEST_REGION, agentId: 'agent-test',
-    trigger: 'manual', scheduledAt: report.startedAt, ...report,
+    trigger: 'manual', scheduledAt: report.startedAt, slot: null, ...report,
   });
 }

@@ -54,7 +54,8 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
 
   async function run(definition: BrowserCheckDefinition, context: RunContext): Promise<RunReport> {
     const startedAt = Date.now();
-    const runId = randomUUID();
+    // `<region>.<uuid>`: the coordinator finds the run's artifacts by its region (checks/keys.ts `regionOfRunId`).
+    const runId = `${context.region}.${randomUUID()}`;
     const report = (outcome: Outcome, error: { code: ErrorCode; message: string } | null, details?: BrowserRunDetails, totalMs?: number): RunReport => {
       const endedAt = Date.now();
       return {

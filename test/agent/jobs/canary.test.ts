@@ -4,11 +4,12 @@
  * runner called and no result published; a canary that is not this agent's, or not a canary, fails
  * without retry.
  */
+import { signedCanary } from '../../support/signing.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CANARY_JOB_NAME, CANARY_STALL_FACTOR, CanaryAnswer, SCHEMA_VERSION } from '../../../checks/contract.ts';
-import { RESULTS_QUEUE, canaryAnswerKey, checkQueueName } from '../../../checks/keys.ts';
+import { canaryAnswerKey, checkQueueName, resultsQueueName } from '../../../checks/keys.ts';
 import { startAgent } from '../../../agent/agent.ts';
 import { startRedis, type TestRedis } from '../../support/redis.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -39,14 +40,13 @@ async function harness() {
   cleanups.push(() => agent.stop());
   const connection = { url: server.url };
   const checks = new Queue(checkQueueName(config.region), { connection, prefix: config.prefix });
-  const results = new Queue(RESULTS_QUEUE, { connection, prefix: config.prefix });
+  const results = new Queue(resultsQueueName('r1'), { connection, prefix: config.prefix });
   cleanups.push(() => checks.close(), () => results.close());
   await agent.ready;
   return { agent, config, checks, results, lines, runnerCalls: () => runnerCalls };
 }
 
-const canary = (region: string, slot: number, intervalMs = 10_000) =>
-  ({ schemaVersion: SCHEMA_VERSION, kind: 'canary', region, slot, intervalMs, sentAt: slot + 3 });
+const canary = (region: string, slot: number, intervalMs = 10_000) => signedCanary(region, slot, intervalMs);
 
 describe('agent canaries', () => {
   it('answers a canary at once into the region key, expiring after the stall window, without running anything', async () => {

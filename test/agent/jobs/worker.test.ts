@@ -4,10 +4,10 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { RESULTS_QUEUE, checkQueueName } from '../../../checks/keys.ts';
+import { checkQueueName, resultsQueueName } from '../../../checks/keys.ts';
 import { startAgent, type RunningAgent } from '../../../agent/agent.ts';
 import type { AgentConfig } from '../../../agent/config.ts';
-import { resultJobId } from '../../../agent/jobs/schedule.ts';
+import { resultJobId } from '../../../agent/results/result-id.ts';
 import type { RunReport, RunnerTable } from '../../../agent/runners/types.ts';
 import { startRedis, type TestRedis } from '../../support/redis.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -46,7 +46,7 @@ async function harness(options: { runners?: RunnerTable; config?: Partial<AgentC
   cleanups.push(() => agent.stop());
   const connection = { url: redis.url };
   const checks = new Queue(checkQueueName(config.region), { connection, prefix: config.prefix });
-  const results = new Queue(RESULTS_QUEUE, { connection, prefix: config.prefix });
+  const results = new Queue(resultsQueueName('r1'), { connection, prefix: config.prefix });
   cleanups.push(() => checks.close(), () => results.close());
   await agent.ready;
   return { agent, config, checks, results, lines };
@@ -57,11 +57,14 @@ describe('agent worker', () => {
     const { checks, results, config } = await harness();
     const scheduledAt = Date.now() - 1_500;
     const hitsBefore = target.hits;
-    const job = await checks.add('run', httpJob('r1', target.url, { scheduledAt, trigger: 'confirmation' }));
+    const data = httpJob('r1', target.url, { scheduledAt, trigger: 'confirmation' });
+    const job = await checks.add('run', data);
 
     const { id, result } = await resultFor(results, 'homepage');
+    // The result carries the slot its job was signed for, so ingest can tell it answers an issued run.
+    expect(result.slot).toEqual({ expiresAt: data.expiresAt, definitionDigest: data.definitionDigest, signature: data.signature });
     expect(result).toMatchObject({
-      schemaVersion: 1, checkId: 'homepage', checkVersion: 3, region: 'r1', agentId: config.agentId,
+      schemaVersion: 2, checkId: 'homepage', checkVersion: 3, region: 'r1', agentId: config.agentId,
       trigger: 'confirmation', scheduledAt, outcome: 'pass', error: null, statusCode: 200,
       responseBytes: Buffer.byteLength('hello from r1'),
     });
@@ -77,7 +80,7 @@ describe('agent worker', () => {
     const agent = await startAgent(config, { logger: memoryLog().logger });
     cleanups.push(() => agent.stop());
     const checks = new Queue(checkQueueName('r1'), { connection: { url: redis.url }, prefix: config.prefix });
-    const results = new Queue(RESULTS_QUEUE, { connection: { url: redis.url }, prefix: config.prefix });
+    const results = new Queue(resultsQueueName('r1'), { connection: { url: redis.url }, prefix: config.prefix });
     cleanups.push(() => checks.close(), () => results.close());
     await agent.ready;
     await checks.add('run', httpJob('r1', target.url, { id: 'real-runner' }));
@@ -86,18 +89,18 @@ describe('agent worker', () => {
     expect(result.timings?.connectMs).toEqual(expect.any(Number));
   });
 
-  it('reports the slot of a scheduler-made job, whose data has no scheduledAt', async () => {
-    const { checks, results } = await harness();
-    const slot = Date.now() + 300;
-    const { scheduledAt: _absent, ...template } = httpJob('r1', target.url, { id: 'scheduled', trigger: 'schedule' });
-    await checks.upsertJobScheduler('scheduled.r1', { every: 60_000, startDate: slot }, { name: 'run', data: template });
-    try {
-      const { result } = await resultFor(results, 'scheduled');
-      expect(result).toMatchObject({ scheduledAt: slot, trigger: 'schedule', outcome: 'pass' });
-      expect(result.startedAt).toBeGreaterThanOrEqual(slot);
-    } finally {
-      await checks.removeJobScheduler('scheduled.r1');
-    }
+  it('skips a job taken after its slot expired: no probe, no result, counted', async () => {
+    const { checks, results, agent, lines } = await harness();
+    const hitsBefore = target.hits;
+    const scheduledAt = Date.now() - 60_000;
+    const late = await checks.add('run', httpJob('r1', target.url, { id: 'too-late', scheduledAt, expiresAt: scheduledAt + 30_000 }));
+    await checks.add('run', httpJob('r1', target.url, { id: 'in-time' }));
+    await resultFor(results, 'in-time');
+    await waitUntil('the late job to complete', async () => (await checks.getJobState(late.id!)) === 'completed', 2_000);
+    expect((await publishedResults(results)).map((r) => r.result.checkId)).toEqual(['in-time']);
+    expect(target.hits).toBe(hitsBefore + 1);
+    expect(await agent.metrics.runsSkipped.get()).toMatchObject({ values: [{ labels: { reason: 'late' }, value: 1 }] });
+    expect(lines.find((line) => line.msg === 'run.skipped_late')).toMatchObject({ checkId: 'too-late' });
   });
 
   it('never consumes another region\'s queue', async () => {
@@ -114,32 +117,46 @@ describe('agent worker', () => {
     expect((await publishedResults(results)).map((r) => r.result.checkId)).toEqual(['local']);
   });
 
-  it('fails a malformed job without retry, reports INVALID_JOB when it can name the check, and keeps processing', async () => {
+  it('refuses malformed, unsigned, forged and other regions\' jobs without retry, runs none of them, and keeps processing', async () => {
     const { checks, results, lines, agent } = await harness();
+    const hitsBefore = target.hits;
     const good = httpJob('r1', target.url, { id: 'after-bad' });
-    const named = await checks.add('run', { ...good, check: { ...good.check, id: 'broken', url: 'not a url' } }, { attempts: 3 });
-    const garbage = await checks.add('run', 'not even an object', { attempts: 3 });
-    const wrongRegion = await checks.add('run', httpJob('r9', target.url, { id: 'misrouted' }), { attempts: 3 });
+    const { signature: _unsigned, ...unsigned } = httpJob('r1', target.url, { id: 'unsigned' });
+    const forged = { ...httpJob('r1', target.url, { id: 'forged' }), check: { ...good.check, id: 'forged', url: `${target.url}steal` } };
+    const jobs = {
+      malformed: await checks.add('run', { ...good, check: { ...good.check, id: 'broken', url: 'not a url' } }, { attempts: 3 }),
+      garbage: await checks.add('run', 'not even an object', { attempts: 3 }),
+      unsigned: await checks.add('run', unsigned, { attempts: 3 }),
+      forged: await checks.add('run', forged, { attempts: 3 }),
+      otherRegion: await checks.add('run', httpJob('r9', target.url, { id: 'misrouted' }), { attempts: 3 }),
+    };
     await checks.add('run', good);
 
     const { result: next } = await resultFor(results, 'after-bad');
     expect(next.outcome).toBe('pass');
-    const { result: invalid } = await resultFor(results, 'broken');
-    expect(invalid).toMatchObject({ outcome: 'error', region: 'r1', checkVersion: 3, error: { code: 'INVALID_JOB' } });
-    expect(invalid.error?.message).toContain('check.url: Invalid URL');
-
-    for (const job of [named, garbage, wrongRegion]) {
-      const failed = await waitUntil(`job ${job.id} to fail`, async () => {
+    const reasons: Record<string, string> = {};
+    for (const [name, job] of Object.entries(jobs)) {
+      const failed = await waitUntil(`job ${name} to fail`, async () => {
         const fresh = await checks.getJob(job.id!);
         return fresh && (await fresh.getState()) === 'failed' ? fresh : undefined;
       }, 2_000);
       expect(failed.attemptsMade).toBe(1);
-      expect(failed.failedReason).toMatch(/^INVALID_JOB: /);
+      reasons[name] = failed.failedReason;
     }
-    expect((await checks.getJob(wrongRegion.id!))!.failedReason).toContain('job is for region "r9" but this agent serves "r1"');
-    expect((await publishedResults(results)).map((r) => r.result.checkId).sort()).toEqual(['after-bad', 'broken']);
+    expect(reasons.malformed).toMatch(/^INVALID_JOB: .*check\.url: Invalid URL/);
+    expect(reasons.garbage).toMatch(/^INVALID_JOB: job data must be an object/);
+    expect(reasons.unsigned).toMatch(/^INVALID_JOB: signature: /);
+    expect(reasons.forged).toMatch(/^INVALID_JOB_SIGNATURE: the job's definition is not the one its signature covers/);
+    expect(reasons.otherRegion).toMatch(/^INVALID_JOB_SIGNATURE: region: job is for region "r9" but this agent serves "r1"/);
+    // Nothing but the good job ran or reported: a result needs a slot a coordinator signed.
+    expect((await publishedResults(results)).map((r) => r.result.checkId)).toEqual(['after-bad']);
+    expect(target.hits).toBe(hitsBefore + 1);
     expect(lines.filter((line) => line.msg === 'job.invalid')).toHaveLength(3);
+    expect(lines.filter((line) => line.msg === 'job.invalid_signature')).toHaveLength(2);
     expect(await agent.metrics.invalidJobs.get()).toMatchObject({ values: [{ value: 3 }] });
+    expect(await agent.metrics.invalidSignatures.get()).toMatchObject({ values: [{ value: 2 }] });
+    const metrics = await (await fetch(`${agent.healthUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^lookout_agent_invalid_job_signatures_total 2$/m);
   });
 
   it('reports a runner that throws as AGENT_INTERNAL, never as a target failure', async () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Queue } from 'bullmq';
-import { RESULTS_QUEUE, checkQueueName } from '../../../checks/keys.ts';
+import { checkQueueName, resultsQueueName } from '../../../checks/keys.ts';
 import { startAgent } from '../../../agent/agent.ts';
 import { freePort } from '../../support/redis.ts';
 import { waitUntil } from '../../support/wait.ts';
@@ -33,7 +33,7 @@ describe('agent through a Redis outage', () => {
     const agent = await startAgent(config, { runners: testRunners(), logger });
     const connection = { url: redis.url };
     let checks = new Queue(checkQueueName('r1'), { connection, prefix: config.prefix });
-    let results = new Queue(RESULTS_QUEUE, { connection, prefix: config.prefix });
+    let results = new Queue(resultsQueueName('r1'), { connection, prefix: config.prefix });
     try {
       await agent.ready;
       await checks.add('run', httpJob('r1', `${target.url}slow/400`, { id: 'during-outage' }));
@@ -49,7 +49,7 @@ describe('agent through a Redis outage', () => {
 
       await redis.start();
       checks = new Queue(checkQueueName('r1'), { connection, prefix: config.prefix });
-      results = new Queue(RESULTS_QUEUE, { connection, prefix: config.prefix });
+      results = new Queue(resultsQueueName('r1'), { connection, prefix: config.prefix });
       const { result: spooled } = await resultFor(results, 'during-outage', 6_000);
       expect(spooled.outcome).toBe('pass');
       expect((await agent.metrics.resultsSpooled.get()).values[0]?.value).toBe(0);
