@@ -53,8 +53,11 @@ export class JobSigner {
   readonly #key: KeyObject;
   /** The matching public key as agents take it ({@link publicKeyText}). */
   readonly publicKey: string;
+  /** The private key as given (PEM), for writing it where coordinators read it. */
+  readonly pem: string;
 
   constructor(privateKeyPem: string) {
+    this.pem = privateKeyPem;
     let key: KeyObject;
     try {
       key = createPrivateKey(privateKeyPem);

@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import { HEARTBEAT_INTERVAL_MS, HEARTBEAT_TTL_MS, Heartbeat, SCHEMA_VERSION } from '../../checks/contract.ts';
-import { agentIndexKey, heartbeatKey } from '../../checks/keys.ts';
+import { agentIndexKey, heartbeatKey, knownRegionsKey } from '../../checks/keys.ts';
 
 export function keepAgentsAlive(redis: Redis, prefix: string, agents: ReadonlyArray<{ agentId: string; region: string }>): { ready: Promise<void>; stop(): void } {
   const startedAt = Date.now();
@@ -16,7 +16,7 @@ export function keepAgentsAlive(redis: Redis, prefix: string, agents: ReadonlyAr
         schemaVersion: SCHEMA_VERSION, agentId, region, version: 'bench', hostname: 'bench', pid: process.pid,
         concurrency: 10, inFlight: 0, capabilities: ['http'], startedAt, sentAt: Date.now(),
       });
-      multi.set(heartbeatKey(prefix, agentId), JSON.stringify(heartbeat), 'PX', HEARTBEAT_TTL_MS).sadd(agentIndexKey(prefix), agentId);
+      multi.set(heartbeatKey(prefix, region, agentId), JSON.stringify(heartbeat), 'PX', HEARTBEAT_TTL_MS).sadd(agentIndexKey(prefix, region), agentId).sadd(knownRegionsKey(prefix), region);
     }
     await multi.exec();
   };

@@ -2,6 +2,7 @@
  * Payloads the benchmark puts on Lookout's queues, built as the coordinator and the agent build them and
  * validated against the wire contracts (so that a benchmark never measures the rejection path by mistake).
  */
+import { benchSigner } from './signing.ts';
 import { CheckJob, HttpCheckDefinition, RunResult, SCHEMA_VERSION, type RunTrigger } from '../../checks/contract.ts';
 
 /** The BullMQ job id an agent gives a result. */
@@ -39,7 +40,15 @@ export function runResult(input: { checkId: string; region: string; scheduledAt:
     assertions: [{ assertion: { type: 'status', op: 'equals', value: 200 }, passed: !input.fail, expected: 'status 200', actual: `status ${status}` }],
     statusCode: status,
     responseBytes: 16,
+    slot: slotProof(input.region, input.checkId, input.checkVersion ?? 1, input.scheduledAt),
   });
+}
+
+/** The proof of a slot as if a coordinator had issued it (signed with the benchmarks' key). */
+export function slotProof(region: string, checkId: string, checkVersion: number, scheduledAt: number, trigger = 'schedule') {
+  const expiresAt = scheduledAt + 30_000;
+  const definitionDigest = '0'.repeat(64);
+  return { expiresAt, definitionDigest, signature: benchSigner.signRun({ region, checkId, checkVersion, trigger, scheduledAt, expiresAt, definitionDigest }) };
 }
 
 /** The agent's publish options for result jobs (agent/results/publisher.ts), so the pushed jobs look the same. */

@@ -3,6 +3,7 @@
  * (`coordinator/main.ts`), each a child process of its own so that its CPU and memory are measured
  * alone. Ready means `/readyz` answers 200.
  */
+import { benchSigner, benchSigningKeyFile } from './signing.ts';
 import { freePort } from './redis.ts';
 import { spawnNode, type Child } from './proc.ts';
 import { waitUntil } from './wait.ts';
@@ -57,7 +58,7 @@ export async function startAgentProcess(options: AgentOptions): Promise<ServiceP
     '--region', options.region, '--redis', options.redisUrl, '--prefix', options.prefix,
     '--concurrency', String(options.concurrency ?? 10), '--agent-id', agentId,
     '--health-port', String(port), '--shutdown-timeout', '2s', ...(options.extraArgs ?? []),
-  ], { logDir: options.logDir, nodeArgs: options.nodeArgs, env: options.env });
+  ], { logDir: options.logDir, nodeArgs: options.nodeArgs, env: { LOOKOUT_JOB_PUBLIC_KEY: benchSigner.publicKey, ...options.env } });
   const url = `http://127.0.0.1:${port}`;
   await ready(child, url, 20_000);
   return { ...child, url, metrics: metricsOf(url) };
@@ -85,7 +86,7 @@ export async function startCoordinatorProcess(options: CoordinatorOptions): Prom
   // The benchmark talks to the API without tokens: API auth off (an environment variable, which a
   // coordinator without API auth simply ignores).
   const child = spawnNode(options.name ?? `coordinator-${port}`, 'coordinator/main.ts', args, {
-    logDir: options.logDir, nodeArgs: options.nodeArgs, env: { LOOKOUT_AUTH: 'off' },
+    logDir: options.logDir, nodeArgs: options.nodeArgs, env: { LOOKOUT_AUTH: 'off', LOOKOUT_JOB_SIGNING_KEY_FILE: benchSigningKeyFile },
   });
   const url = `http://127.0.0.1:${port}`;
   await ready(child, url, 30_000);

@@ -12,7 +12,7 @@
  */
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { RESULTS_QUEUE } from '../../checks/keys.ts';
+import { resultsQueueName } from '../../checks/keys.ts';
 import { keepAgentsAlive } from '../lib/heartbeats.ts';
 import { RESULT_JOB_OPTIONS, httpCheck, resultJobId, runResult } from '../lib/payloads.ts';
 import { firstJsonLine, procSample, spawnNode } from '../lib/proc.ts';
@@ -33,13 +33,16 @@ interface Drain { jobs: number; perSecond: number | null; elapsedMs: number; cpu
  * on, region-major so that neighbouring results are of different checks (as when regions run at different
  * times). Returns how many jobs were added.
  */
-async function pushResults(queue: Queue, checkIds: string[], total: number, base: number, firstSlot: number): Promise<number> {
+async function pushResults(queueOf: (region: string) => Queue, checkIds: string[], total: number, base: number, firstSlot: number): Promise<number> {
   const pairs = REGIONS.flatMap((region) => checkIds.map((checkId) => ({ checkId, region })));
   let added = 0;
-  let batch: Array<{ name: string; data: unknown; opts: Record<string, unknown> }> = [];
+  let batch: Array<{ region: string; name: string; data: unknown; opts: Record<string, unknown> }> = [];
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
-    await queue.addBulk(batch as never);
+    for (const region of REGIONS) {
+      const jobs = batch.filter((job) => job.region === region).map(({ region: _r, ...job }) => job);
+      if (jobs.length > 0) await queueOf(region).addBulk(jobs as never);
+    }
     added += batch.length;
     batch = [];
   };
@@ -47,10 +50,10 @@ async function pushResults(queue: Queue, checkIds: string[], total: number, base
     const pair = pairs[i % pairs.length]!;
     const slot = firstSlot + Math.floor(i / pairs.length);
     const result = runResult({ ...pair, scheduledAt: base + slot * 60_000, fail: i % 20 === 7 });
-    batch.push({ name: 'result', data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } });
+    batch.push({ region: pair.region, name: 'result', data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } });
     // A re-delivery: the same slot again under another job id (another agent's copy of the run).
     if (i % 50 === 3 && added + batch.length < total) {
-      batch.push({ name: 'result', data: { ...result, agentId: 'bench-other-agent' }, opts: { ...RESULT_JOB_OPTIONS, jobId: `${resultJobId(result)}-again` } });
+      batch.push({ region: pair.region, name: 'result', data: { ...result, agentId: 'bench-other-agent' }, opts: { ...RESULT_JOB_OPTIONS, jobId: `${resultJobId(result)}-again` } });
     }
     if (batch.length >= 1_000) await flush();
   }
@@ -58,10 +61,14 @@ async function pushResults(queue: Queue, checkIds: string[], total: number, base
   return added;
 }
 
-/** Releases `queue` and times its drain by the process `pid`, from the first job taken until it is empty. */
-async function timeDrain(redis: Redis, queue: Queue, queueKey: string, jobs: number, pid: number, timeLimitMs: number): Promise<Drain> {
-  const pending = async (): Promise<number> => (await redis.llen(`${queueKey}:wait`)) + (await redis.llen(`${queueKey}:active`));
-  await queue.resume();
+/** Releases `queues` and times their drain by the process `pid`, from the first job taken until they are empty. */
+async function timeDrain(redis: Redis, queues: Queue[], jobs: number, pid: number, timeLimitMs: number): Promise<Drain> {
+  const pending = async (): Promise<number> => {
+    let n = 0;
+    for (const queue of queues) n += (await redis.llen(`${queue.opts.prefix}:${queue.name}:wait`)) + (await redis.llen(`${queue.opts.prefix}:${queue.name}:active`));
+    return n;
+  };
+  await Promise.all(queues.map((queue) => queue.resume()));
   const deadline = performance.now() + timeLimitMs;
   let startAt = performance.now();
   let startCpu = procSample(pid)?.cpuMs ?? 0;
@@ -74,7 +81,7 @@ async function timeDrain(redis: Redis, queue: Queue, queueKey: string, jobs: num
     if (!started && left < jobs) { started = true; startAt = now; startCpu = cpu; }
     if (left > 0) await delay(20);
   }
-  await queue.pause();
+  await Promise.all(queues.map((queue) => queue.pause()));
   const elapsedMs = performance.now() - startAt;
   const done = jobs - left;
   const cpuMs = (procSample(pid)?.cpuMs ?? startCpu) - startCpu;
@@ -103,11 +110,12 @@ export const ingest: Section = {
     const checkIds = Array.from({ length: checkCount }, (_, i) => `ingest-${i}`);
     const slotsPerRound = Math.ceil(perRound / (checkCount * REGIONS.length));
     const base = Date.now() - (rounds * slotsPerRound + 1) * 60_000;
-    const results = new Queue(RESULTS_QUEUE, { connection: redis, prefix });
-    ctx.defer(() => results.close());
+    // Agents publish into their region's results queue; the coordinator consumes all three.
+    const results = new Map(REGIONS.map((region) => [region, new Queue(resultsQueueName(region), { connection: redis, prefix })]));
+    for (const queue of results.values()) ctx.defer(() => queue.close());
     const raw = new Queue('raw-results', { connection: redis, prefix });
     ctx.defer(() => raw.close());
-    await Promise.all([results.pause(), raw.pause()]);
+    await Promise.all([...[...results.values()].map((queue) => queue.pause()), raw.pause()]);
 
     const profileSince = Date.now();
     const coordinator = await startCoordinatorProcess({ redisUrl: ctx.redis.url, prefix, logDir: ctx.logDir, name: 'coordinator-ingest',
@@ -123,10 +131,10 @@ export const ingest: Section = {
     const bullmqRounds: Drain[] = [];
     for (let r = 0; r < rounds; r++) {
       ctx.log(`round ${r + 1}/${rounds}: ${perRound} results to the coordinator, then to a no-op worker`);
-      const jobs = await pushResults(results, checkIds, perRound, base, r * slotsPerRound);
-      lookoutRounds.push(await timeDrain(redis, results, `${prefix}:${RESULTS_QUEUE}`, jobs, coordinator.pid, timeLimitMs));
-      const rawJobs = await pushResults(raw, checkIds, perRound, base, r * slotsPerRound);
-      bullmqRounds.push(await timeDrain(redis, raw, `${prefix}:raw-results`, rawJobs, worker.pid, timeLimitMs));
+      const jobs = await pushResults((region) => results.get(region)!, checkIds, perRound, base, r * slotsPerRound);
+      lookoutRounds.push(await timeDrain(redis, [...results.values()], jobs, coordinator.pid, timeLimitMs));
+      const rawJobs = await pushResults(() => raw, checkIds, perRound, base, r * slotsPerRound);
+      bullmqRounds.push(await timeDrain(redis, [raw], rawJobs, worker.pid, timeLimitMs));
     }
     const metrics = await coordinator.metrics();
     const count = (name: string): number => [...metrics.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);

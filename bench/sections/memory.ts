@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CheckJob, SCHEMA_VERSION } from '../../checks/contract.ts';
-import { RESULTS_QUEUE, checkQueueName, heartbeatKey } from '../../checks/keys.ts';
+import { checkQueueName, heartbeatKey, resultsQueueName } from '../../checks/keys.ts';
+import { definitionDigest } from '../../checks/signing.ts';
+import { benchSigner } from '../lib/signing.ts';
 import { loadChecks } from '../../checks/loader.ts';
 import { firstJsonLine, procSample, spawnChild, spawnNode, treeRssBytes, ROOT } from '../lib/proc.ts';
 import { figure, target } from '../lib/report.ts';
@@ -62,14 +64,22 @@ export default defineBrowserCheck({ id: 'mem-browser', name: 'tiny', regions: [$
   } });`);
   const loaded = await loadChecks([dir]);
   if (loaded.problems.length > 0 || !loaded.checks[0]) throw new Error(`BENCH_BROWSER_CHECK: ${JSON.stringify(loaded.problems)}`);
-  const job = CheckJob.parse({ schemaVersion: SCHEMA_VERSION, region, checkVersion: 1, check: loaded.checks[0].definition, trigger: 'manual', scheduledAt: Date.now() });
+  const definition = loaded.checks[0].definition;
+  const scheduledAt = Date.now();
+  const expiresAt = scheduledAt + 30_000;
+  const digest = definitionDigest(definition);
+  const job = CheckJob.parse({
+    schemaVersion: SCHEMA_VERSION, region, checkVersion: 1, check: definition, trigger: 'manual', scheduledAt, expiresAt, definitionDigest: digest,
+    signature: benchSigner.signRun({ region, checkId: definition.id, checkVersion: 1, trigger: 'manual', scheduledAt, expiresAt, definitionDigest: digest }),
+  });
   const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   ctx.defer(() => { redis.disconnect(); });
   const queue = new Queue(checkQueueName(region), { connection: redis, prefix });
   ctx.defer(() => queue.close());
   await queue.add('mem-browser', job, { attempts: 1 });
-  const jobId = await waitUntil('the browser run\'s result', async () => (await redis.lrange(`${prefix}:${RESULTS_QUEUE}:wait`, 0, 0))[0], 90_000, 200);
-  const raw = await redis.hget(`${prefix}:${RESULTS_QUEUE}:${jobId}`, 'data');
+  const results = `${prefix}:${resultsQueueName(region)}`;
+  const jobId = await waitUntil('the browser run\'s result', async () => (await redis.lrange(`${results}:wait`, 0, 0))[0], 90_000, 200);
+  const raw = await redis.hget(`${results}:${jobId}`, 'data');
   const result = raw ? JSON.parse(raw) as { outcome: string; error: { code: string } | null } : null;
   return result ? `${result.outcome}${result.error ? ` ${result.error.code}` : ''}` : 'no result';
 }
@@ -128,7 +138,7 @@ export const memory: Section = {
         }
         browserTreeRss = treeRssBytes(agent.pid);
         const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
-        const heartbeat = await redis.get(heartbeatKey(prefix, 'mem-browser'));
+        const heartbeat = await redis.get(heartbeatKey(prefix, 'mem-browser', 'mem-browser'));
         redis.disconnect();
         const capabilities = heartbeat ? (JSON.parse(heartbeat) as { capabilities?: string[] }).capabilities ?? [] : [];
         notes.push(`Browser-enabled agent started with \`${flag.join(' ')}\`; it announces capabilities ${JSON.stringify(capabilities)}. Its RSS is the agent process; with its descendants (Chromium, launched by the first browser run) ${Math.round((browserTreeRss ?? 0) / MB)} MB${ctx.smoke ? ' (smoke: no browser run, so no Chromium)' : ''}.`);

@@ -106,10 +106,3 @@ export function awaitedRegions(pending: Readonly<Record<string, PendingConfirmat
   }).sort();
 }
 
-/**
- * The BullMQ job id of a confirmation run: deterministic, so a plan handed over twice adds one job.
- * BullMQ ids must not contain ":"; check ids and region names cannot.
- */
-export function confirmationJobId(checkId: string, region: string, scheduledAt: number): string {
-  return `confirm.${checkId}.${region}.${scheduledAt}`;
-}

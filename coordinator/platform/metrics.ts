@@ -49,7 +49,7 @@ export function createMetrics(countOpenIncidents: () => Promise<number>, registr
     reconciles: new Counter({ name: 'lookout_scheduler_reconciles_total', help: 'Scheduler reconciliations run.', registers }),
     schedulerChanges: new Counter({ name: 'lookout_scheduler_changes_total', help: 'Scheduled (check, region) pairs changed by reconciliation, by action (upserted, removed).', labelNames: ['action'], registers }),
     runsIssued: new Counter({ name: 'lookout_runs_issued_total', help: 'Runs this coordinator added to region queues (slots it claimed), by trigger.', labelNames: ['trigger'], registers }),
-    runsNotIssued: new Counter({ name: 'lookout_runs_not_issued_total', help: 'Scheduled runs not issued, by reason (no_agent: the region had no live, consuming agent).', labelNames: ['reason'], registers }),
+    runsNotIssued: new Counter({ name: 'lookout_runs_not_issued_total', help: 'Scheduled runs not issued, by reason (no_agent: the region had no live, consuming agent; missed: the coordinators reached the slot too late, e.g. Redis was away).', labelNames: ['reason'], registers }),
     invalidSlots: new Counter({ name: 'lookout_results_refused_total', help: 'Results refused at ingest because of the slot they claim to answer, by reason (unsigned, bad_signature, expired_region_mismatch).', labelNames: ['reason'], registers }),
     transactionConflicts: new Counter({ name: 'lookout_transaction_conflicts_total', help: 'Optimistic transactions retried because another client changed a watched key.', registers }),
     outboxMoved: new Counter({ name: 'lookout_outbox_delivered_total', help: 'Alert events moved from the outbox to delivery.', registers }),

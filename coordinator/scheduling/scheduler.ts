@@ -50,6 +50,8 @@ interface Pair {
 const IDLE_TICK_MS = 1_000;
 /** Runs due within this much of a tick are issued in it (one round trip for several). */
 const BATCH_WINDOW_MS = 5;
+/** A slot reached later than this after its time is skipped (counted as `missed`), not issued late. */
+export const MISSED_AFTER_MS = 2_000;
 
 export interface CheckSchedulerOptions {
   redis: Redis;
@@ -159,27 +161,29 @@ export class CheckScheduler {
       const have = this.#pairs.get(id);
       return !have || have.check.version !== want.check.version || have.check.definition.frequencyMs !== want.check.definition.frequencyMs;
     });
+    // Redis first, memory after: a pass that fails (Redis away) leaves this scheduler as it was, to retry.
+    const issued = fresh.length > 0 ? await redis.hmget(issuedSlotsKey(prefix), ...fresh.map(([id]) => id)) : [];
+    summary.regions = await this.#updateKnownRegions(checks);
+
     // A pair no coordinator ever issued is new: it runs once at once (at its deploy time, the same for every
     // coordinator, so their claims agree), unless that is more than an interval ago (a coordinator starting late).
-    const issued = fresh.length > 0 ? await redis.hmget(issuedSlotsKey(prefix), ...fresh.map(([id]) => id)) : [];
     const firstRuns: RunRequest[] = [];
     fresh.forEach(([id, { check, region }], i) => {
       const every = check.definition.frequencyMs;
       const phase = phaseOf(id, every);
-      const pair: Pair = { id, check, region, phase, next: nextSlotAfter(now, every, phase) };
-      this.#pairs.set(id, pair);
-      this.#heap.push(pair);
+      this.#pairs.set(id, { id, check, region, phase, next: nextSlotAfter(now, every, phase) });
       if (issued[i] === null && now - check.updatedAt < every) firstRuns.push({ check, region, scheduledAt: check.updatedAt, trigger: 'schedule' });
       summary.upserted.push(id);
     });
     for (const pair of removed) { this.#pairs.delete(pair.id); summary.removed.push(pair.id); }
-    if (removed.length > 0) this.#heap.removeWhere((pair) => !this.#pairs.has(pair.id) || this.#pairs.get(pair.id) !== pair);
-    if (fresh.length > 0) this.#heap.removeWhere((pair) => this.#pairs.get(pair.id) !== pair);
+    if (removed.length + fresh.length > 0) {
+      this.#heap.removeWhere(() => true);
+      for (const pair of this.#pairs.values()) this.#heap.push(pair);
+    }
     summary.unchanged = this.#pairs.size - fresh.length;
-    summary.regions = await this.#updateKnownRegions(checks);
+    this.#revision = revision;
     if (firstRuns.length > 0) await this.dispatcher.dispatch(firstRuns.filter((r) => this.#accepts(r.region)));
     if (removed.length > 0) await this.dispatcher.forgetPairs(removed.map((p) => ({ checkId: p.check.definition.id, region: p.region })));
-    this.#revision = revision;
     summary.upserted.sort();
     summary.removed.sort();
     this.#o.metrics?.reconciles.inc();
@@ -251,15 +255,19 @@ export class CheckScheduler {
     const now = this.#o.clock.now();
     const due: RunRequest[] = [];
     let skipped = 0;
+    let missed = 0;
     for (let top = this.#heap.peek(); top && top.next <= now + BATCH_WINDOW_MS; top = this.#heap.peek()) {
       const pair = this.#heap.pop()!;
-      if (this.#accepts(pair.region)) due.push({ check: pair.check, region: pair.region, scheduledAt: pair.next, trigger: 'schedule' });
+      // A slot this scheduler reaches long after its time (it was stalled, or Redis was away) is skipped,
+      // not issued late: the run would answer a past moment, and the next slot comes soon.
+      if (now - pair.next > MISSED_AFTER_MS) missed++;
+      else if (this.#accepts(pair.region)) due.push({ check: pair.check, region: pair.region, scheduledAt: pair.next, trigger: 'schedule' });
       else skipped++;
-      // A coordinator that was stalled skips the slots it missed rather than issuing them late.
-      pair.next = nextSlotAfter(Math.max(pair.next, now), pair.check.definition.frequencyMs, pair.phase);
+      pair.next = nextSlotAfter(Math.max(pair.next, now - 1), pair.check.definition.frequencyMs, pair.phase);
       this.#heap.push(pair);
     }
     if (skipped > 0) this.#o.metrics?.runsNotIssued.inc({ reason: 'no_agent' }, skipped);
+    if (missed > 0) this.#o.metrics?.runsNotIssued.inc({ reason: 'missed' }, missed);
     const issued = await this.dispatcher.dispatch(due);
     if (issued.length > 0) this.#o.metrics?.runsIssued.inc({ trigger: 'schedule' }, issued.length);
     await this.dispatcher.flushDue(now);

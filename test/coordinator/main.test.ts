@@ -1,3 +1,4 @@
+import { TEST_SIGNING_KEY_FILE } from '../support/signing.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
@@ -60,7 +61,7 @@ describe('coordinator process', () => {
     const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const prefix = uniquePrefix('main');
     const redis = new Redis(server.url, { maxRetriesPerRequest: null });
-    const { child, url } = await startMain(['--redis', server.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--webhook-url', hook, '--webhook-secret', 'a-secret-of-16-chars', '--auth', 'off']);
+    const { child, url } = await startMain(['--redis', server.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--webhook-url', hook, '--webhook-secret', 'a-secret-of-16-chars', '--auth', 'off', '--job-signing-key', TEST_SIGNING_KEY_FILE]);
     try {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const deployed = await fetch(`${url}/api/deployments`, { method: 'POST', body: JSON.stringify({ checks: [httpCheck('web', { failureThreshold: 1 })] }) });

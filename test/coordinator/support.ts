@@ -1,6 +1,6 @@
 /** Builders and helpers shared by the coordinator tests. */
 import { Redis } from 'ioredis';
-import { Queue, type JobsOptions } from 'bullmq';
+import { Queue, type Job, type JobsOptions } from 'bullmq';
 import { HEARTBEAT_TTL_MS, SCHEMA_VERSION, type CheckDefinition, type Heartbeat, type RunResult } from '../../checks/contract.ts';
 import { agentIndexKey, heartbeatKey, knownRegionsKey, resultsQueueName } from '../../checks/keys.ts';
 import { TEST_SIGNING_KEY_FILE, slotProofFor } from '../support/signing.ts';
@@ -60,6 +60,10 @@ export function memoryLogger(): { logger: Logger; lines: Array<Record<string, un
 /** Publishes results as agents do: each into its region's results queue. */
 export interface ResultsProducer {
   add(name: string, result: RunResult | Record<string, unknown>, options?: JobsOptions): Promise<unknown>;
+  /** Failed jobs of every region's queue this producer wrote to. */
+  getFailed(): Promise<Job[]>;
+  /** Counts over every region's queue this producer wrote to. */
+  getJobCounts(...types: Array<'completed' | 'failed' | 'waiting' | 'active'>): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 
@@ -72,6 +76,16 @@ export function resultsProducer(redis: Redis, prefix: string): ResultsProducer {
   };
   return {
     add: (name, result, options) => queue(typeof result.region === 'string' ? result.region : 'us-east').add(name, result, options),
+    async getFailed() {
+      return (await Promise.all([...queues.values()].map((q) => q.getFailed()))).flat();
+    },
+    async getJobCounts(...types) {
+      const total: Record<string, number> = {};
+      for (const q of queues.values()) {
+        for (const [type, n] of Object.entries(await q.getJobCounts(...types))) total[type] = (total[type] ?? 0) + n;
+      }
+      return total;
+    },
     close: async () => { await Promise.all([...queues.values()].map((q) => q.close())); },
   };
 }

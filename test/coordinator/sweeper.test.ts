@@ -6,7 +6,7 @@ import { startCoordinator, type RunningCoordinator } from '../../coordinator/coo
 import { parseStoredAgent } from '../../coordinator/liveness/agents.ts';
 import { agentStateKey } from '../../checks/keys.ts';
 import { redisForFile, uniquePrefix } from '../support/redis.ts';
-import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from './support.ts';
+import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig, type ResultsProducer } from './support.ts';
 import { waitUntil } from '../support/wait.ts';
 
 const shared = redisForFile();
@@ -21,7 +21,7 @@ async function twoCoordinators(checks: unknown[]) {
     shared.onCleanup(() => c.stop());
     coordinators.push(c);
   }
-  const producer: Queue = resultsProducer(shared.redis, prefix);
+  const producer: ResultsProducer = resultsProducer(shared.redis, prefix);
   shared.onCleanup(() => producer.close());
   const deployed = await fetch(`${coordinators[0]!.url}/api/deployments`, { method: 'POST', body: JSON.stringify({ checks }) });
   expect(deployed.status).toBe(200);
@@ -51,11 +51,11 @@ describe('sweeper', () => {
     // A sweeper must have recorded the agent as online (not just its heartbeat existing): only an agent
     // known to be online can go offline.
     await waitUntil('agents recorded online by a sweeper', async () =>
-      parseStoredAgent(await shared.redis.get(agentStateKey(s.prefix, 'agent-us')))?.status === 'online'
-      && parseStoredAgent(await shared.redis.get(agentStateKey(s.prefix, 'agent-eu')))?.status === 'online');
+      parseStoredAgent(await shared.redis.get(agentStateKey(s.prefix, 'us-east', 'agent-us')))?.status === 'online'
+      && parseStoredAgent(await shared.redis.get(agentStateKey(s.prefix, 'eu-west', 'agent-eu')))?.status === 'online');
 
     // The us-east agent dies: its heartbeat key goes away.
-    await shared.redis.del(heartbeatKey(s.prefix, 'agent-us'));
+    await shared.redis.del(heartbeatKey(s.prefix, 'us-east', 'agent-us'));
     // Besides their own loops, make both coordinators sweep at the same moment, twice each.
     await Promise.all(s.coordinators.flatMap((c) => [c.sweeper.sweepOnce(), c.sweeper.sweepOnce()]));
     await waitUntil('us-east no-data', async () => (await s.regionStatus('web', 'us-east')) === 'no-data');
@@ -90,7 +90,7 @@ describe('sweeper', () => {
     await s.producer.add('r', runResult({ checkId: 'api', region: 'us-east', scheduledAt: t, outcome: 'fail' }));
     await waitUntil('incident open', async () => (await s.get('/api/incidents')).open.length === 1);
 
-    await shared.redis.del(heartbeatKey(s.prefix, 'agent-us'));
+    await shared.redis.del(heartbeatKey(s.prefix, 'us-east', 'agent-us'));
     await waitUntil('us-east no-data', async () => (await s.regionStatus('api', 'us-east')) === 'no-data');
     const [incident] = (await s.get('/api/incidents')).open;
     expect(incident).toMatchObject({ scope: 'regional', failingRegions: ['us-east'], noDataRegions: ['us-east'], seq: 1 });

@@ -3,6 +3,7 @@
  * a browser-enabled agent in real Chromium, its failure recorded with the failing step, and its
  * screenshot downloadable through the coordinator's API.
  */
+import { TEST_KEYS_ENV } from '../support/signing.ts';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -36,10 +37,10 @@ describe('browser checks through the fleet', () => {
     await once(site, 'listening');
     siteUrl = `http://127.0.0.1:${(site.address() as { port: number }).port}`;
     const prefix = uniquePrefix('e2e-browser');
-    const coordinatorConfig = parseCoordinatorConfig(['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '200ms', '--auth', 'off'], {});
+    const coordinatorConfig = parseCoordinatorConfig(['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '200ms', '--auth', 'off'], TEST_KEYS_ENV);
     if (!('config' in coordinatorConfig)) throw new Error(JSON.stringify(coordinatorConfig));
     coordinator = await startCoordinatorService(coordinatorConfig.config, { logger: quiet as never });
-    const agentConfig = parseAgentConfig(['--region', 'local', '--redis', redis.url, '--prefix', prefix, '--agent-id', 'browser-agent', '--browser-checks', 'on', '--shutdown-timeout', '2s'], {});
+    const agentConfig = parseAgentConfig(['--region', 'local', '--redis', redis.url, '--prefix', prefix, '--agent-id', 'browser-agent', '--browser-checks', 'on', '--shutdown-timeout', '2s'], TEST_KEYS_ENV);
     if (!('config' in agentConfig)) throw new Error(JSON.stringify(agentConfig));
     agent = await startAgent(agentConfig.config, { logger: quiet as never });
     await agent.ready;

@@ -7,6 +7,7 @@
  * paused worker → eu-west stalled: probe.stalled once, its verdict no-data (long before the missed results
  * alone would say so), no incident, us-east untouched → worker resumed → probe.recovered once, eu-west up.
  */
+import { TEST_KEYS_ENV } from '../support/signing.ts';
 import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
 import { once } from 'node:events';
@@ -17,6 +18,9 @@ import { createCanaryResponder } from '../../agent/jobs/canary.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { startHeartbeat } from '../../agent/liveness/heartbeat.ts';
 import { createLogger } from '../../lib/log.ts';
+import { localClock } from '../../lib/clock.ts';
+import { JobVerifier } from '../../checks/signing.ts';
+import { TEST_JOB_PUBLIC_KEY } from '../support/signing.ts';
 import { createAgentMetrics } from '../../agent/liveness/metrics.ts';
 import { ResultPublisher } from '../../agent/results/publisher.ts';
 import { startRunners } from '../../agent/runners/index.ts';
@@ -42,11 +46,13 @@ async function startPausableAgent(redisUrl: string, prefix: string, region: stri
   const logger = createLogger(() => {});
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
   const metrics = createAgentMetrics();
-  const publisher = new ResultPublisher({ redis, prefix, logger, metrics });
+  const publisher = new ResultPublisher({ redis, prefix, region, logger, metrics });
   const { runners } = await startRunners(['http']);
+  const verifier = new JobVerifier(TEST_JOB_PUBLIC_KEY);
   const checkWorker = createCheckWorker({
-    config: { region, prefix, concurrency: 2, agentId, redisUrl }, runners, publisher, metrics, logger,
-    canary: createCanaryResponder({ redis, prefix, region, agentId }),
+    config: { region, prefix, concurrency: 2, agentId }, runners, publisher, metrics, logger,
+    connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), verifier, clock: localClock,
+    canary: createCanaryResponder({ redis, prefix, region, agentId, verifier }),
   });
   checkWorker.start();
   await checkWorker.worker.waitUntilReady();
@@ -95,11 +101,11 @@ describe('region canaries end to end', () => {
     const parsed = parseCoordinatorConfig([
       '--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--canary-interval', '200ms',
       '--auth', 'off', '--webhook-url', `${receiverUrl}/hook`,
-    ], {});
+    ], TEST_KEYS_ENV);
     if (!('config' in parsed)) throw new Error(`coordinator config: ${JSON.stringify(parsed)}`);
     for (let i = 0; i < 2; i++) coordinators.push(await startCoordinatorService(parsed.config, { logger: quiet as never }));
 
-    const agentParsed = parseAgentConfig(['--region', 'us-east', '--redis', redis.url, '--prefix', prefix, '--agent-id', 'healthy-us-east', '--shutdown-timeout', '2s'], {});
+    const agentParsed = parseAgentConfig(['--region', 'us-east', '--redis', redis.url, '--prefix', prefix, '--agent-id', 'healthy-us-east', '--shutdown-timeout', '2s'], TEST_KEYS_ENV);
     if (!('config' in agentParsed)) throw new Error(`agent config: ${JSON.stringify(agentParsed)}`);
     healthy = await startAgent(agentParsed.config, { logger: quiet as never });
     await healthy.ready;

@@ -12,13 +12,14 @@
  * - global: a check failing everywhere opens as global at once (no regional incident first), because
  *   opening waits for the regions whose failure is being confirmed.
  */
+import { TEST_KEYS_ENV } from '../support/signing.ts';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type RunningAgent } from '../../agent/agent.ts';
 import { parseAgentConfig } from '../../agent/config.ts';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
-import { phaseOf, schedulerId } from '../../coordinator/scheduling/scheduler.ts';
+import { pairId, phaseOf } from '../../coordinator/scheduling/slots.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -71,11 +72,11 @@ describe('confirmation fan-out end to end', () => {
     });
     const receiverUrl = await listen(receiver);
 
-    const parsed = parseCoordinatorConfig(['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--auth', 'off', '--webhook-url', `${receiverUrl}/hook`], {});
+    const parsed = parseCoordinatorConfig(['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--auth', 'off', '--webhook-url', `${receiverUrl}/hook`], TEST_KEYS_ENV);
     if (!('config' in parsed)) throw new Error(`coordinator config: ${JSON.stringify(parsed)}`);
     coordinator = await startCoordinatorService(parsed.config, { logger: quiet as never });
     for (const region of REGIONS) {
-      const agentParsed = parseAgentConfig(['--region', region, '--redis', redis.url, '--prefix', prefix, '--agent-id', `confirm-${region}`, '--shutdown-timeout', '2s'], {});
+      const agentParsed = parseAgentConfig(['--region', region, '--redis', redis.url, '--prefix', prefix, '--agent-id', `confirm-${region}`, '--shutdown-timeout', '2s'], TEST_KEYS_ENV);
       if (!('config' in agentParsed)) throw new Error(`agent config: ${JSON.stringify(agentParsed)}`);
       const agent = await startAgent(agentParsed.config, { logger: quiet as never });
       await agent.ready;
@@ -110,9 +111,9 @@ describe('confirmation fan-out end to end', () => {
       return body.regions.every((r: any) => r.verdict.status === 'up');
     }, 15_000);
 
-    // BullMQ runs an `every` scheduler at k × interval + its phase (coordinator/scheduling/scheduler.ts): wait until
-    // eu-west's next slot is far enough away that no second scheduled run can take part.
-    const phase = phaseOf(schedulerId('shop', 'eu-west'), FREQUENCY_MS);
+    // A pair runs at k × interval + its phase (coordinator/scheduling/slots.ts): wait until eu-west's next
+    // slot is far enough away that no second scheduled run can take part.
+    const phase = phaseOf(pairId('shop', 'eu-west'), FREQUENCY_MS);
     const untilSlot = (): number => (phase - (Date.now() % FREQUENCY_MS) + FREQUENCY_MS) % FREQUENCY_MS || FREQUENCY_MS;
     await waitUntil(`eu-west's first scheduled slot to be ${SLOT_CLEARANCE_MS} ms away`, () => untilSlot() >= SLOT_CLEARANCE_MS, FREQUENCY_MS);
     const nextSlotAt = Date.now() + untilSlot();

@@ -6,6 +6,7 @@
  * regional outage → incident.opened (regional) → everyone fails → incident.updated (global)
  * → recovery → incident.resolved; then an agent stops → probe.offline, and no incident.
  */
+import { TEST_KEYS_ENV } from '../support/signing.ts';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
@@ -71,13 +72,13 @@ describe('fleet end to end', () => {
     const parsed = parseCoordinatorConfig(
       // As in production: reads are public here, writes need a token with the deploy scope.
       ['--redis', redis.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '100ms', '--webhook-url', `${receiverUrl}/hook`, '--webhook-secret', SECRET, '--public-read'],
-      {},
+      TEST_KEYS_ENV,
     );
     if (!('config' in parsed)) throw new Error(`coordinator config: ${JSON.stringify(parsed)}`);
     coordinator = await startCoordinatorService(parsed.config, { logger: quiet as never });
 
     for (const region of REGIONS) {
-      const agentParsed = parseAgentConfig(['--region', region, '--redis', redis.url, '--prefix', prefix, '--agent-id', `e2e-${region}`, '--shutdown-timeout', '2s'], {});
+      const agentParsed = parseAgentConfig(['--region', region, '--redis', redis.url, '--prefix', prefix, '--agent-id', `e2e-${region}`, '--shutdown-timeout', '2s'], TEST_KEYS_ENV);
       if (!('config' in agentParsed)) throw new Error(`agent config: ${JSON.stringify(agentParsed)}`);
       const agent = await startAgent(agentParsed.config, { logger: quiet as never });
       await agent.ready;

@@ -5,6 +5,7 @@
  * scrubbed. Afterwards no secret value is anywhere in Redis (every key of every type, read in full),
  * in a result, or in a log line, while the placeholders are (so the scan does see the definitions).
  */
+import { TEST_KEYS_ENV } from '../support/signing.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,10 +81,10 @@ describe('secrets end to end', () => {
     writeFileSync(secretsFile, JSON.stringify({ API_KEY, PASSWORD }));
 
     const prefix = uniquePrefix('e2e-secrets');
-    const parsed = parseCoordinatorConfig(['--redis', server.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '200ms', '--auth', 'off'], {});
+    const parsed = parseCoordinatorConfig(['--redis', server.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '200ms', '--auth', 'off'], TEST_KEYS_ENV);
     if (!('config' in parsed)) throw new Error(JSON.stringify(parsed));
     coordinator = await startCoordinatorService(parsed.config, { logger: createCoordinatorLogger((line) => logs.push(line)) });
-    const agentParsed = parseAgentConfig(['--region', 'us-east', '--redis', server.url, '--prefix', prefix, '--agent-id', 'secret-agent', '--secrets-file', secretsFile, '--shutdown-timeout', '2s'], {});
+    const agentParsed = parseAgentConfig(['--region', 'us-east', '--redis', server.url, '--prefix', prefix, '--agent-id', 'secret-agent', '--secrets-file', secretsFile, '--shutdown-timeout', '2s'], TEST_KEYS_ENV);
     if (!('config' in agentParsed)) throw new Error(JSON.stringify(agentParsed));
     agent = await startAgent(agentParsed.config, { logger: createAgentLogger((line) => logs.push(line)) });
     await agent.ready;

@@ -46,3 +46,9 @@ export function slotProofFor(result: Pick<RunResult, 'region' | 'checkId' | 'che
     signature: signer.signRun({ region: result.region, checkId: result.checkId, checkVersion: result.checkVersion, trigger: result.trigger, scheduledAt: result.scheduledAt, expiresAt, definitionDigest: digest }),
   };
 }
+
+/** The environment that gives coordinators the test signing key and agents its public key. */
+export const TEST_KEYS_ENV: Readonly<Record<string, string>> = {
+  LOOKOUT_JOB_SIGNING_KEY_FILE: TEST_SIGNING_KEY_FILE,
+  LOOKOUT_JOB_PUBLIC_KEY: TEST_JOB_PUBLIC_KEY,
+};

@@ -3,9 +3,11 @@
  * many coordinators race), the maintenance API and its effect (held incidents, uptime marks, runs left
  * out of uptime), and the SLO API with burn-rate events through the outbox.
  */
+import type { CheckJob, RunResult } from '../../../checks/contract.ts';
+import { runJobId } from '../../../coordinator/scheduling/slots.ts';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { checkQueueName } from '../../../checks/keys.ts';
+import { checkQueueName, dueRunsKey } from '../../../checks/keys.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
 import type { AlertEvent } from '../../../coordinator/events/events.ts';
 import { MaintenanceStore } from '../../../coordinator/maintenance/store.ts';
@@ -40,7 +42,7 @@ async function setup(checks = [httpCheck('web')]) {
   return {
     prefix, url, delivered, logger,
     /** Pushes results and waits until every result pushed so far has been processed. */
-    async push(...results: unknown[]) {
+    async push(...results: Array<RunResult | Record<string, unknown>>) {
       for (const r of results) await producer.add('result', r);
       pushed += results.length;
       await waitUntil(`${pushed} results processed`, async () => {
@@ -57,11 +59,16 @@ async function setup(checks = [httpCheck('web')]) {
 }
 
 /** Confirmation jobs waiting or delayed in one region's queue. */
+/** Confirmation runs of a region: queued (added when due) and still waiting in the coordinators' due set. */
 async function confirmationJobs(prefix: string, region: string) {
   const queue = new Queue(checkQueueName(region), { connection: shared.redis, prefix });
   try {
-    const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized'], 0, 100);
-    return jobs.filter((job) => job.id?.startsWith('confirm.')).map((job) => ({ id: job.id!, delay: job.opts.delay ?? 0, data: job.data }));
+    const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized', 'active', 'completed'], 0, 100);
+    const queued = jobs.filter((job) => job.id?.endsWith('.c')).map((job) => ({ id: job.id!, delay: job.opts.delay ?? 0, data: job.data as CheckJob }));
+    const due = (await shared.redis.zrange(dueRunsKey(prefix), '0', '-1', 'WITHSCORES'));
+    const waiting: Array<{ dueAt: number; run: { region: string; scheduledAt: number; trigger: string } }> = [];
+    for (let i = 0; i < due.length; i += 2) waiting.push({ run: JSON.parse(due[i]!), dueAt: Number(due[i + 1]) });
+    return { queued, due: waiting.filter((w) => w.run.region === region) };
   } finally {
     await queue.close();
   }
@@ -75,13 +82,21 @@ describe('confirmation runs', () => {
     const failure = runResult({ checkId: 'web', region: 'us-east', scheduledAt: t + 1_000, outcome: 'fail' });
     await s.push(...Array(8).fill(failure));
 
-    const retry = await confirmationJobs(s.prefix, 'us-east');
+    // eu-west runs at once; the retry in us-east waits its back-off in the coordinators' due set, then is
+    // added (never with a BullMQ delay, which would let an agent's clock decide when it runs).
     const other = await confirmationJobs(s.prefix, 'eu-west');
-    expect(retry).toHaveLength(1);
-    expect(other).toHaveLength(1);
-    expect(retry[0]).toMatchObject({ delay: 1_000, data: { trigger: 'confirmation', region: 'us-east', check: { id: 'web' } } });
-    expect(retry[0]!.id).toBe(`confirm.web.us-east.${retry[0]!.data.scheduledAt}`);
-    expect(other[0]).toMatchObject({ delay: 0, data: { trigger: 'confirmation', region: 'eu-west' } });
+    expect(other.queued).toHaveLength(1);
+    expect(other.queued[0]).toMatchObject({ delay: 0, data: { trigger: 'confirmation', region: 'eu-west' } });
+    const planned = await confirmationJobs(s.prefix, 'us-east');
+    expect(planned.queued.length + planned.due.length).toBe(1);
+    const retry = await waitUntil('the retry to be added when due', async () => {
+      const { queued } = await confirmationJobs(s.prefix, 'us-east');
+      return queued.length === 1 ? queued : undefined;
+    }, 5_000);
+    expect(retry[0]).toMatchObject({ delay: 0, data: { trigger: 'confirmation', region: 'us-east', check: { id: 'web' } } });
+    expect(retry[0]!.id).toBe(runJobId('web', 'us-east', retry[0]!.data.scheduledAt, 'confirmation'));
+    if (planned.due.length === 1) expect(planned.due[0]!.dueAt).toBe(retry[0]!.data.scheduledAt);
+    expect((await confirmationJobs(s.prefix, 'us-east')).due).toEqual([]);
 
     // The confirmation answers (fails): us-east is down at once, and the incident opens regional.
     await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: retry[0]!.data.scheduledAt, trigger: 'confirmation', outcome: 'fail' }));
@@ -90,8 +105,8 @@ describe('confirmation runs', () => {
     expect(detail.incident).toMatchObject({ scope: 'regional', failingRegions: ['us-east'] });
     // Down now: more failures start nothing more.
     await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: t + 5_000, outcome: 'fail' }));
-    expect(await confirmationJobs(s.prefix, 'us-east')).toHaveLength(1);
-    expect(await confirmationJobs(s.prefix, 'eu-west')).toHaveLength(1);
+    const after = [await confirmationJobs(s.prefix, 'us-east'), await confirmationJobs(s.prefix, 'eu-west')];
+    expect(after.map((c) => c.queued.length + c.due.length)).toEqual([1, 1]);
     const runs = detail.regions.find((r: any) => r.region === 'us-east').recentRuns.map((r: any) => r.trigger);
     expect(runs).toContain('confirmation');
   });

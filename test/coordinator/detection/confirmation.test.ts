@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CONFIRMATION_GRACE_MS, awaitedRegions, confirmationJobId, planConfirmations, settleConfirmations, type PendingConfirmation,
+  CONFIRMATION_GRACE_MS, awaitedRegions, planConfirmations, settleConfirmations, type PendingConfirmation,
 } from '../../../coordinator/detection/confirmation.ts';
 import { initialVerdict, type RegionVerdict, type VerdictStatus } from '../../../coordinator/detection/verdict.ts';
 
@@ -73,9 +73,4 @@ describe('awaitedRegions', () => {
     const verdicts = { a: v('up', 1), b: v('up', 0), c: v('down', 2), d: v('up', 1) };
     expect(awaitedRegions(pending, verdicts)).toEqual(['a']);
   });
-});
-
-it('names confirmation jobs deterministically and without ":" (BullMQ refuses it)', () => {
-  expect(confirmationJobId('shop', 'eu-west', 1_700_000_000_000)).toBe('confirm.shop.eu-west.1700000000000');
-  expect(confirmationJobId('shop', 'eu-west', 1)).not.toContain(':');
 });

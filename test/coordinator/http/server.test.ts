@@ -133,7 +133,7 @@ describe('API', () => {
       ['GET', '/api/maintenance/..%2Fx', 400, 'INVALID_MAINTENANCE_ID'],
       ['DELETE', `/api/maintenance/${long}`, 400, 'INVALID_MAINTENANCE_ID'],
       ['GET', '/api/artifacts/..%2Fx', 400, 'INVALID_RUN_ID'],
-      ['GET', '/api/artifacts/run-1/..%2Fx', 400, 'INVALID_ARTIFACT_NAME'],
+      ['GET', '/api/artifacts/us-east.run-1/..%2Fx', 400, 'INVALID_ARTIFACT_NAME'],
       ['POST', '/api/alerts/dead-letters/..%2Fx/retry', 404, 'DEAD_LETTER_NOT_FOUND'],
       ['POST', `/api/alerts/dead-letters/${long}/retry`, 400, 'INVALID_DELIVERY_ID'],
     ];
@@ -216,14 +216,14 @@ describe('API', () => {
   it('serves browser run artifacts stored by agents', async () => {
     const data = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0xff]);
     await redis.multi()
-      .hset(artifactKey(prefix, 'run-1', 'screenshot.png'), { data, contentType: 'image/png', bytes: String(data.byteLength), createdAt: String(Date.now()) })
-      .sadd(artifactIndexKey(prefix, 'run-1'), 'screenshot.png')
+      .hset(artifactKey(prefix, 'us-east', 'us-east.run-1', 'screenshot.png'), { data, contentType: 'image/png', bytes: String(data.byteLength), createdAt: String(Date.now()) })
+      .sadd(artifactIndexKey(prefix, 'us-east', 'us-east.run-1'), 'screenshot.png')
       .exec();
-    const list = await call('GET', '/api/artifacts/run-1');
-    expect(list.json).toEqual({ runId: 'run-1', artifacts: [{ name: 'screenshot.png', bytes: 6, contentType: 'image/png', createdAt: expect.any(Number) }] });
-    const file = await fetch(`${coordinator.url}/api/artifacts/run-1/screenshot.png`);
+    const list = await call('GET', '/api/artifacts/us-east.run-1');
+    expect(list.json).toEqual({ runId: 'us-east.run-1', artifacts: [{ name: 'screenshot.png', bytes: 6, contentType: 'image/png', createdAt: expect.any(Number) }] });
+    const file = await fetch(`${coordinator.url}/api/artifacts/us-east.run-1/screenshot.png`);
     expect(file.headers.get('content-type')).toBe('image/png');
     expect(Buffer.from(await file.arrayBuffer())).toEqual(data);
-    expect((await call('GET', '/api/artifacts/run-1/missing.png')).json.error.code).toBe('ARTIFACT_NOT_FOUND');
+    expect((await call('GET', '/api/artifacts/us-east.run-1/missing.png')).json.error.code).toBe('ARTIFACT_NOT_FOUND');
   });
 });

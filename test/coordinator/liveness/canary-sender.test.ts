@@ -3,6 +3,7 @@
  * many coordinators send, at most one unfinished per region (a region nobody consumes holds one, not one
  * per slot), ahead of the region's backlog, and the "being sent" record the sweepers read.
  */
+import { testSigner } from '../../support/signing.ts';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -47,7 +48,7 @@ function setup(regions: string[]) {
   };
   let now = SLOT + 1_234;
   const { logger, lines } = memoryLogger();
-  const sender = () => new CanarySender({ redis, prefix, intervalMs: I, queueFor, regions: async () => regions, logger, now: () => now });
+  const sender = () => new CanarySender({ redis, prefix, intervalMs: I, queueFor, regions: async () => regions, logger, now: () => now, signer: testSigner });
   return { prefix, queueFor, sender, lines, setNow: (ms: number) => { now = ms; } };
 }
 
@@ -61,7 +62,7 @@ describe('canary sender', () => {
     for (const region of ['us-east', 'eu-west']) {
       const jobs = await unfinished(s.queueFor(region));
       expect(jobs.map((j) => [j.id, j.name])).toEqual([[canaryJobId(region, SLOT), CANARY_JOB_NAME]]);
-      expect(CanaryJob.parse(jobs[0]!.data)).toEqual({ schemaVersion: 1, kind: 'canary', region, slot: SLOT, intervalMs: I, sentAt: SLOT + 1_234 });
+      expect(CanaryJob.parse(jobs[0]!.data)).toEqual({ schemaVersion: 2, kind: 'canary', region, slot: SLOT, intervalMs: I, sentAt: SLOT + 1_234, signature: testSigner.signCanary({ region, slot: SLOT, intervalMs: I }) });
       expect(parseCanarySent(await redis.get(canarySentKey(s.prefix, region)))).toEqual({ intervalMs: I, slot: SLOT, sentAt: SLOT + 1_234 });
       const ttl = await redis.pttl(canarySentKey(s.prefix, region));
       expect(ttl).toBeGreaterThan(2 * I);
@@ -111,6 +112,6 @@ describe('canary sender', () => {
 
   it('refuses an interval that is not positive (0 means: do not start a sender)', () => {
     const s = setup([]);
-    expect(() => new CanarySender({ redis, prefix: s.prefix, intervalMs: 0, queueFor: s.queueFor, regions: async () => [], logger: memoryLogger().logger })).toThrow(RangeError);
+    expect(() => new CanarySender({ redis, prefix: s.prefix, intervalMs: 0, queueFor: s.queueFor, regions: async () => [], logger: memoryLogger().logger, signer: testSigner })).toThrow(RangeError);
   });
 });

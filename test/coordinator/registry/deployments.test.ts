@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CheckDefinition } from '../../../checks/contract.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
-import { deploymentsKey, registryKey, registryRevisionKey, scheduledRegionsKey } from '../../../checks/keys.ts';
+import { deploymentsKey, registryKey, registryRevisionKey, knownRegionsKey } from '../../../checks/keys.ts';
 import { silentLogger } from '../../../lib/log.ts';
 import { CheckRegistry } from '../../../coordinator/registry/store.ts';
 import { TokenStore } from '../../../coordinator/http/tokens.ts';
@@ -99,9 +99,9 @@ describe('deployments API', () => {
     expect(rolled.json.deployment).toMatchObject({ kind: 'rollback', rollbackOf: changed.json.deployment.id, actor: { name: 'ci' } });
     expect(await ids()).toEqual(['a', 'b', 'c', 'd']);
     expect((await coordinator.registry.getCheck('a'))!.definition.name).toBe('Check a');
-    // The removed check's schedulers went with it.
-    const schedulers = (await coordinator.scheduler.queue('us-east').getJobSchedulers(0, -1, true)).map((s) => s.key).sort();
-    expect(schedulers).toEqual(['a@us-east', 'b@us-east', 'c@us-east', 'd@us-east']);
+    // The removed check's schedule went with it.
+    const scheduled = coordinator.scheduler.pairs().filter((p) => p.region === 'us-east').map((p) => p.id);
+    expect(scheduled).toEqual(['a@us-east', 'b@us-east', 'c@us-east', 'd@us-east']);
 
     const listed = await history();
     expect(listed).toHaveLength(before.length + 2);
@@ -126,18 +126,19 @@ describe('deployments API', () => {
   });
 
   it('keeps the registry applied when the scheduler reconcile fails after the commit, and converges on the next reconcile', async () => {
-    // A key of the wrong type makes the reconcile's first write fail (WRONGTYPE), after the registry commit.
-    await shared.redis.del(scheduledRegionsKey(prefix));
-    await shared.redis.set(scheduledRegionsKey(prefix), 'not a set');
+    // A key of the wrong type makes the reconcile's Redis step fail (WRONGTYPE), after the registry commit.
+    await shared.redis.del(knownRegionsKey(prefix));
+    await shared.redis.set(knownRegionsKey(prefix), 'not a set');
     const applied = await post('/api/deployments', { checks: [httpCheck('x'), httpCheck('y'), httpCheck('z', { regions: ['ap-south'] })], prune: true });
     expect(applied.status).toBe(200);
     expect(applied.json.schedulers).toMatchObject({ error: { code: 'RECONCILE_FAILED' } });
     expect(await ids()).toEqual(['x', 'y', 'z']);
-    expect((await coordinator.scheduler.queue('ap-south').getJobSchedulers(0, -1, true)).map((s) => s.key)).toEqual([]);
+    expect(coordinator.scheduler.pairs().map((p) => p.id)).not.toContain('z@ap-south');
 
-    await shared.redis.del(scheduledRegionsKey(prefix));
+    await shared.redis.del(knownRegionsKey(prefix));
     await coordinator.reconcile();
-    expect((await coordinator.scheduler.queue('ap-south').getJobSchedulers(0, -1, true)).map((s) => s.key)).toEqual(['z@ap-south']);
+    expect(coordinator.scheduler.pairs().map((p) => p.id)).toContain('z@ap-south');
+    expect(await shared.redis.smembers(knownRegionsKey(prefix))).toContain('ap-south');
   });
 });
 

@@ -5,12 +5,16 @@ import type { AlertEvent } from '../../../coordinator/events/events.ts';
 import { startCoordinator, type RunningCoordinator } from '../../../coordinator/coordinator.ts';
 import { minuteRollupKey, recentRunsKey } from '../../../checks/keys.ts';
 import { rollupSlot } from '../../../coordinator/results/rollups.ts';
-import { MAX_CLOCK_SKEW_MS, clockProblems } from '../../../coordinator/results/ingest.ts';
+import { MAX_CLOCK_SKEW_MS, refusalOf } from '../../../coordinator/results/ingest.ts';
+import { JobSigner, JobVerifier, generateSigningKey } from '../../../checks/signing.ts';
+import type { RunResult } from '../../../checks/contract.ts';
+import { TEST_JOB_PUBLIC_KEY, slotProofFor } from '../../support/signing.ts';
 import { MaintenanceStore } from '../../../coordinator/maintenance/store.ts';
 import { CheckRegistry } from '../../../coordinator/registry/store.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
+import { RegionStore } from '../../../coordinator/regions/store.ts';
 import { redisForFile, uniquePrefix } from '../../support/redis.ts';
-import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig } from '../support.ts';
+import { heartbeat, httpCheck, memoryLogger, resultsProducer, runResult, testConfig, type ResultsProducer } from '../support.ts';
 import { waitUntil } from '../../support/wait.ts';
 
 const shared = redisForFile();
@@ -19,9 +23,9 @@ interface Setup {
   prefix: string;
   coordinators: RunningCoordinator[];
   delivered: AlertEvent[];
-  producer: Queue;
+  producer: ResultsProducer;
   lines: Array<Record<string, unknown>>;
-  push(...results: unknown[]): Promise<void>;
+  push(...results: Array<RunResult | Record<string, unknown>>): Promise<void>;
   /** Waits until `n` result jobs in all have finished (completed or failed). */
   settled(n: number): Promise<void>;
   get(path: string): Promise<any>;
@@ -153,7 +157,10 @@ describe('ingest', () => {
   it('fails invalid results without retry, ignores unknown checks and regions, and keeps working', async () => {
     const s = await setup(1);
     const t = Date.now() - 10_000;
-    await s.producer.add('result', { schemaVersion: 1, checkId: 'web', outcome: 'maybe' }, { attempts: 3 });
+    // ap-south is a watched region (registered), but `web` does not run there.
+    await new RegionStore({ redis: shared.redis, prefix: s.prefix }).add('ap-south');
+    await s.coordinators[0]!.reconcile(true);
+    await s.producer.add('result', { schemaVersion: 2, checkId: 'web', outcome: 'maybe' }, { attempts: 3 });
     await s.push(runResult({ checkId: 'nope', region: 'us-east', scheduledAt: t }));
     await s.push(runResult({ checkId: 'web', region: 'ap-south', scheduledAt: t }));
     await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: t }));
@@ -197,29 +204,52 @@ describe('ingest', () => {
     expect(await shared.redis.hgetall(minuteRollupKey(s.prefix, 'fresh', 'us-east', slot.hourStart))).toEqual({ [`${slot.minuteOfHour}:mp`]: '1' });
   });
 
-  it('refuses a result from an agent whose clock runs ahead, so it cannot freeze the verdict', async () => {
+  it('refuses results for slots never issued (forged 50 s ahead, unsigned) and from the future, so none can freeze the verdict', async () => {
     const s = await setup(1);
-    const future = Date.now() + 10 * 60_000;
-    await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: future, startedAt: future, endedAt: future + 5, outcome: 'fail', error: { code: 'TIMEOUT', message: 'x' } }));
     const now = Date.now() - 1_000;
-    await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: now }));
-    await s.settled(2);
-    const [failed] = await s.producer.getFailed();
-    expect(failed!.failedReason).toMatch(/^INVALID_RESULT: result\.scheduledAt: .* ahead of this coordinator's clock/);
+    const issued = runResult({ checkId: 'web', region: 'us-east', scheduledAt: now });
+    const fail = { outcome: 'fail' as const, error: { code: 'TIMEOUT' as const, message: 'x' } };
+    // Two forged failures 50 s ahead, carrying the proof of a real slot: the slot they claim was never issued.
+    const ahead = now + 50_000;
+    await s.push(
+      runResult({ checkId: 'web', region: 'us-east', scheduledAt: ahead, startedAt: ahead, endedAt: ahead + 5, ...fail, slot: issued.slot }),
+      runResult({ checkId: 'web', region: 'us-east', scheduledAt: ahead + 1, startedAt: ahead, endedAt: ahead + 5, ...fail, slot: null }),
+    );
+    const future = Date.now() + 10 * 60_000;
+    await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: now - 500, startedAt: future, endedAt: future + 5, ...fail }));
+    await s.push(issued);
+    await s.settled(4);
+    const reasons = (await s.producer.getFailed()).map((job) => job.failedReason).sort();
+    expect(reasons).toEqual([
+      expect.stringMatching(/^INVALID_SLOT: result\.slot\.signature: not a slot a coordinator of this installation issued/),
+      expect.stringMatching(/^INVALID_SLOT: result\.slot: missing/),
+      expect.stringMatching(/^INVALID_SLOT: result\.startedAt: .* ahead of Redis time/),
+    ]);
+    expect(await counterSum(s.coordinators, 'lookout_results_refused_total', { reason: 'bad_signature' })).toBe(1);
+    expect(await counterSum(s.coordinators, 'lookout_results_refused_total', { reason: 'unsigned' })).toBe(1);
+    expect(await counterSum(s.coordinators, 'lookout_results_refused_total', { reason: 'future' })).toBe(1);
     const detail = await s.get('/api/checks/web');
     expect(detail.regions[0].verdict).toMatchObject({ status: 'up', lastResultAt: now });
   });
 });
 
-describe('clockProblems', () => {
+describe('refusalOf: results that answer no issued slot', () => {
   const now = 1_000_000_000;
-  it.each([
-    [{ scheduledAt: now, startedAt: now, endedAt: now }, []],
-    [{ scheduledAt: now + MAX_CLOCK_SKEW_MS, startedAt: now, endedAt: now }, []],
-    [{ scheduledAt: now + MAX_CLOCK_SKEW_MS + 1, startedAt: now, endedAt: now }, ['scheduledAt']],
-    [{ scheduledAt: now, startedAt: now, endedAt: now + 3_600_000 }, ['endedAt']],
-    [{ scheduledAt: now - 86_400_000, startedAt: now - 86_400_000, endedAt: now - 86_400_000 }, []],
-  ])('%j → problems in %j', (times, fields) => {
-    expect(clockProblems(times, now).map((p) => /^result\.(\w+):/.exec(p)?.[1])).toEqual(fields);
+  const verifier = new JobVerifier(TEST_JOB_PUBLIC_KEY);
+  const good = runResult({ checkId: 'web', region: 'eu-west', scheduledAt: now - 5_000 });
+  const otherKey = new JobSigner(generateSigningKey());
+  it.each<[string, RunResult, string | null]>([
+    ['a result answering its signed slot', good, null],
+    ['a result stamped up to the skew bound ahead', { ...good, startedAt: now + MAX_CLOCK_SKEW_MS, endedAt: now + MAX_CLOCK_SKEW_MS }, null],
+    ['a result from another region\'s queue', { ...good, region: 'us-east' }, 'region_mismatch'],
+    ['an unsigned result', { ...good, slot: null }, 'unsigned'],
+    ['a slot signed by another key', { ...good, slot: slotProofFor(good, otherKey) }, 'bad_signature'],
+    ['a moved slot (50 s in the future)', { ...good, scheduledAt: now + 50_000 }, 'bad_signature'],
+    ['another check', { ...good, checkId: 'other' }, 'bad_signature'],
+    ['another trigger', { ...good, trigger: 'confirmation' }, 'bad_signature'],
+    ['a later version', { ...good, checkVersion: 2 }, 'bad_signature'],
+    ['times an hour ahead of Redis time', { ...good, endedAt: now + 3_600_000 }, 'future'],
+  ])('%s → %s', (_name, result, reason) => {
+    expect(refusalOf(result, 'eu-west', verifier, now)?.reason ?? null).toBe(reason);
   });
 });

@@ -1,13 +1,22 @@
-import { Queue } from 'bullmq';
+/**
+ * The schedule on a real redis-server: pairs from the registry, runs issued when due (signed, at their
+ * slot, once however many coordinators issue them), new checks run at once, removed ones stop, unused
+ * regions are pruned, confirmations wait in the due set. Time is a clock the test moves.
+ */
+import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckJob } from '../../../checks/contract.ts';
-import { checkQueueName } from '../../../checks/keys.ts';
+import { dueRunsKey, issuedSlotsKey, knownRegionsKey } from '../../../checks/keys.ts';
+import { JobVerifier, definitionDigest } from '../../../checks/signing.ts';
 import { silentLogger } from '../../../lib/log.ts';
 import { CheckRegistry } from '../../../coordinator/registry/store.ts';
-import { CheckScheduler, phaseOf } from '../../../coordinator/scheduling/scheduler.ts';
+import { CheckScheduler } from '../../../coordinator/scheduling/scheduler.ts';
+import { MAX_START_DELAY_MS, expiresAtFor, nextSlotAfter, phaseOf, runJobId } from '../../../coordinator/scheduling/slots.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';
+import { TEST_JOB_PUBLIC_KEY, testSigner } from '../../support/signing.ts';
+import { waitUntil } from '../../support/wait.ts';
 import { httpCheck } from '../support.ts';
 
 let server: TestRedis;
@@ -26,106 +35,134 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function setup() {
-  const prefix = uniquePrefix('sch');
+const verifier = new JobVerifier(TEST_JOB_PUBLIC_KEY);
+
+function setup(options: { now?: number; prefix?: string } = {}) {
+  const prefix = options.prefix ?? uniquePrefix('sch');
   const registry = new CheckRegistry({ redis, tx, prefix, logger: silentLogger });
-  const scheduler = new CheckScheduler({ redis, prefix, registry, logger: silentLogger });
-  closers.push(() => scheduler.close());
-  return { prefix, registry, scheduler };
+  const clock = { value: options.now ?? Date.now(), now() { return this.value; } };
+  const make = () => {
+    const scheduler = new CheckScheduler({ redis, prefix, registry, logger: silentLogger, signer: testSigner, clock: { now: () => clock.now() } });
+    closers.push(() => scheduler.close());
+    return scheduler;
+  };
+  return { prefix, registry, clock, scheduler: make(), another: make };
 }
 
-async function schedulers(scheduler: CheckScheduler, region: string) {
-  const list = await scheduler.queue(region).getJobSchedulers(0, -1, true);
-  return list.sort((a, b) => a.key.localeCompare(b.key));
-}
+const jobsOf = async (scheduler: CheckScheduler, region: string): Promise<Job[]> =>
+  (await scheduler.queue(region).getJobs(['waiting', 'delayed', 'prioritized'])).sort((a, b) => (a.id ?? '').localeCompare(b.id ?? ''));
 
-describe('scheduler reconcile', () => {
-  it('creates one scheduler per (check, region) with a valid CheckJob template, then is idempotent', async () => {
+describe('scheduler', () => {
+  it('schedules one pair per (check, region), then is idempotent for the same registry revision', async () => {
     const { registry, scheduler } = setup();
     await registry.applyDeployment([httpCheck('a', { frequencyMs: 30_000 }), httpCheck('b', { regions: ['us-east'] })], { prune: false });
-
     const first = await scheduler.reconcile();
-    expect(first.upserted).toEqual(['a@eu-west', 'a@us-east', 'b@us-east']);
-    expect(first.removed).toEqual([]);
-
-    const usEast = await schedulers(scheduler, 'us-east');
-    expect(usEast.map((s) => [s.key, s.every])).toEqual([['a@us-east', 30_000], ['b@us-east', 60_000]]);
-    const job = CheckJob.parse(usEast[0]!.template!.data);
-    expect(job).toMatchObject({ region: 'us-east', checkVersion: 1, trigger: 'schedule', check: { id: 'a' } });
-    expect(usEast[0]!.template!.opts).toMatchObject({ removeOnComplete: { count: 100 }, removeOnFail: { count: 500 } });
-
-    const second = await scheduler.reconcile();
-    expect(second).toMatchObject({ upserted: [], removed: [], unchanged: 3 });
+    expect(first).toMatchObject({ upserted: ['a@eu-west', 'a@us-east', 'b@us-east'], removed: [], regions: ['eu-west', 'us-east'] });
+    expect(await scheduler.reconcile()).toMatchObject({ upserted: [], removed: [], unchanged: 3 });
+    expect(scheduler.pairs().map((p) => [p.id, p.version])).toEqual([['a@eu-west', 1], ['a@us-east', 1], ['b@us-east', 1]]);
   });
 
-  it('updates the template when the version changes, and the next job carries it', async () => {
+  it('runs a new check once at once, with a signed job of its deploy time, and never again on a second coordinator', async () => {
+    const { registry, scheduler, another } = setup();
+    await registry.applyDeployment([httpCheck('c', { regions: ['us-east'] })], { prune: false });
+    const deployedAt = (await registry.getCheck('c'))!.updatedAt;
+    await Promise.all([scheduler.reconcile(), another().reconcile(), scheduler.reconcile({ force: true })]);
+    const jobs = await jobsOf(scheduler, 'us-east');
+    expect(jobs.map((j) => j.id)).toEqual([runJobId('c', 'us-east', deployedAt, 'schedule')]);
+    const job = CheckJob.parse(jobs[0]!.data);
+    expect(job).toMatchObject({ region: 'us-east', checkVersion: 1, trigger: 'schedule', scheduledAt: deployedAt, expiresAt: expiresAtFor(deployedAt, 60_000) });
+    expect(job.definitionDigest).toBe(definitionDigest(job.check));
+    expect(verifier.verifyRun({ region: 'us-east', checkId: 'c', checkVersion: 1, trigger: 'schedule', scheduledAt: deployedAt, expiresAt: job.expiresAt, definitionDigest: job.definitionDigest }, job.signature)).toBe(true);
+    // No BullMQ delay: the job is due now, so no agent's clock decides when it runs.
+    expect(jobs[0]!.opts.delay ?? 0).toBe(0);
+  });
+
+  it('issues each slot at its time, exactly once across coordinators, and skips slots a stalled scheduler missed', async () => {
+    // The scheduler's clock is a minute past the deployment: no first run, only slots.
+    const start = Date.now() + 60_000;
+    const { prefix, registry, scheduler, another, clock } = setup({ now: start });
+    const other = another();
+    await registry.applyDeployment([httpCheck('s', { regions: ['eu-west'], frequencyMs: 10_000, timeoutMs: 5_000 })], { prune: false });
+    await Promise.all([scheduler.reconcile(), other.reconcile()]);
+    const phase = phaseOf('s@eu-west', 10_000);
+    const slot = nextSlotAfter(start, 10_000, phase);
+    expect(scheduler.pairs()[0]!.next).toBe(slot);
+    scheduler.start();
+    other.start();
+    clock.value = slot;
+    await waitUntil('the slot to be issued', async () => (await jobsOf(scheduler, 'eu-west')).length === 1, 5_000);
+    clock.value = slot + 10_000;
+    await waitUntil('the next slot', async () => (await jobsOf(scheduler, 'eu-west')).length === 2, 5_000);
+    // A jump of a minute (the scheduler was stalled): the missed slots are not issued late, the next one is.
+    clock.value = slot + 70_000;
+    await waitUntil('the slot after the jump', async () => (await jobsOf(scheduler, 'eu-west')).length === 3, 5_000);
+    const ids = (await jobsOf(scheduler, 'eu-west')).map((j) => Number(j.id!.split('@')[2]));
+    expect(ids).toEqual([slot, slot + 10_000, slot + 70_000]);
+    expect(await redis.hget(issuedSlotsKey(prefix), 's@eu-west')).toBe(String(slot + 70_000));
+  });
+
+  it('stops issuing a removed check, forgets its claims, and prunes a region nothing uses', async () => {
+    const { prefix, registry, scheduler } = setup();
+    await registry.applyDeployment([httpCheck('a'), httpCheck('b', { regions: ['ap-south'] })], { prune: false });
+    await scheduler.reconcile();
+    expect(await redis.smembers(knownRegionsKey(prefix))).toEqual(expect.arrayContaining(['ap-south', 'eu-west', 'us-east']));
+    expect(await jobsOf(scheduler, 'ap-south')).toHaveLength(1);
+
+    await registry.applyDeployment([httpCheck('a', { regions: ['us-east'] })], { prune: true });
+    const summary = await scheduler.reconcile();
+    expect(summary.removed).toEqual(['a@eu-west', 'b@ap-south']);
+    expect(summary.regions).toEqual(['us-east']);
+    expect((await redis.smembers(knownRegionsKey(prefix))).sort()).toEqual(['us-east']);
+    expect(await redis.hkeys(issuedSlotsKey(prefix))).not.toContain('b@ap-south');
+    // The pruned region's queue went with it.
+    expect(await scheduler.queue('ap-south').getJobCountByTypes('waiting', 'delayed', 'completed')).toBe(0);
+    expect(scheduler.pairs().map((p) => p.id)).toEqual(['a@us-east']);
+  });
+
+  it('rebuilds from the registry only when its revision moved (a long pass cannot repeat itself)', async () => {
     const { registry, scheduler } = setup();
     await registry.applyDeployment([httpCheck('a')], { prune: false });
     await scheduler.reconcile();
     await registry.applyDeployment([httpCheck('a', { url: 'http://127.0.0.1:9/v2', frequencyMs: 120_000 })], { prune: false });
-
-    const summary = await scheduler.reconcile();
-    expect(summary.upserted).toEqual(['a@eu-west', 'a@us-east']);
-    const [s] = await schedulers(scheduler, 'eu-west');
-    expect(s!.every).toBe(120_000);
-    expect(s!.template!.data).toMatchObject({ checkVersion: 2, check: { url: 'http://127.0.0.1:9/v2' } });
-    // The job waiting for the next slot is the new version's, not a leftover of the old one.
-    const pending = (await scheduler.queue('eu-west').getJobs(['waiting', 'delayed'])).filter(isScheduledRun);
-    expect(pending.map((j) => (j.data as CheckJob).checkVersion)).toEqual([2]);
+    const changed = await scheduler.reconcile();
+    expect(changed.upserted).toEqual(['a@eu-west', 'a@us-east']);
+    expect(scheduler.pairs().map((p) => p.version)).toEqual([2, 2]);
+    expect(await scheduler.reconcile()).toMatchObject({ upserted: [], unchanged: 2 });
   });
 
-  it('removes schedulers of removed checks and regions, and stray ones created by hand', async () => {
-    const { prefix, registry, scheduler } = setup();
-    await registry.applyDeployment([httpCheck('a'), httpCheck('b')], { prune: false });
+  it('adds a confirmation due now at once, and one due later when it is due', async () => {
+    const now = Date.now();
+    const { prefix, registry, scheduler, clock } = setup({ now });
+    await registry.applyDeployment([httpCheck('w', { regions: ['us-east', 'eu-west'] })], { prune: false });
+    const check = (await registry.getCheck('w'))!;
+    await scheduler.addConfirmationRuns(check, [
+      { region: 'eu-west', scheduledAt: now, delayMs: 0, expiresAt: now + 10_000, reason: 'other-region' },
+      { region: 'us-east', scheduledAt: now + 1_000, delayMs: 1_000, expiresAt: now + 10_000, reason: 'retry' },
+    ]);
+    expect((await jobsOf(scheduler, 'eu-west')).map((j) => j.id)).toEqual([runJobId('w', 'eu-west', now, 'confirmation')]);
+    expect(await jobsOf(scheduler, 'us-east')).toEqual([]);
+    expect(await redis.zcard(dueRunsKey(prefix))).toBe(1);
+    scheduler.start();
+    clock.value = now + 1_000;
+    await waitUntil('the retry to be added', async () => (await jobsOf(scheduler, 'us-east')).length === 1, 5_000);
+    expect(CheckJob.parse((await jobsOf(scheduler, 'us-east'))[0]!.data)).toMatchObject({ trigger: 'confirmation', scheduledAt: now + 1_000 });
+    expect(await redis.zcard(dueRunsKey(prefix))).toBe(0);
+  });
+
+  it('does not issue runs into a region without a live agent', async () => {
+    const prefix = uniquePrefix('sch');
+    const registry = new CheckRegistry({ redis, tx, prefix, logger: silentLogger });
+    const scheduler = new CheckScheduler({ redis, prefix, registry, logger: silentLogger, signer: testSigner, clock: { now: Date.now }, regionAccepts: (r) => r === 'us-east' });
+    closers.push(() => scheduler.close());
+    await registry.applyDeployment([httpCheck('a')], { prune: false });
     await scheduler.reconcile();
-
-    // A stray scheduler in a region queue Lookout uses, as an old coordinator or a race could leave.
-    const stray = new Queue(checkQueueName('us-east'), { connection: redis, prefix });
-    closers.push(() => stray.close());
-    await stray.upsertJobScheduler('ghost@us-east', { every: 5_000 }, { name: 'ghost', data: {} });
-
-    await registry.applyDeployment([httpCheck('a', { regions: ['us-east'] })], { prune: true });
-    const summary = await scheduler.reconcile();
-    expect(summary.removed).toEqual(['a@eu-west', 'b@eu-west', 'b@us-east', 'ghost@us-east']);
-    expect((await schedulers(scheduler, 'us-east')).map((s) => s.key)).toEqual(['a@us-east']);
-    // eu-west has no check any more, but its queue is still swept (it is a known region).
-    expect(summary.regions).toContain('eu-west');
-    expect(await schedulers(scheduler, 'eu-west')).toEqual([]);
-    // Their queued runs went with them: agents will not run a removed check again.
-    expect(await scheduler.queue('eu-west').getJobCountByTypes('waiting', 'delayed')).toBe(0);
-    const usEastPending = await scheduler.queue('us-east').getJobs(['waiting', 'delayed']);
-    expect(usEastPending.map(schedulerKeyOf).sort()).toEqual(['a@us-east', 'a@us-east']); // its first run and its next slot
-  });
-
-  it('reconciles two schedulers on one registry without duplicates', async () => {
-    const { prefix, registry, scheduler } = setup();
-    const other = new CheckScheduler({ redis, prefix, registry, logger: silentLogger });
-    closers.push(() => other.close());
-    await registry.applyDeployment([httpCheck('a'), httpCheck('b')], { prune: false });
-    await Promise.all([scheduler.reconcile(), other.reconcile(), scheduler.reconcile()]);
-    expect((await schedulers(scheduler, 'us-east')).map((s) => s.key)).toEqual(['a@us-east', 'b@us-east']);
-    // Per scheduler one immediate first run and one next slot: no duplicate runs.
-    const pending = await scheduler.queue('us-east').getJobs(['waiting', 'delayed']);
-    expect(pending.filter(isScheduledRun).map(schedulerKeyOf).sort()).toEqual(['a@us-east', 'b@us-east']);
-    expect(pending.filter((j) => !isScheduledRun(j)).map((j) => j.id).sort()).toEqual(['first.a@us-east.1', 'first.b@us-east.1']);
-  });
-
-  it('runs a new check at once, then on slots spread over the interval by a stable phase', async () => {
-    const { registry, scheduler } = setup();
-    const before = Date.now();
-    await registry.applyDeployment([httpCheck('c', { regions: ['us-east'], frequencyMs: 60_000 })], { prune: false });
-    await scheduler.reconcile();
-    const jobs = await scheduler.queue('us-east').getJobs(['waiting', 'delayed']);
-    const first = jobs.find((j) => !isScheduledRun(j))!;
-    expect((first.data as CheckJob).scheduledAt).toBeGreaterThanOrEqual(before);
-    const next = jobs.find(isScheduledRun)!;
-    // The scheduled slot sits at the check's phase within the minute.
-    expect(Number(next.id!.split(':')[2]) % 60_000).toBe(phaseOf('c@us-east', 60_000));
+    expect(await jobsOf(scheduler, 'us-east')).toHaveLength(1);
+    expect(await jobsOf(scheduler, 'eu-west')).toEqual([]);
   });
 });
 
-describe('phaseOf', () => {
-  it('is stable, within [1, every), and spreads ids over the interval', () => {
+describe('slots', () => {
+  it('phaseOf is stable, within [1, every), and spreads ids over the interval', () => {
     expect(phaseOf('web@us-east', 60_000)).toBe(phaseOf('web@us-east', 60_000));
     const phases = Array.from({ length: 1_000 }, (_, i) => phaseOf(`check-${i}@eu-west`, 60_000));
     expect(Math.min(...phases)).toBeGreaterThanOrEqual(1);
@@ -135,12 +172,20 @@ describe('phaseOf', () => {
     for (const phase of phases) buckets[Math.floor(phase / 6_000)]++;
     for (const count of buckets) expect(count).toBeGreaterThan(50);
   });
-});
 
-/** Jobs made by a job scheduler (ids `repeat:<key>:<due>`), as opposed to a new check's first run. */
-function isScheduledRun(job: { id?: string }): boolean {
-  return job.id?.startsWith('repeat:') === true;
-}
-function schedulerKeyOf(job: { id?: string }): string | undefined {
-  return isScheduledRun(job) ? job.id!.split(':')[1] : job.id?.split('.')[1];
-}
+  it.each([
+    [0, 60_000, 7, 7], [7, 60_000, 7, 60_007], [60_006, 60_000, 7, 60_007], [60_007, 60_000, 7, 120_007],
+  ])('nextSlotAfter(%i, every %i, phase %i) = %i', (after, every, phase, expected) => {
+    expect(nextSlotAfter(after, every, phase)).toBe(expected);
+  });
+
+  it('lets a run start within one interval of its slot, never more than 30 s', () => {
+    expect(expiresAtFor(1_000, 5_000)).toBe(6_000);
+    expect(expiresAtFor(1_000, 3_600_000)).toBe(1_000 + MAX_START_DELAY_MS);
+  });
+
+  it('names jobs by pair, slot and trigger', () => {
+    expect(runJobId('shop', 'eu-west', 1_700_000_000_000, 'schedule')).toBe('shop@eu-west@1700000000000');
+    expect(runJobId('shop', 'eu-west', 1_700_000_000_000, 'confirmation')).toBe('shop@eu-west@1700000000000.c');
+  });
+});
