@@ -91,11 +91,13 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const tx = new TransactionRunner(redis, { size: config.ingestConcurrency + 4, onConflict: () => metrics.transactionConflicts.inc() });
   const registry = new CheckRegistry({ redis, tx, prefix, logger });
   const store = new CheckStateStore({ redis, tx, prefix, registry, now: clock.now });
-  // Regions with a live, consuming agent at the last sweep (null before the first: every region then).
-  let runningRegions: ReadonlySet<string> | null = null;
+  // Regions the last sweep looked at, and those of them with a live, consuming agent. A region the
+  // sweeper has not looked at yet (new in a deployment) takes runs: nothing says it cannot.
+  let watchedRegions: ReadonlySet<string> = new Set();
+  let runningRegions: ReadonlySet<string> = new Set();
   const scheduler = new CheckScheduler({
     redis, prefix, registry, logger, metrics, signer, clock,
-    regionAccepts: (region) => runningRegions === null || runningRegions.has(region),
+    regionAccepts: (region) => !watchedRegions.has(region) || runningRegions.has(region),
   });
   const deliver: Deliver = options.deliver ?? (async (event: AlertEvent) => logger.info('alert.event', { event }));
   const pump = new OutboxPump({ redis, prefix, deliver, logger, onMoved: (n) => metrics.outboxMoved.inc(n) });
@@ -136,6 +138,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     redis, tx, prefix, registry, store, metrics, logger, agentRetentionMs: options.agentRetentionMs, now: clock.now,
     onSwept: (report) => {
       liveRegions = report.liveRegions;
+      watchedRegions = new Set(report.watchedRegions);
       runningRegions = new Set(report.liveRegions.filter((region) => !report.stalledRegions.includes(region)));
       pump.kick();
       // Another coordinator may have changed the registry: cheap when its revision did not move.

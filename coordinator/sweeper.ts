@@ -26,6 +26,8 @@ export const AGENT_RETENTION_MS = 24 * 3_600_000;
 export const SLO_INTERVAL_MS = 15_000;
 
 export interface SweepReport {
+  /** The regions the coordinators watch, as this sweep read them. */
+  watchedRegions: string[];
   /** Regions with a live heartbeat (stalled ones included). */
   liveRegions: string[];
   /** Regions whose agents heartbeat but answer no canary; their checks were swept as having no live agent. */
@@ -99,7 +101,7 @@ export class Sweeper {
   async sweepOnce(): Promise<SweepReport> {
     const started = performance.now();
     try {
-      const { liveRegions, liveAgents, events } = await sweepAgents({
+      const { watchedRegions, liveRegions, liveAgents, events } = await sweepAgents({
         redis: this.#o.redis, tx: this.#o.tx, prefix: this.#o.prefix, metrics: this.#o.metrics, logger: this.#o.logger,
         retentionMs: this.#o.agentRetentionMs ?? AGENT_RETENTION_MS, now: this.#now,
       });
@@ -127,7 +129,7 @@ export class Sweeper {
         });
       }
       return {
-        liveRegions: [...liveRegions].sort(), stalledRegions: [...canaries.stalledRegions].sort(),
+        watchedRegions, liveRegions: [...liveRegions].sort(), stalledRegions: [...canaries.stalledRegions].sort(),
         agentEvents: events, regionEvents: canaries.events, checkTransitions, sloEvents,
       };
     } finally {

@@ -25,6 +25,8 @@ export interface AgentSweepContext {
 }
 
 export interface AgentSweep {
+  /** The regions this sweep looked at (those the coordinators watch). */
+  watchedRegions: string[];
   /** Regions with a live heartbeat. */
   liveRegions: Set<string>;
   /** Agents with a live heartbeat, by region. */
@@ -71,7 +73,8 @@ export async function sweepAgents(ctx: AgentSweepContext): Promise<AgentSweep> {
   const liveRegions = new Set<string>();
   const liveAgents = new Map<string, string[]>();
   const events: ProbeAlertEvent[] = [];
-  for (const reading of await readAgents(redis, prefix, await knownRegions(redis, prefix))) {
+  const watchedRegions = await knownRegions(redis, prefix);
+  for (const reading of await readAgents(redis, prefix, watchedRegions)) {
     const { region, agentId } = reading;
     if (reading.rawHeartbeat !== null && reading.heartbeat === null) ctx.logger.warn('agent.invalid_heartbeat', { region, agentId });
     if (reading.heartbeat) {
@@ -104,5 +107,5 @@ export async function sweepAgents(ctx: AgentSweepContext): Promise<AgentSweep> {
       ctx.logger.info('agent.event', { eventId: event.id, type: event.type, agentId, region });
     }
   }
-  return { liveRegions, liveAgents, events };
+  return { watchedRegions, liveRegions, liveAgents, events };
 }
