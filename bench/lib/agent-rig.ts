@@ -4,6 +4,7 @@
  * agent's CPU from /proc) until every job has a result. The agent stays up between drains, so that
  * rounds can alternate with other measurements.
  */
+import { checkQueueName, resultsQueueName } from '../../checks/keys.ts';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -54,7 +55,7 @@ export async function startAgentRig(ctx: SectionContext, options: { targetUrl: s
   const prefix = uniquePrefix(options.label);
   const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   ctx.defer(() => { redis.disconnect(); });
-  const queue = new Queue(`checks.${REGION}`, { connection: redis, prefix });
+  const queue = new Queue(checkQueueName(REGION), { connection: redis, prefix });
   ctx.defer(() => queue.close());
   await queue.pause();
   const check = httpCheck({ id: 'throughput', url: `${options.targetUrl}/`, regions: [REGION], timeoutMs: 5_000, assertions: [{ type: 'status', op: 'equals', value: 200 }] });
@@ -79,7 +80,7 @@ export async function startAgentRig(ctx: SectionContext, options: { targetUrl: s
   });
   ctx.defer(() => agent.stop(5_000));
   await delay(300); // start-up work (first heartbeat, JIT of idle paths) settles before any window
-  const resultsKey = `${prefix}:results:wait`;
+  const resultsKey = `${prefix}:${resultsQueueName(REGION)}:wait`;
 
   const drain = async (drainOptions: DrainOptions): Promise<AgentDrain> => {
     const { jobs } = drainOptions;
@@ -122,7 +123,7 @@ export async function startAgentRig(ctx: SectionContext, options: { targetUrl: s
     const latencies: number[] = [];
     for (let i = 0; i < ids.length; i += 1_000) {
       const pipeline = redis.pipeline();
-      for (const id of ids.slice(i, i + 1_000)) pipeline.hget(`${prefix}:results:${id}`, 'data');
+      for (const id of ids.slice(i, i + 1_000)) pipeline.hget(`${prefix}:${resultsQueueName(REGION)}:${id}`, 'data');
       for (const [, raw] of (await pipeline.exec()) ?? []) {
         if (typeof raw !== 'string') continue;
         const result = JSON.parse(raw) as { outcome: string; error: { code: string } | null; timings: { totalMs: number } | null };

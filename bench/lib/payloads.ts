@@ -2,6 +2,7 @@
  * Payloads the benchmark puts on Lookout's queues, built as the coordinator and the agent build them and
  * validated against the wire contracts (so that a benchmark never measures the rejection path by mistake).
  */
+import { definitionDigest } from '../../checks/signing.ts';
 import { benchSigner } from './signing.ts';
 import { CheckJob, HttpCheckDefinition, RunResult, SCHEMA_VERSION, type RunTrigger } from '../../checks/contract.ts';
 
@@ -15,9 +16,15 @@ export function httpCheck(fields: { id: string; url: string; regions: string[]; 
   });
 }
 
-/** A job for one region's queue; `scheduledAt` makes the result's id unique. */
+/**
+ * A job for one region's queue, signed as a coordinator signs it; `scheduledAt` makes the result's id
+ * unique. Its slot expires an hour on: a benchmark queues many at once and measures throughput, not lateness.
+ */
 export function checkJob(region: string, check: HttpCheckDefinition, scheduledAt: number, trigger: RunTrigger = 'manual'): CheckJob {
-  return CheckJob.parse({ schemaVersion: SCHEMA_VERSION, region, checkVersion: 1, check, trigger, scheduledAt });
+  const expiresAt = scheduledAt + 3_600_000;
+  const digest = definitionDigest(check);
+  const signature = benchSigner.signRun({ region, checkId: check.id, checkVersion: 1, trigger, scheduledAt, expiresAt, definitionDigest: digest });
+  return CheckJob.parse({ schemaVersion: SCHEMA_VERSION, region, checkVersion: 1, check, trigger, scheduledAt, expiresAt, definitionDigest: digest, signature });
 }
 
 /** A result as an agent publishes it for a passing (or, with `fail`, failing) HTTP run. */
