@@ -6,6 +6,7 @@ import { httpThroughput } from './http-throughput.ts';
 import { ingest } from './ingest.ts';
 import { memory } from './memory.ts';
 import { scheduling } from './scheduling.ts';
+import { signing } from './signing.ts';
 import { timingAccuracy } from './timing-accuracy.ts';
 
-export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, detection, memory, browser];
+export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, signing, detection, memory, browser];
