@@ -74,7 +74,7 @@ interface PlanResponse { plan: DeploymentPlan; revision: number; registered: num
 interface ApplyResponse {
   summary: DeploySummary & { revision: number };
   deployment: { id: string } | null;
-  schedulers: { error?: { code: string; message: string } } | null;
+  schedulers: { error?: { code: string; message: string }; state?: string; message?: string } | null;
 }
 interface RollbackResponse { rolledBack: string; plan: DeploymentPlan; deployment: { id: string } | null; schedulers: ApplyResponse['schedulers'] }
 interface HistoryResponse {
@@ -200,6 +200,9 @@ async function confirm(question: string, yes: boolean, io: Io): Promise<boolean>
 }
 
 function warnAboutSchedulers(schedulers: ApplyResponse['schedulers'], err: NodeJS.WritableStream): void {
+  if (schedulers?.state === 'scheduling') {
+    err.write(`lookout deploy: note: ${schedulers.message ?? 'applied, scheduling'}\n`);
+  }
   if (schedulers?.error) {
     err.write(`lookout deploy: note: the checks are stored, but the coordinator could not update the run schedules yet (${schedulers.error.code}: ${schedulers.error.message}); it retries by itself.\n`);
   }

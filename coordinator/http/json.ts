@@ -4,9 +4,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CheckId } from '../../checks/contract.ts';
+import { MAX_DEPLOYMENT_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../../checks/limits.ts';
 
-/** Largest request body accepted. */
-export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/** Largest request body accepted (deployments: the largest body of the API). */
+export const MAX_BODY_BYTES = MAX_DEPLOYMENT_BYTES;
 
 export class HttpError extends Error {
   readonly status: number;
@@ -66,11 +67,17 @@ export async function readJsonBody(req: IncomingMessage, options: { limit?: numb
     if ('emptyAs' in options) return options.emptyAs;
     throw new HttpError(400, 'INVALID_JSON', 'request body is empty; expected JSON');
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message}`);
+    throw new HttpError(400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
+  // Deep nesting costs every later walk (validation, canonical JSON) its stack: refuse it here, once.
+  if (jsonDepth(value) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, 'JSON_TOO_DEEP', `request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (MAX_JSON_DEPTH)`);
+  }
+  return value;
 }
 
 /** A value the client sent, for an error message: JSON-quoted and cut short, so an error never echoes a huge input. */

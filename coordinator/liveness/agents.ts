@@ -5,6 +5,7 @@
  * than the retention is forgotten.
  */
 import { Heartbeat } from '../../checks/contract.ts';
+import { MAX_HEARTBEAT_BYTES } from '../../checks/limits.ts';
 import { probeEventId, type ProbeAlertEvent } from '../events/events.ts';
 
 export type AgentStatus = 'online' | 'offline';
@@ -59,6 +60,8 @@ function probeEvent(type: ProbeAlertEvent['type'], agentId: string, region: stri
 /** Parses a stored heartbeat or agent record; null for anything missing or not matching the contract. */
 export function parseHeartbeat(raw: string | null): Heartbeat | null {
   if (raw === null) return null;
+  // Anyone holding an agent's credentials writes this key: bound what is parsed.
+  if (raw.length > MAX_HEARTBEAT_BYTES || Buffer.byteLength(raw) > MAX_HEARTBEAT_BYTES) return null;
   try {
     const parsed = Heartbeat.safeParse(JSON.parse(raw));
     return parsed.success ? parsed.data : null;

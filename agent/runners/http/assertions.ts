@@ -6,6 +6,7 @@
  * and a message listing them ({@link describeFailures}).
  */
 import type { Assertion, AssertionResult } from '../../../checks/contract.ts';
+import { compileUserRegex, type UserRegex } from '../../../checks/regex.ts';
 
 /** What a response looked like, as far as assertions care. */
 export interface ResponseFacts {
@@ -62,7 +63,7 @@ export function evaluateAssertion(assertion: Assertion, facts: ResponseFacts): A
           const regex = cachedRegex(expectedValue);
           const expected = `${name} matching /${expectedValue}/`;
           if (regex === null) return result(false, expected, 'invalid regular expression');
-          return result(value !== undefined && regex.test(value), expected, actual);
+          return result(value !== undefined && regex.test(limitInput(value, regex)), expected, actual);
         }
       }
       break;
@@ -84,9 +85,11 @@ export function evaluateAssertion(assertion: Assertion, facts: ResponseFacts): A
           const expected = `body matching /${assertion.value}/`;
           const regex = cachedRegex(assertion.value);
           if (regex === null) return result(false, expected, 'invalid regular expression');
-          const match = regex.exec(body);
+          const searched = limitInput(body, regex);
+          const match = regex.exec(searched);
+          const where = searched.length < body.length ? ` (the first ${searched.length} characters were searched)` : '';
           return result(match !== null, expected,
-            match === null ? `no match in ${bodyExcerpt(body)}` : `matched at character ${match.index}: ${around(body, match.index, match[0].length)}`);
+            match === null ? `no match in ${bodyExcerpt(body)}${where}` : `matched at character ${match.index}: ${around(body, match.index, match.length)}`);
         }
       }
       break;
@@ -217,21 +220,28 @@ function kindOf(value: unknown): string {
 // Showing values to people
 // ---------------------------------------------------------------------------------------------
 
-/** User regexes are compiled once and reused across runs (the check's definition rarely changes). */
-const regexes = new Map<string, RegExp | null>();
+/**
+ * User patterns run on the linear-time engine (checks/regex.ts, compiled once and cached there): a
+ * target's response can never make one take exponential time. Null for a pattern it cannot run, which
+ * validation refuses at deploy.
+ */
+function cachedRegex(source: string): UserRegex | null {
+  const regex = compileUserRegex(source);
+  return 'error' in regex ? null : regex;
+}
 
-function cachedRegex(source: string): RegExp | null {
-  let regex = regexes.get(source);
-  if (regex === undefined) {
-    try {
-      regex = new RegExp(source);
-    } catch {
-      regex = null;
-    }
-    if (regexes.size >= MAX_CACHED) regexes.clear();
-    regexes.set(source, regex);
-  }
-  return regex;
+/**
+ * Linear time is still automaton states × input characters (~30 ns each, at worst): one match may cost
+ * at most this many, about 250 ms. A larger input is searched in its first part only (the result says
+ * so), never less than {@link MIN_REGEX_INPUT_CHARS} and never more than {@link MAX_REGEX_INPUT_CHARS}.
+ */
+export const REGEX_WORK_BUDGET = 8 * 1024 * 1024;
+export const MIN_REGEX_INPUT_CHARS = 64 * 1024;
+export const MAX_REGEX_INPUT_CHARS = 1024 * 1024;
+
+function limitInput(text: string, regex: UserRegex): string {
+  const cap = Math.min(MAX_REGEX_INPUT_CHARS, Math.max(MIN_REGEX_INPUT_CHARS, Math.floor(REGEX_WORK_BUDGET / regex.states)));
+  return text.length <= cap ? text : text.slice(0, cap);
 }
 
 function quote(text: string): string {
