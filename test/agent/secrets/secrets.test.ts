@@ -194,7 +194,7 @@ describe('artifacts and credentials', () => {
   };
 
   it('removes cookies and bearer tokens from the HAR, with or without secrets configured', () => {
-    for (const secrets of [{}, { API_KEY }]) {
+    for (const secrets of [{}, { API_KEY }] as Array<Record<string, string>>) {
       const { keep } = cleanArtifacts([{ name: 'network.har', contentType: 'application/json', data: Buffer.from(JSON.stringify(har, null, 2)) }], secrets);
       const text = keep[0]!.data.toString();
       expect(text).not.toMatch(/abc123|Bearer tok|"k"/);
