@@ -9,8 +9,9 @@ import { hostname } from 'node:os';
 import { RegionName } from '../checks/contract.ts';
 import { DEFAULT_PREFIX } from '../checks/keys.ts';
 import {
-  accept, duration, integer, keyPrefix, onOff, optionsHelp, parseOptions, redisUrl, refuse, value, zodParser, type OptionTable,
+  accept, duration, integer, keyPrefix, list, onOff, optionsHelp, parseOptions, redisUrl, refuse, value, zodParser, type OptionTable, type Parser,
 } from '../lib/options.ts';
+import { DEFAULT_DENIED_CIDRS, cidrProblem } from './runners/http/egress.ts';
 
 /** What the agent needs to run, after defaults and validation. */
 export interface AgentConfig {
@@ -52,7 +53,19 @@ export interface AgentConfig {
    * @defaultValue null (secrets from the environment only)
    */
   secretsFile: string | null;
+  /**
+   * Address ranges HTTP runs may not connect to, on top of the default ones (link-local and cloud
+   * metadata addresses), checked after DNS on every hop. @defaultValue [] (the defaults only)
+   */
+  denyCidrs: string[];
+  /** Exceptions to the denied ranges (an allowed range wins). @defaultValue [] */
+  allowCidrs: string[];
 }
+
+const cidr: Parser<string> = (text) => {
+  const problem = cidrProblem(text);
+  return problem === null ? accept(text) : refuse(problem);
+};
 
 /** The agent's options: flag, environment variables, help, default and validation of each. */
 export const AGENT_OPTIONS = {
@@ -83,6 +96,11 @@ export const AGENT_OPTIONS = {
     flag: '--secrets-file', env: ['LOOKOUT_SECRETS_FILE'], help: 'Secrets for checks: JSON or dotenv file (LOOKOUT_SECRET_<NAME> variables add to it)',
     default: null as string | null, defaultText: 'none', parse: (text: string) => accept<string | null>(text),
   }),
+  denyCidrs: list({
+    flag: '--deny-cidr', env: ['LOOKOUT_DENY_CIDR'], placeholder: '<cidr>', parse: cidr,
+    help: `Address ranges HTTP checks may not reach, besides the default ${DEFAULT_DENIED_CIDRS.join(', ')}`,
+  }),
+  allowCidrs: list({ flag: '--allow-cidr', env: ['LOOKOUT_ALLOW_CIDR'], placeholder: '<cidr>', parse: cidr, help: 'Exceptions to the denied ranges (e.g. a metadata proxy you mean to probe)' }),
 } satisfies OptionTable;
 
 export type ParseAgentConfigResult = { config: AgentConfig } | { help: true } | { errors: string[] };

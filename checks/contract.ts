@@ -50,6 +50,10 @@ export const TargetErrorCode = z.enum([
   'CONNECT_REFUSED', 'CONNECT_TIMEOUT', 'CONNECTION_RESET', 'HOST_UNREACHABLE',
   'TLS_CERT_EXPIRED', 'TLS_CERT_UNTRUSTED', 'TLS_HOSTNAME_MISMATCH', 'TLS_FAILURE',
   'TIMEOUT', 'BODY_TOO_LARGE', 'TOO_MANY_REDIRECTS', 'HTTP_PROTOCOL_ERROR', 'REQUEST_FAILED',
+  /** The response body ended before its announced length, or its chunked encoding broke (not a TCP reset). */
+  'HTTP_BODY_INCOMPLETE',
+  /** The target (or a redirect, or its DNS answer) points at an address the agent's egress policy denies. */
+  'TARGET_DENIED',
   'ASSERTION_FAILED',
   /** A browser check's script threw (anything but a failed `expect` or a Playwright timeout). */
   'SCRIPT_ERROR',

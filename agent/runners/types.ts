@@ -13,6 +13,7 @@ import type { ArtifactSink } from '../artifacts/sink.ts';
 import type { AgentConfig } from '../config.ts';
 import type { Secrets } from '../secrets/load.ts';
 import type { BrowserRunnerOptions } from './browser/options.ts';
+import type { EgressPolicy } from './http/egress.ts';
 
 /** What a runner gets besides the definition. */
 export interface RunContext {
@@ -63,6 +64,8 @@ export interface RunnerSettings {
   artifactSink?: ArtifactSink;
   /** Browser checks: Chromium, concurrency, recycling (secrets come from `secrets`). @defaultValue the browser runner's defaults */
   browser?: Omit<BrowserRunnerOptions, 'secrets'>;
+  /** Addresses HTTP runs may not reach (http/egress.ts). @defaultValue link-local and cloud metadata addresses denied */
+  egress?: EgressPolicy;
   /** Structured log lines of runners, named after their type (`browser.launched`). @defaultValue no logging */
   log?: (event: string, fields: Record<string, unknown>) => void;
 }

@@ -88,6 +88,15 @@ export function classifyError(error: unknown, context: FailureContext): Classifi
   const detail = describe(error, code);
   const fail = (target: ErrorCode, message: string): ClassifiedFailure => ({ outcome: 'fail', code: target, message: truncateMessage(message, context.redact) });
 
+  if (code === 'TARGET_DENIED') {
+    const address = (error as { address?: unknown }).address;
+    return fail('TARGET_DENIED', `${context.url}: ${host} (${typeof address === 'string' ? address : 'its address'}) is denied by this agent's egress policy`);
+  }
+  // A body that ended early, by a close (not a reset) or a broken chunked encoding, whatever the
+  // connection header said: the server sent less than it announced.
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || (phase === 'body' && (code === 'UND_ERR_SOCKET' || isParserError(error)))) {
+    return fail('HTTP_BODY_INCOMPLETE', `response body from ${where} ended before it was complete: ${detail}`);
+  }
   // undici validates the request before connecting, so this can come in any phase.
   if (code !== undefined && INVALID_REQUEST_CODES.has(code)) {
     return { outcome: 'error', code: 'INVALID_JOB', message: truncateMessage(`the check's request cannot be sent: ${detail}`, context.redact) };

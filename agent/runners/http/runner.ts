@@ -24,6 +24,7 @@ import {
 } from './errors.ts';
 import { sendRequest, type HopResponse } from './hop.ts';
 import { defaultLookup } from './lookup.ts';
+import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from './egress.ts';
 import { decideRedirect, withoutSecretBody, type HopRequest } from './redirects.ts';
 import { buildRequestHeaders, redirectHeaders } from './request-headers.ts';
 import { combineTimings, emptyMarks, type HopMarks } from './timings.ts';
@@ -43,6 +44,11 @@ export interface HttpRunnerOptions {
    */
   lookup?: Lookup;
   /**
+   * Addresses runs may not connect to, on any hop, checked after DNS (egress.ts).
+   * @defaultValue link-local and cloud metadata addresses denied; loopback and private ranges allowed
+   */
+  egress?: EgressPolicy;
+  /**
    * Version named in the `user-agent` header (`Lookout/<version> ...`).
    * @defaultValue the `version` of Lookout's package.json
    */
@@ -55,6 +61,7 @@ const BACKSTOP_MARGIN_MS = 1_000;
 export function createHttpRunner(options: HttpRunnerOptions = {}): Runner<HttpCheckDefinition> {
   const environment: RunEnvironment = {
     lookup: options.lookup ?? defaultLookup,
+    egress: options.egress ?? DEFAULT_EGRESS_POLICY,
     version: options.version ?? LOOKOUT_VERSION,
     secureContext: once(() => createSecureContext(
       options.ca === undefined ? {} : { ca: [...getCACertificates('default'), ...(typeof options.ca === 'string' || Buffer.isBuffer(options.ca) ? [options.ca] : options.ca)] },
@@ -65,6 +72,7 @@ export function createHttpRunner(options: HttpRunnerOptions = {}): Runner<HttpCh
 
 interface RunEnvironment {
   lookup: Lookup;
+  egress: EgressPolicy;
   version: string;
   secureContext: () => SecureContext;
 }
@@ -119,6 +127,7 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
           request, headers, marks,
           signal: guard.signal,
           lookup: environment.lookup,
+          egress: environment.egress,
           secureContext: environment.secureContext,
           backstopMs: budgetMs + BACKSTOP_MARGIN_MS,
           // Once the run is aborted the phase it was in is what the report names.
