@@ -10,7 +10,7 @@ import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { CoordinatorConfig } from './config.ts';
-import { createApiHandler } from './http/server.ts';
+import { answerClientError, createApiHandler } from './http/server.ts';
 import { createAuthorizer } from './http/auth.ts';
 import { CanarySender } from './liveness/canary-sender.ts';
 import type { AlertEvent } from './events/events.ts';
@@ -43,6 +43,11 @@ export interface StartOptions {
   stopTimeoutMs?: number;
   /** Registry to add the coordinator's metrics to, shared with other modules of the process. @defaultValue a new one */
   metricsRegistry?: MetricsRegistry;
+  /**
+   * How long an API request's Redis command may wait for its reply before the request answers 503
+   * `REDIS_UNAVAILABLE` (a paused or overloaded Redis keeps its connections open). @defaultValue 750
+   */
+  apiCommandTimeoutMs?: number;
 }
 
 export interface RunningCoordinator {
@@ -72,6 +77,10 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   }
   const prefix = config.prefix;
   const workerRedis = connectRedis(config.redisUrl, { name: 'lookout-coordinator-ingest', logger, blocking: true });
+  // The API reads through its own connection with a command timeout, so that a Redis that stopped
+  // answering turns requests into 503s within a second instead of hanging them; writes go through the
+  // transaction runner, whose commands must not be cut short (a timed-out EXEC may still apply).
+  const apiRedis = connectRedis(config.redisUrl, { name: 'lookout-coordinator-api', logger, commandTimeoutMs: options.apiCommandTimeoutMs ?? 750 });
   const metrics = createMetrics(() => redis.hlen(openIncidentsKey(prefix)), options.metricsRegistry);
   const tx = new TransactionRunner(redis, { size: config.ingestConcurrency + 4, onConflict: () => metrics.transactionConflicts.inc() });
   const registry = new CheckRegistry({ redis, tx, prefix, logger });
@@ -115,9 +124,11 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     })
     : null;
 
-  const authorize = createAuthorizer({ tokens: new TokenStore({ redis, prefix }), policy: { enabled: config.auth, publicRead: config.publicRead } });
+  const authorize = createAuthorizer({ tokens: new TokenStore({ redis: apiRedis, prefix }), policy: { enabled: config.auth, publicRead: config.publicRead } });
+  const apiRegistry = new CheckRegistry({ redis: apiRedis, tx, prefix, logger });
+  const apiStore = new CheckStateStore({ redis: apiRedis, tx, prefix, registry: apiRegistry });
   const server = createServer(createApiHandler({
-    redis, prefix, registry, store, metrics, logger, authorize,
+    redis: apiRedis, prefix, registry: apiRegistry, store: apiStore, metrics, logger, authorize,
     afterRegistryChange: async (removed) => {
       for (const checkId of removed) await store.retire(checkId).catch((error) => logger.warn('check.retire_failed', { checkId, error }));
       pump.kick();
@@ -137,6 +148,8 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
       return { ready: redisOk && workerOk && !stopping, checks: { redis: redisOk, ingestWorker: workerOk, stopping } };
     },
   }));
+
+  server.on('clientError', answerClientError);
 
   /**
    * Every step is bounded: with Redis away, closing queues and workers can wait forever, and a stop
@@ -166,7 +179,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     await step('outbox', () => pump.stop(), 1_000);
     await step('scheduler', () => scheduler.close(), 1_000);
     await step('transactions', () => tx.close(), 1_000);
-    await Promise.all([closeRedis(redis), closeRedis(workerRedis)]);
+    await Promise.all([closeRedis(redis), closeRedis(workerRedis), closeRedis(apiRedis)]);
     logger.info('coordinator.stopped');
   };
 

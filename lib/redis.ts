@@ -23,6 +23,13 @@ export interface ConnectOptions {
    * after a few retries rather than hang a caller. @defaultValue false
    */
   blocking?: boolean;
+  /**
+   * Fails a command that has no reply after this long (`Command timed out`, which
+   * {@link isRedisUnavailable} recognises), instead of waiting for a Redis that stopped answering with
+   * its connection still open (paused, overloaded, a half-open TCP connection). Not for connections
+   * that run blocking commands. @defaultValue none (a command waits for its reply)
+   */
+  commandTimeoutMs?: number;
 }
 
 /** The longest wait between two reconnect attempts: a monitoring process away from Redis is blind. */
@@ -38,6 +45,7 @@ export function connectRedis(target: string | RedisOptions, options: ConnectOpti
     maxRetriesPerRequest: options.blocking ? null : 3,
     reconnectOnError: (error) => isReadOnlyError(error),
     retryStrategy: (times) => Math.min(200 * times, MAX_RECONNECT_DELAY_MS),
+    ...(options.commandTimeoutMs !== undefined ? { commandTimeout: options.commandTimeoutMs } : {}),
   };
   const redis = typeof target === 'string' ? new Redis(target, settings) : new Redis({ ...settings, ...target });
   const logError = throttledErrorLog(options.logger, 'redis.error');
@@ -59,8 +67,9 @@ export function isRedisUnavailable(error: unknown): boolean {
   if (error.name === 'MaxRetriesPerRequestError') return true;
   const code = (error as { code?: unknown }).code;
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT') return true;
-  // ioredis rejects commands on a closed connection with plain Errors that carry no code.
-  return /^(Connection is closed|Stream isn't writeable)/.test(error.message);
+  // ioredis rejects commands on a closed connection, and those past `commandTimeout`, with plain Errors
+  // that carry no code.
+  return /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(error.message);
 }
 
 /** Resolves once Redis answers PING; throws `REDIS_UNREACHABLE` after `timeoutMs`. */
