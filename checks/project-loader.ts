@@ -31,12 +31,12 @@ export function findConfigFile(path: string, cwd = process.cwd()): string | null
 }
 
 /** Bundles, imports and validates one config file; every problem is a diagnostic naming the file. */
-export async function loadProjectConfig(file: string): Promise<{ config?: ResolvedProjectConfig; problems: Diagnostic[] }> {
+export async function loadProjectConfig(file: string, options: { timeoutMs?: number } = {}): Promise<{ config?: ResolvedProjectConfig; problems: Diagnostic[] }> {
   const absolute = resolve(file);
   const shown = relative(process.cwd(), absolute) || absolute;
   const bundled = await bundleCheckFile(absolute);
   if (!bundled.code) return { problems: bundled.problems };
-  const imported = await importBundle(bundled.code, shown);
+  const imported = await importBundle(bundled.code, shown, options);
   if ('problem' in imported) return { problems: [imported.problem] };
   return validateProjectConfig(imported.module.default, shown, dirname(absolute));
 }
