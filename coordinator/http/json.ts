@@ -41,7 +41,7 @@ export async function readJsonBody(req: IncomingMessage, options: { limit?: numb
   const limit = options.limit ?? MAX_BODY_BYTES;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
+    discard(req);
     throw new HttpError(413, 'BODY_TOO_LARGE', `request body is ${declared} bytes; the limit is ${limit}`);
   }
   // Listeners rather than an async iterator: leaving an iterator early destroys the socket, and the
@@ -51,8 +51,8 @@ export async function readJsonBody(req: IncomingMessage, options: { limit?: numb
     let size = 0;
     let failed = false;
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
       size += chunk.length;
+      if (failed) { if (size > limit + MAX_DISCARDED_BYTES) req.socket.destroy(); return; }
       if (size > limit) {
         failed = true;
         received.length = 0;
@@ -78,6 +78,20 @@ export async function readJsonBody(req: IncomingMessage, options: { limit?: numb
     throw new HttpError(400, 'JSON_TOO_DEEP', `request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (MAX_JSON_DEPTH)`);
   }
   return value;
+}
+
+/**
+ * Reads and drops the rest of a refused request body, so that the client (still sending) reads the
+ * answer instead of a broken pipe; past {@link MAX_DISCARDED_BYTES} the connection is cut instead.
+ */
+export const MAX_DISCARDED_BYTES = 64 * 1024 * 1024;
+function discard(req: IncomingMessage): void {
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > MAX_DISCARDED_BYTES) req.socket.destroy();
+  });
+  req.resume();
 }
 
 /** A value the client sent, for an error message: JSON-quoted and cut short, so an error never echoes a huge input. */

@@ -37,7 +37,9 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     } else handled = dispatch(routes, req, res, authorize);
     void handled.catch((error: unknown) => {
       if (error instanceof HttpError) {
-        sendError(res, error, error.status === 413 ? { connection: 'close' } : error.status === 401 ? { 'www-authenticate': 'Bearer realm="lookout"' } : {});
+        // A 413 keeps the connection: the rest of the body is read and dropped (json.ts), so the client,
+        // still sending, gets to read this answer rather than a broken pipe.
+        sendError(res, error, error.status === 401 ? { 'www-authenticate': 'Bearer realm="lookout"' } : {});
         return;
       }
       const unavailable = unavailableError(error);
