@@ -61,15 +61,18 @@ export async function importBundle(code: string, file: string, options: { timeou
   const worker = new Worker(WORKER_ENTRY, { workerData: { code }, resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: false, stderr: false });
   let timer: NodeJS.Timeout | undefined;
   try {
-    const outcome = await new Promise<WorkerAnswer | { timeout: true } | { crashed: string }>((resolve) => {
+    const outcome = await new Promise<WorkerAnswer | { timeout: true } | { unsettled: true } | { crashed: string }>((resolve) => {
       timer = setTimeout(() => resolve({ timeout: true }), timeoutMs);
       worker.once('message', (message: WorkerAnswer) => resolve(message));
       worker.once('error', (error) => resolve({ crashed: error.message }));
       // 13: Node's "unsettled top-level await", a wait that can never end (the worker has nothing else to do).
-      worker.once('exit', (exitCode) => resolve(exitCode === 13 ? { timeout: true } : { crashed: `the file ended the process while loading (exit code ${exitCode})` }));
+      worker.once('exit', (exitCode) => resolve(exitCode === 13 ? { unsettled: true } : { crashed: `the file ended the process while loading (exit code ${exitCode})` }));
     });
     if ('timeout' in outcome) {
       return { problem: { file, code: 'IMPORT_TIMEOUT', message: `IMPORT_TIMEOUT: did not finish loading within ${timeoutMs} ms (a loop or a wait at import time?); raise --import-timeout if it is only slow` } };
+    }
+    if ('unsettled' in outcome) {
+      return { problem: { file, code: 'IMPORT_TIMEOUT', message: 'IMPORT_TIMEOUT: never finished loading: a top-level await that can never settle' } };
     }
     if ('crashed' in outcome) return { problem: { file, message: `failed while loading: ${outcome.crashed}` } };
     if (!outcome.ok) {
