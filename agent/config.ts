@@ -10,8 +10,9 @@ import { RegionName } from '../checks/contract.ts';
 import { parsePublicKey } from '../checks/signing.ts';
 import { redisOptionProblems, redisOptions } from '../lib/redis-options.ts';
 import {
-  accept, duration, integer, onOff, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable,
+  accept, duration, integer, list, onOff, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable, type Parser,
 } from '../lib/options.ts';
+import { DEFAULT_DENIED_CIDRS, cidrProblem } from './runners/http/egress.ts';
 
 /** What the agent needs to run, after defaults and validation. */
 export interface AgentConfig {
@@ -67,7 +68,19 @@ export interface AgentConfig {
    * @defaultValue null (secrets from the environment only)
    */
   secretsFile: string | null;
+  /**
+   * Address ranges HTTP runs may not connect to, on top of the default ones (link-local and cloud
+   * metadata addresses), checked after DNS on every hop. @defaultValue [] (the defaults only)
+   */
+  denyCidrs: string[];
+  /** Exceptions to the denied ranges (an allowed range wins). @defaultValue [] */
+  allowCidrs: string[];
 }
+
+const cidr: Parser<string> = (text) => {
+  const problem = cidrProblem(text);
+  return problem === null ? accept(text) : refuse(problem);
+};
 
 /** The agent's options: flag, environment variables, help, default and validation of each. */
 export const AGENT_OPTIONS = {
@@ -102,6 +115,11 @@ export const AGENT_OPTIONS = {
     flag: '--secrets-file', env: ['LOOKOUT_SECRETS_FILE'], help: 'Secrets for checks: JSON or dotenv file (LOOKOUT_SECRET_<NAME> variables add to it)',
     default: null as string | null, defaultText: 'none', parse: (text: string) => accept<string | null>(text),
   }),
+  denyCidrs: list({
+    flag: '--deny-cidr', env: ['LOOKOUT_DENY_CIDR'], placeholder: '<cidr>', parse: cidr,
+    help: `Address ranges HTTP checks may not reach, besides the default ${DEFAULT_DENIED_CIDRS.join(', ')}`,
+  }),
+  allowCidrs: list({ flag: '--allow-cidr', env: ['LOOKOUT_ALLOW_CIDR'], placeholder: '<cidr>', parse: cidr, help: 'Exceptions to the denied ranges (e.g. a metadata proxy you mean to probe)' }),
 } satisfies OptionTable;
 
 export type ParseAgentConfigResult = { config: AgentConfig } | { help: true } | { errors: string[] };

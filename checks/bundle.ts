@@ -5,6 +5,9 @@
  * line, never exceptions.
  */
 import { build, stop as stopBundler, type Message } from 'esbuild';
+import { SourceMap } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { DEFAULT_IMPORT_TIMEOUT_MS } from './limits.ts';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from './diagnostics.ts';
@@ -46,12 +49,75 @@ export async function bundleCheckFile(file: string, options: { browserImports?: 
   }
 }
 
-/** Imports bundled code from memory; `file` names it in the problem when it throws while loading. */
-export async function importBundle(code: string, file: string): Promise<{ module: Record<string, unknown> } | { problem: Diagnostic }> {
+/**
+ * Imports bundled code in a worker thread with a deadline (`timeoutMs`, `--import-timeout`): a check file
+ * that loops at import time (`while (!ready) {}`) or never settles its top-level await is stopped there,
+ * and reported as `IMPORT_TIMEOUT` naming the file, instead of hanging `lookout deploy` and `lookout test`
+ * with no output. A throw at import is reported with the file and the line it came from (through the
+ * bundle's inline source map). Functions a module exports come back as stand-ins (see import-worker.ts).
+ */
+export async function importBundle(code: string, file: string, options: { timeoutMs?: number } = {}): Promise<{ module: Record<string, unknown> } | { problem: Diagnostic }> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_IMPORT_TIMEOUT_MS;
+  const worker = new Worker(WORKER_ENTRY, { workerData: { code }, resourceLimits: { maxOldGenerationSizeMb: 512 }, stdout: false, stderr: false });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return { module: await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`) as Record<string, unknown> };
-  } catch (error) {
-    return { problem: { file, message: `failed while loading: ${(error as Error).message}` } };
+    const outcome = await new Promise<WorkerAnswer | { timeout: true } | { unsettled: true } | { crashed: string }>((resolve) => {
+      timer = setTimeout(() => resolve({ timeout: true }), timeoutMs);
+      worker.once('message', (message: WorkerAnswer) => resolve(message));
+      worker.once('error', (error) => resolve({ crashed: error.message }));
+      // 13: Node's "unsettled top-level await", a wait that can never end (the worker has nothing else to do).
+      worker.once('exit', (exitCode) => resolve(exitCode === 13 ? { unsettled: true } : { crashed: `the file ended the process while loading (exit code ${exitCode})` }));
+    });
+    if ('timeout' in outcome) {
+      return { problem: { file, code: 'IMPORT_TIMEOUT', message: `IMPORT_TIMEOUT: did not finish loading within ${timeoutMs} ms (a loop or a wait at import time?); raise --import-timeout if it is only slow` } };
+    }
+    if ('unsettled' in outcome) {
+      return { problem: { file, code: 'IMPORT_TIMEOUT', message: 'IMPORT_TIMEOUT: never finished loading: a top-level await that can never settle' } };
+    }
+    if ('crashed' in outcome) return { problem: { file, message: `failed while loading: ${outcome.crashed}` } };
+    if (!outcome.ok) {
+      const at = throwLocation(outcome.stack, code);
+      return { problem: { file: at?.file ?? file, ...(at ? { line: at.line, column: at.column } : {}), message: `failed while loading: ${outcome.message}` } };
+    }
+    return { module: revive(outcome.module) as Record<string, unknown> };
+  } finally {
+    clearTimeout(timer);
+    await worker.terminate();
+  }
+}
+
+type WorkerAnswer = { ok: true; module: Record<string, unknown> } | { ok: false; message: string; stack: string };
+
+const WORKER_ENTRY = new URL('./import-worker.ts', import.meta.url);
+const FUNCTION_TAG = '__lookoutFunction';
+
+/** Posted data back to values: each function tag becomes a function that says it cannot run here. */
+function revive(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(revive);
+  if (value === null || typeof value !== 'object') return value;
+  const record = value as Record<string, unknown>;
+  if (typeof record[FUNCTION_TAG] === 'string') {
+    const name = record[FUNCTION_TAG];
+    return Object.defineProperty(() => { throw new Error(`${name}: a check file's functions run in agents, not while loading`); }, 'name', { value: name });
+  }
+  return Object.fromEntries(Object.entries(record).map(([key, item]) => [key, revive(item)]));
+}
+
+/**
+ * Where a throw at import came from, in the user's file: the first stack frame in the bundle (a
+ * `data:` URL), mapped through the bundle's inline source map. Null when it cannot be told.
+ */
+export function throwLocation(stack: string, code: string): { file: string; line: number; column: number } | null {
+  const frame = /data:text\/javascript;base64,[A-Za-z0-9+/=]*:(\d+):(\d+)/.exec(stack);
+  const map = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/.exec(code);
+  if (!frame || !map) return null;
+  try {
+    const entry = new SourceMap(JSON.parse(Buffer.from(map[1]!, 'base64').toString('utf8'))).findEntry(Number(frame[1]) - 1, Number(frame[2]) - 1);
+    if (!('originalSource' in entry) || typeof entry.originalSource !== 'string') return null;
+    const source = entry.originalSource.startsWith('file:') ? fileURLToPath(entry.originalSource) : resolve(entry.originalSource);
+    return { file: relative(process.cwd(), source) || source, line: entry.originalLine + 1, column: entry.originalColumn + 1 };
+  } catch {
+    return null;
   }
 }
 

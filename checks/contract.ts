@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { Assertion, CheckDefinition, CheckId, RegionName } from './definitions.ts';
+import { MAX_ASSERTIONS_PER_CHECK, MAX_ASSERTION_TEXT_LENGTH, MAX_CAPABILITIES, MAX_RESULT_BYTES, atMost, jsonBytes } from './limits.ts';
 
 export * from './definitions.ts';
 
@@ -70,6 +71,10 @@ export const TargetErrorCode = z.enum([
   'CONNECT_REFUSED', 'CONNECT_TIMEOUT', 'CONNECTION_RESET', 'HOST_UNREACHABLE',
   'TLS_CERT_EXPIRED', 'TLS_CERT_UNTRUSTED', 'TLS_HOSTNAME_MISMATCH', 'TLS_FAILURE',
   'TIMEOUT', 'BODY_TOO_LARGE', 'TOO_MANY_REDIRECTS', 'HTTP_PROTOCOL_ERROR', 'REQUEST_FAILED',
+  /** The response body ended before its announced length, or its chunked encoding broke (not a TCP reset). */
+  'HTTP_BODY_INCOMPLETE',
+  /** The target (or a redirect, or its DNS answer) points at an address the agent's egress policy denies. */
+  'TARGET_DENIED',
   'ASSERTION_FAILED',
   /** A browser check's script threw (anything but a failed `expect` or a Playwright timeout). */
   'SCRIPT_ERROR',
@@ -111,8 +116,8 @@ export const AssertionResult = z.object({
   assertion: Assertion,
   passed: z.boolean(),
   /** Human-readable, e.g. `status 200`, and what was seen, e.g. `status 503`. */
-  expected: z.string(),
-  actual: z.string(),
+  expected: z.string().max(MAX_ASSERTION_TEXT_LENGTH),
+  actual: z.string().max(MAX_ASSERTION_TEXT_LENGTH),
 });
 export type AssertionResult = z.infer<typeof AssertionResult>;
 
@@ -176,7 +181,7 @@ export const RunResult = z.object({
   outcome: Outcome,
   error: z.object({ code: ErrorCode, message: z.string().max(2000) }).nullable(),
   timings: Timings.nullable(),
-  assertions: z.array(AssertionResult),
+  assertions: z.array(AssertionResult).max(MAX_ASSERTIONS_PER_CHECK),
   statusCode: z.number().int().min(100).max(599).nullable(),
   responseBytes: z.number().int().nonnegative().nullable(),
   /** Set by browser runs only. */
@@ -185,7 +190,8 @@ export const RunResult = z.object({
   slot: SlotProof.nullable(),
 }).refine((r) => (r.outcome === 'pass') === (r.error === null), { message: 'error must be set exactly when outcome is not "pass"', path: ['error'] })
   .refine((r) => r.outcome !== 'error' || AgentErrorCode.safeParse(r.error?.code).success, { message: 'outcome "error" needs an agent error code', path: ['error', 'code'] })
-  .refine((r) => r.outcome !== 'fail' || TargetErrorCode.safeParse(r.error?.code).success, { message: 'outcome "fail" needs a target error code', path: ['error', 'code'] });
+  .refine((r) => r.outcome !== 'fail' || TargetErrorCode.safeParse(r.error?.code).success, { message: 'outcome "fail" needs a target error code', path: ['error', 'code'] })
+  .refine((r) => jsonBytes(r) <= MAX_RESULT_BYTES, { message: `the result is too large: ${atMost(MAX_RESULT_BYTES, 'bytes of JSON', 'MAX_RESULT_BYTES')}` });
 export type RunResult = z.infer<typeof RunResult>;
 
 // ---------------------------------------------------------------------------------------------
@@ -196,12 +202,12 @@ export const Heartbeat = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   agentId: z.string().min(1).max(200),
   region: RegionName,
-  version: z.string(),
-  hostname: z.string(),
+  version: z.string().max(64),
+  hostname: z.string().max(255),
   pid: z.number().int(),
-  concurrency: z.number().int().positive(),
+  concurrency: z.number().int().positive().max(100_000),
   inFlight: z.number().int().nonnegative(),
-  capabilities: z.array(z.string()),
+  capabilities: z.array(z.string().max(64)).max(MAX_CAPABILITIES, atMost(MAX_CAPABILITIES, 'capabilities', 'MAX_CAPABILITIES')),
   startedAt: Millis,
   sentAt: Millis,
 });

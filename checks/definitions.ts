@@ -4,6 +4,12 @@
  * bump `SCHEMA_VERSION` there on any incompatible change here.
  */
 import { z } from 'zod';
+import {
+  MAX_ASSERTIONS_PER_CHECK, MAX_ASSERTION_VALUE_LENGTH, MAX_DEFINITION_BYTES, MAX_HEADERS_PER_CHECK, MAX_HEADER_VALUE_LENGTH,
+  MAX_PATTERN_LENGTH, MAX_REGIONS_PER_CHECK, MAX_REQUEST_BODY_BYTES, MAX_SCRIPT_BYTES, MAX_TAGS_PER_CHECK, MAX_TAG_LENGTH,
+  MAX_URL_LENGTH, atMost, jsonBytes,
+} from './limits.ts';
+import { userRegexProblem } from './regex.ts';
 
 /** Region names are short DNS-label-like slugs: `us-east`, `eu-west`, `ap-south`. */
 export const RegionName = z
@@ -18,7 +24,23 @@ export const CheckId = z
 export type CheckId = z.infer<typeof CheckId>;
 
 const Millis = z.number().int().nonnegative();
-const HeaderName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
+const HeaderName = z.string().max(256, 'a header name has at most 256 characters').regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not a valid HTTP header name');
+/** An assertion's text (a value to find, a JSON path). */
+const AssertionValue = z.string().max(MAX_ASSERTION_VALUE_LENGTH, atMost(MAX_ASSERTION_VALUE_LENGTH, 'characters', 'MAX_ASSERTION_VALUE_LENGTH'));
+
+/**
+ * Refuses a `matches` pattern that Lookout's linear-time engine cannot run (regex.ts), or a longer one
+ * than {@link MAX_PATTERN_LENGTH}, naming the field.
+ */
+function checkPattern(pattern: string | undefined, ctx: z.RefinementCtx): void {
+  if (pattern === undefined) return;
+  if (pattern.length > MAX_PATTERN_LENGTH) {
+    ctx.addIssue({ code: 'custom', path: ['value'], message: `a pattern has ${atMost(MAX_PATTERN_LENGTH, 'characters', 'MAX_PATTERN_LENGTH')}` });
+    return;
+  }
+  const problem = userRegexProblem(pattern);
+  if (problem !== null) ctx.addIssue({ code: 'custom', path: ['value'], message: `value ${problem}` });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Assertions (evaluated by the agent against a target's response)
@@ -40,21 +62,21 @@ export const HeaderAssertion = z.object({
   type: z.literal('header'),
   name: HeaderName,
   op: z.enum(['exists', 'equals', 'contains', 'matches']),
-  /** Required for every op but `exists`; a regular expression source for `matches`. */
-  value: z.string().optional(),
+  /** Required for every op but `exists`; a regular expression source for `matches` (run in linear time: checks/regex.ts). */
+  value: AssertionValue.optional(),
   ...Soft,
 }).refine((a) => a.op === 'exists' || a.value !== undefined, { message: 'value is required unless op is "exists"', path: ['value'] })
-  .refine((a) => a.op !== 'matches' || isValidRegex(a.value ?? ''), { message: 'value is not a valid regular expression', path: ['value'] });
+  .superRefine((a, ctx) => { if (a.op === 'matches') checkPattern(a.value, ctx); });
 export const BodyAssertion = z.object({
   type: z.literal('body'),
   op: z.enum(['contains', 'notContains', 'matches']),
-  value: z.string(),
+  value: AssertionValue,
   ...Soft,
-}).refine((a) => a.op !== 'matches' || isValidRegex(a.value), { message: 'value is not a valid regular expression', path: ['value'] });
+}).superRefine((a, ctx) => { if (a.op === 'matches') checkPattern(a.value, ctx); });
 export const JsonPathAssertion = z.object({
   type: z.literal('jsonPath'),
   /** A dotted path with optional array indexes: `$.data.items[0].id` (the leading `$.` is optional). */
-  path: z.string().regex(/^(\$)?(\.?[A-Za-z_$][\w$-]*|\[\d+\])*$/, 'path must look like $.a.b[0].c'),
+  path: AssertionValue.regex(/^(\$)?(\.?[A-Za-z_$][\w$-]*|\[\d+\])*$/, 'path must look like $.a.b[0].c'),
   op: z.enum(['exists', 'equals']),
   /** For `equals`: compared with deep equality to the JSON value found at `path`. */
   value: z.unknown().optional(),
@@ -69,10 +91,6 @@ export const ResponseTimeAssertion = z.object({
 
 export const Assertion = z.union([StatusAssertion, HeaderAssertion, BodyAssertion, JsonPathAssertion, ResponseTimeAssertion]);
 export type Assertion = z.infer<typeof Assertion>;
-
-function isValidRegex(source: string): boolean {
-  try { new RegExp(source); return true; } catch { return false; }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Detection and alert policy (decided by the coordinator; agents ignore these fields). Every field is
@@ -152,7 +170,8 @@ export type SloPolicy = z.infer<typeof SloPolicy>;
 const CheckCommon = {
   id: CheckId,
   name: z.string().min(1).max(200),
-  regions: z.array(RegionName).min(1).refine((r) => new Set(r).size === r.length, 'regions must not repeat'),
+  regions: z.array(RegionName).min(1).max(MAX_REGIONS_PER_CHECK, atMost(MAX_REGIONS_PER_CHECK, 'regions per check', 'MAX_REGIONS_PER_CHECK'))
+    .refine((r) => new Set(r).size === r.length, 'regions must not repeat'),
   /** How often each region runs the check. */
   frequencyMs: z.number().int().min(1_000).max(86_400_000),
   /** Overall deadline of one run; the run is stopped, not just reported late, when it passes. */
@@ -161,7 +180,8 @@ const CheckCommon = {
   failureThreshold: z.number().int().min(1).max(100).default(2),
   /** Consecutive passing runs before a `down` region is `up` again. */
   successThreshold: z.number().int().min(1).max(100).default(2),
-  tags: z.array(z.string().min(1).max(64)).default([]),
+  tags: z.array(z.string().min(1).max(MAX_TAG_LENGTH, `a tag has ${atMost(MAX_TAG_LENGTH, 'characters', 'MAX_TAG_LENGTH')}`))
+    .max(MAX_TAGS_PER_CHECK, atMost(MAX_TAGS_PER_CHECK, 'tags per check', 'MAX_TAGS_PER_CHECK')).default([]),
   /** A passing run slower than this (total time) makes its region `degraded`. @defaultValue none */
   degradedAfterMs: z.number().int().min(1).max(300_000).optional(),
   confirmation: ConfirmationPolicy.optional(),
@@ -169,26 +189,36 @@ const CheckCommon = {
   slo: SloPolicy.optional(),
 };
 
+/**
+ * A definition (a browser check's script bundle left out: it has its own bound) must fit in
+ * {@link MAX_DEFINITION_BYTES} as JSON: every job of the check carries it.
+ */
+function withinDefinitionBytes(definition: object): boolean {
+  return jsonBytes({ ...definition, script: undefined }) <= MAX_DEFINITION_BYTES;
+}
+const DEFINITION_TOO_LARGE = { message: `the definition is too large: ${atMost(MAX_DEFINITION_BYTES, 'bytes of JSON', 'MAX_DEFINITION_BYTES')}`, path: [] };
+
 export const HttpMethod = z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 export const HttpCheckDefinition = z.object({
   type: z.literal('http'),
   ...CheckCommon,
   // zod 4 runs this refine even when .url() failed, so it must not throw on a non-URL.
-  url: z.string().url().refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), 'url must be http:// or https://'),
+  url: z.string().max(MAX_URL_LENGTH, atMost(MAX_URL_LENGTH, 'characters', 'MAX_URL_LENGTH')).url().refine((u) => !URL.canParse(u) || /^https?:$/.test(new URL(u).protocol), 'url must be http:// or https://'),
   method: HttpMethod.default('GET'),
-  headers: z.record(HeaderName, z.string()).default({}),
-  body: z.string().optional(),
-  assertions: z.array(Assertion).default([{ type: 'status', op: 'between', min: 200, max: 399 }]),
+  headers: z.record(HeaderName, z.string().max(MAX_HEADER_VALUE_LENGTH, `a header value has ${atMost(MAX_HEADER_VALUE_LENGTH, 'characters', 'MAX_HEADER_VALUE_LENGTH')}`))
+    .refine((h) => Object.keys(h).length <= MAX_HEADERS_PER_CHECK, atMost(MAX_HEADERS_PER_CHECK, 'headers per check', 'MAX_HEADERS_PER_CHECK')).default({}),
+  body: z.string().refine((b) => Buffer.byteLength(b) <= MAX_REQUEST_BODY_BYTES, `the request body has ${atMost(MAX_REQUEST_BODY_BYTES, 'bytes', 'MAX_REQUEST_BODY_BYTES')}`).optional(),
+  assertions: z.array(Assertion).max(MAX_ASSERTIONS_PER_CHECK, atMost(MAX_ASSERTIONS_PER_CHECK, 'assertions per check', 'MAX_ASSERTIONS_PER_CHECK'))
+    .default([{ type: 'status', op: 'between', min: 200, max: 399 }]),
   followRedirects: z.boolean().default(true),
   maxRedirects: z.number().int().min(0).max(20).default(5),
   /** Cap on the decoded (decompressed) response body; a larger body fails the run with BODY_TOO_LARGE. */
   maxBodyBytes: z.number().int().min(1).max(64 * 1024 * 1024).default(1024 * 1024),
-}).refine((c) => c.timeoutMs <= c.frequencyMs, { message: 'timeout must not exceed frequency', path: ['timeoutMs'] });
+}).refine((c) => c.timeoutMs <= c.frequencyMs, { message: 'timeout must not exceed frequency', path: ['timeoutMs'] })
+  .refine(withinDefinitionBytes, DEFINITION_TOO_LARGE);
 export type HttpCheckDefinition = z.infer<typeof HttpCheckDefinition>;
 
-/** Largest bundled script a browser check may carry (it travels inside every job). */
-export const MAX_BROWSER_BUNDLE_CHARS = 2 * 1024 * 1024;
 
 /**
  * A browser journey: a Playwright script, bundled at deploy time by the loader (the check file with its
@@ -200,11 +230,13 @@ export const BrowserCheckDefinition = z.object({
   timeoutMs: z.number().int().min(1_000).max(300_000),
   script: z.object({
     /** Self-contained ESM code; the agent imports it and runs the export whose `id` is this check's. */
-    bundle: z.string().min(1).max(MAX_BROWSER_BUNDLE_CHARS, `bundled script is too large (at most ${MAX_BROWSER_BUNDLE_CHARS} characters)`),
+    bundle: z.string().min(1).max(MAX_SCRIPT_BYTES, `the bundled script is too large: ${atMost(MAX_SCRIPT_BYTES, 'bytes', 'MAX_SCRIPT_BYTES')}`)
+      .refine((b) => Buffer.byteLength(b) <= MAX_SCRIPT_BYTES, `the bundled script is too large: ${atMost(MAX_SCRIPT_BYTES, 'bytes', 'MAX_SCRIPT_BYTES')}`),
     /** The check file it came from, relative to the project, for messages. */
     file: z.string().min(1).max(500),
   }),
-}).refine((c) => c.timeoutMs <= c.frequencyMs, { message: 'timeout must not exceed frequency', path: ['timeoutMs'] });
+}).refine((c) => c.timeoutMs <= c.frequencyMs, { message: 'timeout must not exceed frequency', path: ['timeoutMs'] })
+  .refine(withinDefinitionBytes, DEFINITION_TOO_LARGE);
 export type BrowserCheckDefinition = z.infer<typeof BrowserCheckDefinition>;
 
 /**

@@ -6,6 +6,8 @@ export interface Diagnostic {
   checkId?: string;
   /** Dotted path of the offending field, e.g. `assertions.0.value`. */
   field?: string;
+  /** A stable code for problems a program may act on, e.g. `IMPORT_TIMEOUT`. */
+  code?: string;
   message: string;
 }
 

@@ -39,6 +39,8 @@ export interface LoadOptions {
    * none. @defaultValue found from the first path upward (see `findConfigFile`)
    */
   config?: string | false;
+  /** How long one file may take to load (its code runs in a worker thread). @defaultValue 10000 (`DEFAULT_IMPORT_TIMEOUT_MS`) */
+  importTimeoutMs?: number;
 }
 
 /** Finds check files under the given files and folders (skipping node_modules and dot folders). */
@@ -66,8 +68,8 @@ export function findCheckFiles(paths: string[]): { files: string[]; problems: Di
 }
 
 /** Imports bundled check code and returns the checks it exports (default and named, arrays allowed). */
-export async function importChecks(code: string, file: string): Promise<{ checks: AnyCheck[]; problems: Diagnostic[] }> {
-  const imported = await importBundle(code, file);
+export async function importChecks(code: string, file: string, options: { timeoutMs?: number } = {}): Promise<{ checks: AnyCheck[]; problems: Diagnostic[] }> {
+  const imported = await importBundle(code, file, options);
   if ('problem' in imported) return { checks: [], problems: [imported.problem] };
   const checks: AnyCheck[] = [];
   for (const value of Object.values(imported.module)) {
@@ -80,7 +82,8 @@ export async function importChecks(code: string, file: string): Promise<{ checks
 /** Loads the project configuration and validates every check under `paths` with it. */
 export async function loadChecks(paths: string[], options: LoadOptions = {}): Promise<LoadResult> {
   const configFile = options.config === false ? null : options.config ?? (paths[0] !== undefined ? findConfigFile(paths[0]) : null);
-  const project = configFile ? await loadProjectConfig(configFile) : { problems: [] };
+  const timeout = options.importTimeoutMs !== undefined ? { timeoutMs: options.importTimeoutMs } : {};
+  const project = configFile ? await loadProjectConfig(configFile, timeout) : { problems: [] };
   const found = findCheckFiles(paths);
   const problems = [...project.problems, ...found.problems];
   const defaults = project.config?.defaults ?? {};
@@ -94,7 +97,7 @@ export async function loadChecks(paths: string[], options: LoadOptions = {}): Pr
     const bundled = await bundleCheckFile(absolute);
     problems.push(...bundled.problems);
     if (!bundled.code) continue;
-    const imported = await importChecks(bundled.code, file);
+    const imported = await importChecks(bundled.code, file, timeout);
     problems.push(...imported.problems);
     if (imported.checks.some((check) => checkTypeTraits(check.type)?.script)) {
       // Checks with a script (browser checks) ship this bundle to agents: rebuild it under the agents' import policy.

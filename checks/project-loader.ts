@@ -8,6 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { RegionName } from './contract.ts';
+import { MAX_REGIONS_PER_CHECK, MAX_TAGS_PER_CHECK, MAX_TAG_LENGTH, atMost } from './limits.ts';
 import type { Diagnostic } from './diagnostics.ts';
 import { parseDuration } from './duration.ts';
 import { bundleCheckFile, importBundle } from './bundle.ts';
@@ -31,12 +32,12 @@ export function findConfigFile(path: string, cwd = process.cwd()): string | null
 }
 
 /** Bundles, imports and validates one config file; every problem is a diagnostic naming the file. */
-export async function loadProjectConfig(file: string): Promise<{ config?: ResolvedProjectConfig; problems: Diagnostic[] }> {
+export async function loadProjectConfig(file: string, options: { timeoutMs?: number } = {}): Promise<{ config?: ResolvedProjectConfig; problems: Diagnostic[] }> {
   const absolute = resolve(file);
   const shown = relative(process.cwd(), absolute) || absolute;
   const bundled = await bundleCheckFile(absolute);
   if (!bundled.code) return { problems: bundled.problems };
-  const imported = await importBundle(bundled.code, shown);
+  const imported = await importBundle(bundled.code, shown, options);
   if ('problem' in imported) return { problems: [imported.problem] };
   return validateProjectConfig(imported.module.default, shown, dirname(absolute));
 }
@@ -45,12 +46,13 @@ const duration = z.string().refine((v) => 'ms' in parseDuration(v), { message: '
 
 /** The defaults Lookout knows; other keys pass through and are validated with each check that inherits them. */
 const KnownDefaults = {
-  regions: z.array(RegionName).min(1, 'regions must not be empty').refine((r) => new Set(r).size === r.length, 'regions must not repeat'),
+  regions: z.array(RegionName).min(1, 'regions must not be empty').max(MAX_REGIONS_PER_CHECK, atMost(MAX_REGIONS_PER_CHECK, 'regions per check', 'MAX_REGIONS_PER_CHECK'))
+    .refine((r) => new Set(r).size === r.length, 'regions must not repeat'),
   frequency: duration,
   timeout: duration,
   failureThreshold: z.number().int().min(1).max(100),
   successThreshold: z.number().int().min(1).max(100),
-  tags: z.array(z.string().min(1).max(64)),
+  tags: z.array(z.string().min(1).max(MAX_TAG_LENGTH)).max(MAX_TAGS_PER_CHECK, atMost(MAX_TAGS_PER_CHECK, 'tags per check', 'MAX_TAGS_PER_CHECK')),
 } as const;
 
 const ConfigShape = z.object({

@@ -6,6 +6,8 @@
  * it knows with `[secret:NAME]` in what it reports. Pure: no I/O here.
  */
 
+import { createRedactor, type Redactor } from './redact.ts';
+
 /** Secret names are identifiers, so that they map onto environment variables. */
 export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Environment variable prefix of an agent's secrets: `LOOKOUT_SECRET_<NAME>`. */
@@ -95,25 +97,11 @@ export function resolveSecretFields<D extends object>(
 }
 
 /**
- * A function that replaces every known secret value in a string with `[secret:NAME]`. Besides the raw
- * value it also catches its URL-encoded and JSON-escaped forms (how a value shows up in a URL or a
- * JSON body echoed back in an error). Longer values are replaced first, so that a secret containing
- * another one is not half-replaced.
+ * A function that replaces every known secret value in a string with `[secret:NAME]`, in every encoded
+ * form and at cuts (see checks/redact.ts, whose {@link Redactor} this is).
  */
-export function createScrubber(secrets: Readonly<Record<string, string>>): (text: string) => string {
-  const forms: Array<{ form: string; label: string }> = [];
-  for (const [name, value] of Object.entries(secrets)) {
-    if (value === '') continue;
-    const label = `[secret:${name}]`;
-    for (const form of new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])) forms.push({ form, label });
-  }
-  forms.sort((a, b) => b.form.length - a.form.length);
-  if (forms.length === 0) return (text) => text;
-  return (text) => {
-    let out = text;
-    for (const { form, label } of forms) if (out.includes(form)) out = out.split(form).join(label);
-    return out;
-  };
+export function createScrubber(secrets: Readonly<Record<string, string>>): Redactor {
+  return createRedactor(secrets);
 }
 
 /** Applies `scrub` to every string inside `value` (objects and arrays walked; other values kept). */

@@ -14,7 +14,8 @@ import { formatDiagnostic } from '../checks/diagnostics.ts';
 import type { DeleteGuardVerdict, DeploymentPlan } from '../checks/plan.ts';
 import { DEFAULT_MAX_DELETE_PERCENT } from '../checks/project.ts';
 import { ApiError, callApi, type ApiTarget } from './api-client.ts';
-import { accept, httpUrl, nonEmpty, optionsHelp, parseOptions, refuse, toggle, value, type OptionTable } from '../lib/options.ts';
+import { accept, duration, httpUrl, nonEmpty, optionsHelp, parseOptions, refuse, toggle, value, type OptionTable } from '../lib/options.ts';
+import { DEFAULT_IMPORT_TIMEOUT_MS } from '../checks/limits.ts';
 import { formatPlan, planSummary } from './plan-format.ts';
 import { loadProject, splitArguments } from './project.ts';
 
@@ -38,6 +39,10 @@ export const DEPLOY_OPTIONS = {
   config: value({ flag: '--config', help: 'Project configuration', defaultText: 'the nearest lookout.config.ts', optional: true, parse: nonEmpty('a file'), placeholder: '<file>' }),
   rollback: toggle({ flag: '--rollback', help: 'Undo the newest deployment not yet rolled back (shows what changes, asks)' }),
   history: toggle({ flag: '--history', help: 'List the deployment history (who, when, what changed)' }),
+  importTimeout: value({
+    flag: '--import-timeout', help: 'How long one check file may take to load (IMPORT_TIMEOUT past it)', placeholder: '<duration>',
+    default: DEFAULT_IMPORT_TIMEOUT_MS, defaultText: '10s', parse: duration(100, 600_000),
+  }),
 } satisfies OptionTable;
 
 export const deployHelp = [
@@ -74,7 +79,7 @@ interface PlanResponse { plan: DeploymentPlan; revision: number; registered: num
 interface ApplyResponse {
   summary: DeploySummary & { revision: number };
   deployment: { id: string } | null;
-  schedulers: { error?: { code: string; message: string } } | null;
+  schedulers: { error?: { code: string; message: string }; state?: string; message?: string } | null;
 }
 interface RollbackResponse { rolledBack: string; plan: DeploymentPlan; deployment: { id: string } | null; schedulers: ApplyResponse['schedulers'] }
 interface HistoryResponse {
@@ -120,7 +125,7 @@ export async function deployCommand(
       err.write(`lookout deploy: ${missing.length} problem(s); nothing deployed:\n${missing.map((m) => `  ${m} no such file or folder\n`).join('')}`);
       return 1;
     }
-    const project = await loadProject(parsed.positionals, v.config !== undefined ? { config: v.config } : {});
+    const project = await loadProject(parsed.positionals, { importTimeoutMs: v.importTimeout, ...(v.config !== undefined ? { config: v.config } : {}) });
     if (project.problems.length > 0) {
       err.write(`lookout deploy: ${project.problems.length} problem(s) in ${Math.max(project.files.length, 1)} file(s); nothing deployed:\n`);
       for (const problem of project.problems) err.write(`  ${formatDiagnostic(problem)}\n`);
@@ -200,6 +205,9 @@ async function confirm(question: string, yes: boolean, io: Io): Promise<boolean>
 }
 
 function warnAboutSchedulers(schedulers: ApplyResponse['schedulers'], err: NodeJS.WritableStream): void {
+  if (schedulers?.state === 'scheduling') {
+    err.write(`lookout deploy: note: ${schedulers.message ?? 'applied, scheduling'}\n`);
+  }
   if (schedulers?.error) {
     err.write(`lookout deploy: note: the checks are stored, but the coordinator could not update the run schedules yet (${schedulers.error.code}: ${schedulers.error.message}); it retries by itself.\n`);
   }

@@ -39,21 +39,22 @@ export function matchesPattern(check: { id: string; file: string }, pattern: str
 }
 
 /** Loads the project for `args` (paths and patterns) and `--config` (a file, or false for none). */
-export async function loadProject(args: readonly string[], options: { config?: string | false } = {}): Promise<ProjectLoad> {
+export async function loadProject(args: readonly string[], options: { config?: string | false; importTimeoutMs?: number } = {}): Promise<ProjectLoad> {
+  const timeout = options.importTimeoutMs !== undefined ? { importTimeoutMs: options.importTimeoutMs } : {};
   const { paths, patterns } = splitArguments(args);
   let loadPaths = paths;
   let config = options.config;
   if (loadPaths.length === 0) {
     const configFile = config === false ? null : config ?? findConfigFile(process.cwd());
     if (configFile) {
-      const project = await loadProjectConfig(configFile);
+      const project = await loadProjectConfig(configFile, options.importTimeoutMs !== undefined ? { timeoutMs: options.importTimeoutMs } : {});
       // A config that cannot be loaded at all has nothing to say where the checks are.
       if (!project.config) return { checks: [], problems: project.problems, files: [], selected: [], unmatched: [] };
       loadPaths = project.config.checks.map((p) => resolve(project.config!.dir, p));
       config = configFile;
     } else loadPaths = DEFAULT_CHECK_PATHS;
   }
-  const loaded = await loadChecks(loadPaths, config !== undefined ? { config } : {});
+  const loaded = await loadChecks(loadPaths, { ...timeout, ...(config !== undefined ? { config } : {}) });
   const selected = patterns.length === 0 ? loaded.checks : loaded.checks.filter((c) => patterns.some((p) => matchesPattern({ id: c.definition.id, file: c.file }, p)));
   const unmatched = patterns.filter((p) => !loaded.checks.some((c) => matchesPattern({ id: c.definition.id, file: c.file }, p)));
   return { ...loaded, selected, unmatched };

@@ -9,7 +9,8 @@ import { RegionName } from '../checks/contract.ts';
 import { formatDiagnostic } from '../checks/diagnostics.ts';
 import { runCheckOnce, startLocalRunners } from '../agent/runs/local.ts';
 import { loadSecrets, type Secrets } from '../agent/secrets/load.ts';
-import { accept, integer, nonEmpty, oneOf, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable } from '../lib/options.ts';
+import { accept, duration, integer, nonEmpty, oneOf, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable } from '../lib/options.ts';
+import { DEFAULT_IMPORT_TIMEOUT_MS } from '../checks/limits.ts';
 import { loadProject } from './project.ts';
 import { REPORTERS, jsonReport, junitReport, tableReport, totals, type Reporter, type TestRun } from './test-report.ts';
 
@@ -28,6 +29,10 @@ export const TEST_OPTIONS = {
   chromium: value({
     flag: '--chromium', env: ['LOOKOUT_CHROMIUM_PATH'], help: 'Chromium for browser checks', default: '/usr/bin/chromium', placeholder: '<path>',
     parse: (text: string) => (text.startsWith('/') ? accept(text) : refuse('expected an absolute path')),
+  }),
+  importTimeout: value({
+    flag: '--import-timeout', help: 'How long one check file may take to load (IMPORT_TIMEOUT past it)', placeholder: '<duration>',
+    default: DEFAULT_IMPORT_TIMEOUT_MS, defaultText: '10s', parse: duration(100, 600_000),
   }),
   artifactsDir: value({ flag: '--artifacts-dir', help: 'Where failed browser runs leave screenshot, trace and HAR', default: '.lookout/artifacts', parse: nonEmpty('a folder'), placeholder: '<dir>' }),
 } satisfies OptionTable;
@@ -56,6 +61,7 @@ interface TestOptions {
   secretsFile: string | null;
   chromium: string;
   artifactsDir: string;
+  importTimeout: number;
   args: string[];
 }
 
@@ -81,7 +87,7 @@ export async function testCommand(argv: string[], env: NodeJS.ProcessEnv, out = 
     err.write(`lookout test: ${(error as Error).message}\n`);
     return 2;
   }
-  const project = await loadProject(options.args, options.config !== undefined ? { config: options.config } : {});
+  const project = await loadProject(options.args, { importTimeoutMs: options.importTimeout, ...(options.config !== undefined ? { config: options.config } : {}) });
   if (project.problems.length > 0) {
     err.write(`lookout test: ${project.problems.length} problem(s); nothing run:\n${project.problems.map((p) => `  ${formatDiagnostic(p)}\n`).join('')}`);
     return 2;

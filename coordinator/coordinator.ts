@@ -21,7 +21,7 @@ import { CheckStateStore } from './detection/store.ts';
 import type { AlertEvent } from './events/events.ts';
 import { OutboxPump, type Deliver } from './events/outbox.ts';
 import { createAuthorizer } from './http/auth.ts';
-import { createApiHandler } from './http/server.ts';
+import { answerClientError, createApiHandler } from './http/server.ts';
 import { TokenStore } from './http/tokens.ts';
 import { CanarySender } from './liveness/canary-sender.ts';
 import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
@@ -49,6 +49,11 @@ export interface StartOptions {
   stopTimeoutMs?: number;
   /** Registry to add the coordinator's metrics to, shared with other modules of the process. @defaultValue a new one */
   metricsRegistry?: MetricsRegistry;
+  /**
+   * How long an API request's Redis command may wait for its reply before the request answers 503
+   * `REDIS_UNAVAILABLE` (a paused or overloaded Redis keeps its connections open). @defaultValue 750
+   */
+  apiCommandTimeoutMs?: number;
 }
 
 export interface RunningCoordinator {
@@ -87,6 +92,10 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   await clock.sync();
   const verifier = new JobVerifier(signer.publicKey);
   const workerRedis = connectRedis(target, { name: 'lookout-coordinator-ingest', logger, blocking: true });
+  // The API reads through its own connection with a command timeout, so that a Redis that stopped
+  // answering turns requests into 503s within a second instead of hanging them; writes go through the
+  // transaction runner, whose commands must not be cut short (a timed-out EXEC may still apply).
+  const apiRedis = connectRedis(target, { name: 'lookout-coordinator-api', logger, commandTimeoutMs: options.apiCommandTimeoutMs ?? 750 });
   const metrics = createMetrics(() => redis.hlen(openIncidentsKey(prefix)), options.metricsRegistry);
   const tx = new TransactionRunner(redis, { size: config.ingestConcurrency + 4, onConflict: () => metrics.transactionConflicts.inc() });
   const registry = new CheckRegistry({ redis, tx, prefix, logger });
@@ -154,9 +163,11 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     })
     : null;
 
-  const authorize = createAuthorizer({ tokens: new TokenStore({ redis, prefix }), policy: { enabled: config.auth, publicRead: config.publicRead } });
+  const authorize = createAuthorizer({ tokens: new TokenStore({ redis: apiRedis, prefix }), policy: { enabled: config.auth, publicRead: config.publicRead } });
+  const apiRegistry = new CheckRegistry({ redis: apiRedis, tx, prefix, logger });
+  const apiStore = new CheckStateStore({ redis: apiRedis, tx, prefix, registry: apiRegistry });
   const server = createServer(createApiHandler({
-    redis, prefix, registry, store, metrics, logger, authorize,
+    redis: apiRedis, prefix, registry: apiRegistry, store: apiStore, metrics, logger, authorize,
     afterRegistryChange: async (removed) => {
       for (const checkId of removed) await store.retire(checkId).catch((error) => logger.warn('check.retire_failed', { checkId, error }));
       pump.kick();
@@ -176,6 +187,8 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
       return { ready: redisOk && workerOk && !stopping, checks: { redis: redisOk, ingestWorker: workerOk, stopping } };
     },
   }));
+
+  server.on('clientError', answerClientError);
 
   /**
    * Every step is bounded: with Redis away, closing queues and workers can wait forever, and a stop
@@ -207,7 +220,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     await step('scheduler', () => scheduler.close(), 1_000);
     await step('transactions', () => tx.close(), 1_000);
     clock.stop();
-    await Promise.all([closeRedis(redis), closeRedis(workerRedis)]);
+    await Promise.all([closeRedis(redis), closeRedis(workerRedis), closeRedis(apiRedis)]);
     logger.info('coordinator.stopped');
   };
 

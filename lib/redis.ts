@@ -68,18 +68,26 @@ export interface ConnectOptions {
    * after a few retries rather than hang a caller. @defaultValue false
    */
   blocking?: boolean;
+  /**
+   * Fails a command that has no reply after this long (`Command timed out`, which
+   * {@link isRedisUnavailable} recognises), instead of waiting for a Redis that stopped answering with
+   * its connection still open (paused, overloaded, a half-open TCP connection). Not for connections
+   * that run blocking commands. @defaultValue none (a command waits for its reply)
+   */
+  commandTimeoutMs?: number;
 }
 
 /** The longest wait between two reconnect attempts: a monitoring process away from Redis is blind. */
 export const MAX_RECONNECT_DELAY_MS = 2_000;
 
 /** Lookout's behaviour settings for a connection (see the module comment). */
-export function connectionSettings(options: Pick<ConnectOptions, 'name' | 'blocking'>): RedisOptions {
+export function connectionSettings(options: Pick<ConnectOptions, 'name' | 'blocking' | 'commandTimeoutMs'>): RedisOptions {
   return {
     connectionName: options.name,
     maxRetriesPerRequest: options.blocking ? null : 3,
     reconnectOnError: (error) => isReadOnlyError(error),
     retryStrategy: (times) => Math.min(200 * times, MAX_RECONNECT_DELAY_MS),
+    ...(options.commandTimeoutMs !== undefined ? { commandTimeout: options.commandTimeoutMs } : {}),
   };
 }
 
@@ -114,8 +122,9 @@ export function isRedisUnavailable(error: unknown): boolean {
   if (error.name === 'MaxRetriesPerRequestError') return true;
   const code = (error as { code?: unknown }).code;
   if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'ETIMEDOUT') return true;
-  // ioredis rejects commands on a closed connection with plain Errors that carry no code.
-  return /^(Connection is closed|Stream isn't writeable)/.test(error.message);
+  // ioredis rejects commands on a closed connection, and those past `commandTimeout`, with plain Errors
+  // that carry no code.
+  return /^(Connection is closed|Stream isn't writeable|Command timed out)/.test(error.message);
 }
 
 /** Resolves once Redis answers PING; throws `REDIS_UNREACHABLE` after `timeoutMs`. */

@@ -15,6 +15,7 @@ import { withSecrets } from '../secrets/apply.ts';
 import { secretSafeArtifactSink } from '../secrets/artifacts.ts';
 import { loadSecrets } from '../secrets/load.ts';
 import { browserChecks } from './browser/index.ts';
+import { DEFAULT_DENIED_CIDRS } from './http/egress.ts';
 import { httpChecks } from './http/index.ts';
 import type { CheckTypeRunner, Runner, RunnerSettings, RunnerTable } from './types.ts';
 
@@ -109,6 +110,7 @@ export async function setUpRunners(config: AgentConfig, redis: Redis, logger: Lo
     secrets,
     artifactSink: createRedisArtifactSink(redis, { prefix: config.prefix }),
     browser: { executablePath: config.chromiumPath, concurrency: config.browserConcurrency },
+    egress: { denied: [...DEFAULT_DENIED_CIDRS, ...config.denyCidrs], allowed: config.allowCidrs },
     log: (event, fields) => logger.info(event, fields),
   });
 }

@@ -8,10 +8,12 @@
  * runner from {@link RunnerSettings} and says whether an agent's configuration serves the type.
  */
 import type { CheckDefinition, CheckDefinitionOf, CheckType, RunResult } from '../../checks/contract.ts';
+import type { Redactor } from '../../checks/redact.ts';
 import type { ArtifactSink } from '../artifacts/sink.ts';
 import type { AgentConfig } from '../config.ts';
 import type { Secrets } from '../secrets/load.ts';
 import type { BrowserRunnerOptions } from './browser/options.ts';
+import type { EgressPolicy } from './http/egress.ts';
 
 /** What a runner gets besides the definition. */
 export interface RunContext {
@@ -27,6 +29,13 @@ export interface RunContext {
   signal: AbortSignal;
   /** Epoch ms at which the run must be over; `signal` fires then too. */
   deadlineAt: number;
+  /**
+   * Replaces the secrets' values (every encoded form) in text: set by the secrets wrapper, so that a
+   * runner can scrub what it shows before cutting it (a value crossing a cut would escape the scrubbing
+   * of the report afterwards) and know which headers and bodies hold a secret. Reports are scrubbed
+   * again after the run all the same. @defaultValue none (no secrets: text is left as it is)
+   */
+  redact?: Redactor;
 }
 
 /**
@@ -55,6 +64,8 @@ export interface RunnerSettings {
   artifactSink?: ArtifactSink;
   /** Browser checks: Chromium, concurrency, recycling (secrets come from `secrets`). @defaultValue the browser runner's defaults */
   browser?: Omit<BrowserRunnerOptions, 'secrets'>;
+  /** Addresses HTTP runs may not reach (http/egress.ts). @defaultValue link-local and cloud metadata addresses denied */
+  egress?: EgressPolicy;
   /** Structured log lines of runners, named after their type (`browser.launched`). @defaultValue no logging */
   log?: (event: string, fields: Record<string, unknown>) => void;
 }

@@ -39,7 +39,7 @@ export function withSecrets(runners: RunnerTable, secrets: Secrets): RunnerTable
       }
       let report: RunReport;
       try {
-        report = await runner(prepared.definition, context);
+        report = await runner(prepared.definition, { ...context, redact: scrub });
       } catch (error) {
         throw scrubbedError(error, scrub);
       }

@@ -1,5 +1,6 @@
 /** Every benchmark section, in the order they run. */
 import type { Section } from '../lib/section.ts';
+import { badInput } from './bad-input.ts';
 import { browser } from './browser-section.ts';
 import { detection } from './detection.ts';
 import { httpThroughput } from './http-throughput.ts';
@@ -9,4 +10,4 @@ import { scheduling } from './scheduling.ts';
 import { signing } from './signing.ts';
 import { timingAccuracy } from './timing-accuracy.ts';
 
-export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, signing, detection, memory, browser];
+export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, signing, detection, memory, browser, badInput];

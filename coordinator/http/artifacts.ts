@@ -7,8 +7,11 @@
  * Routes (wired in api.ts):
  *   GET /api/artifacts/:runId         → `{ runId, artifacts: [{ name, bytes, contentType, createdAt }] }`
  *   GET /api/artifacts/:runId/:name   → the artifact's bytes with its content type
+ *
+ * Both need the `artifacts:read` scope (or `admin`): a `read` token or `--public-read` is not enough,
+ * since a journey's recordings show pages behind its login.
  */
-import { read, type Route } from './route.ts';
+import { artifacts, type Route } from './route.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Redis } from 'ioredis';
 import { artifactIndexKey, artifactKey, regionOfRunId } from '../../checks/keys.ts';
@@ -122,7 +125,7 @@ export function getArtifactHandler(reader: ArtifactReader) {
 export function artifactRoutes(deps: { redis: Redis; prefix: string }): Route[] {
   const reader = createArtifactReader(deps.redis, { prefix: deps.prefix });
   return [
-    { pattern: /^\/api\/artifacts\/([^/]+)$/, methods: { GET: read(listArtifactsHandler(reader)) } },
-    { pattern: /^\/api\/artifacts\/([^/]+)\/([^/]+)$/, methods: { GET: read(getArtifactHandler(reader)) } },
+    { pattern: /^\/api\/artifacts\/([^/]+)$/, methods: { GET: artifacts(listArtifactsHandler(reader)) } },
+    { pattern: /^\/api\/artifacts\/([^/]+)\/([^/]+)$/, methods: { GET: artifacts(getArtifactHandler(reader)) } },
   ];
 }

@@ -4,9 +4,10 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CheckId } from '../../checks/contract.ts';
+import { MAX_DEPLOYMENT_BYTES, MAX_JSON_DEPTH, jsonDepth } from '../../checks/limits.ts';
 
-/** Largest request body accepted. */
-export const MAX_BODY_BYTES = 5 * 1024 * 1024;
+/** Largest request body accepted (deployments: the largest body of the API). */
+export const MAX_BODY_BYTES = MAX_DEPLOYMENT_BYTES;
 
 export class HttpError extends Error {
   readonly status: number;
@@ -40,7 +41,7 @@ export async function readJsonBody(req: IncomingMessage, options: { limit?: numb
   const limit = options.limit ?? MAX_BODY_BYTES;
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    req.resume();
+    discard(req);
     throw new HttpError(413, 'BODY_TOO_LARGE', `request body is ${declared} bytes; the limit is ${limit}`);
   }
   // Listeners rather than an async iterator: leaving an iterator early destroys the socket, and the
@@ -50,8 +51,8 @@ export async function readJsonBody(req: IncomingMessage, options: { limit?: numb
     let size = 0;
     let failed = false;
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
       size += chunk.length;
+      if (failed) { if (size > limit + MAX_DISCARDED_BYTES) req.socket.destroy(); return; }
       if (size > limit) {
         failed = true;
         received.length = 0;
@@ -66,11 +67,31 @@ export async function readJsonBody(req: IncomingMessage, options: { limit?: numb
     if ('emptyAs' in options) return options.emptyAs;
     throw new HttpError(400, 'INVALID_JSON', 'request body is empty; expected JSON');
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
-    throw new HttpError(400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message}`);
+    throw new HttpError(400, 'INVALID_JSON', `request body is not valid JSON: ${(error as Error).message.slice(0, 200)}`);
   }
+  // Deep nesting costs every later walk (validation, canonical JSON) its stack: refuse it here, once.
+  if (jsonDepth(value) > MAX_JSON_DEPTH) {
+    throw new HttpError(400, 'JSON_TOO_DEEP', `request body nests arrays and objects more than ${MAX_JSON_DEPTH} levels deep (MAX_JSON_DEPTH)`);
+  }
+  return value;
+}
+
+/**
+ * Reads and drops the rest of a refused request body, so that the client (still sending) reads the
+ * answer instead of a broken pipe; past {@link MAX_DISCARDED_BYTES} the connection is cut instead.
+ */
+export const MAX_DISCARDED_BYTES = 64 * 1024 * 1024;
+function discard(req: IncomingMessage): void {
+  let dropped = 0;
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > MAX_DISCARDED_BYTES) req.socket.destroy();
+  });
+  req.resume();
 }
 
 /** A value the client sent, for an error message: JSON-quoted and cut short, so an error never echoes a huge input. */

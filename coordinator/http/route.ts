@@ -36,6 +36,8 @@ export const open = (handle: Handler): Endpoint => ({ access: 'public', handle }
 export const read = (handle: Handler): Endpoint => ({ access: 'read', handle });
 /** Needs a token with `deploy` (or `admin`). */
 export const deploy = (handle: Handler): Endpoint => ({ access: 'deploy', handle });
+/** Needs a token with `artifacts:read` (or `admin`); `--public-read` does not open it. */
+export const artifacts = (handle: Handler): Endpoint => ({ access: 'artifacts:read', handle });
 /** Needs a token with `admin`. */
 export const admin = (handle: Handler): Endpoint => ({ access: 'admin', handle });
 

@@ -10,7 +10,7 @@
  * GET    /api/deployments                                       read    registry/api.ts
  * POST   /api/deployments, …/plan, …/rollback                   deploy  registry/api.ts
  * GET    /api/agents                                            read    liveness/api.ts
- * GET    /api/artifacts/:runId[/:name]                          read    http/artifacts.ts
+ * GET    /api/artifacts/:runId[/:name]                          artifacts:read  http/artifacts.ts
  * GET    /api/checks/:id/slo                                    read    slo/api.ts
  * GET    /api/maintenance[/:id]                                 read    maintenance/api.ts
  * POST   /api/maintenance, DELETE /api/maintenance/:id          deploy  maintenance/api.ts

@@ -5,6 +5,7 @@
  * sends can crash the server; with Redis away, API calls answer 503 `REDIS_UNAVAILABLE` at once.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../../lib/log.ts';
 import { isRedisUnavailable } from '../../lib/redis.ts';
 import { TransactionError } from '../platform/transaction.ts';
@@ -36,7 +37,9 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
     } else handled = dispatch(routes, req, res, authorize);
     void handled.catch((error: unknown) => {
       if (error instanceof HttpError) {
-        sendError(res, error, error.status === 413 ? { connection: 'close' } : error.status === 401 ? { 'www-authenticate': 'Bearer realm="lookout"' } : {});
+        // A 413 keeps the connection: the rest of the body is read and dropped (json.ts), so the client,
+        // still sending, gets to read this answer rather than a broken pipe.
+        sendError(res, error, error.status === 401 ? { 'www-authenticate': 'Bearer realm="lookout"' } : {});
         return;
       }
       const unavailable = unavailableError(error);
@@ -45,6 +48,22 @@ export function createApiHandler(deps: ApiDeps): (req: IncomingMessage, res: Ser
       sendError(res, unavailable ?? new HttpError(500, 'INTERNAL', 'internal error; see the coordinator log'));
     });
   };
+}
+
+/**
+ * For the server's `clientError` event: a request Node's parser refuses before any handler sees it (a raw
+ * NUL or a space in the path, a malformed header, headers past Node's size limit) still gets the API's
+ * JSON error, `400 BAD_REQUEST` (`431 HEADERS_TOO_LARGE`), not a bare status line. The connection closes.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const body = JSON.stringify({ error: {
+    code: tooLarge ? 'HEADERS_TOO_LARGE' : 'BAD_REQUEST',
+    message: tooLarge ? 'the request headers are too large' : `the request cannot be parsed as HTTP (${error.code ?? 'parse error'})`,
+  } });
+  socket.end(`HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\ncontent-type: application/json; charset=utf-8\r\n`
+    + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 
 /** Redis being away is a 503 the client can retry, not a 500. */

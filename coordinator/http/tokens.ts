@@ -4,7 +4,9 @@
  * enough (no password-style stretching is needed for a value nobody chose). The token is shown once,
  * when created; revoking keeps the record (marked) so that listings and logs can still name it.
  *
- * Scopes nest: `admin` ⊇ `deploy` ⊇ `read`.
+ * Scopes nest: `admin` ⊇ `deploy` ⊇ `read`. `artifacts:read` stands apart: browser runs' screenshots,
+ * traces and HARs show what a journey saw (account pages, personal data), so reading them takes that
+ * scope (or `admin`), never `read` alone, and never `--public-read`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -15,15 +17,18 @@ import { tokensKey } from '../../checks/keys.ts';
 /** A token request that cannot be honoured (bad name or scope). */
 export class TokenError extends CodedError<'INVALID_TOKEN_REQUEST'> {}
 
-export const TOKEN_SCOPES = ['read', 'deploy', 'admin'] as const;
+export const TOKEN_SCOPES = ['read', 'deploy', 'admin', 'artifacts:read'] as const;
 export const TokenScope = z.enum(TOKEN_SCOPES);
 export type TokenScope = z.infer<typeof TokenScope>;
 
-const RANK: Record<TokenScope, number> = { read: 1, deploy: 2, admin: 3 };
+/** The nested scopes' order; `artifacts:read` is outside it. */
+const RANK: Partial<Record<TokenScope, number>> = { read: 1, deploy: 2, admin: 3 };
 
 /** Whether a token holding `held` may use a route that needs `needed`. Pure. */
 export function scopeAllows(held: readonly TokenScope[], needed: TokenScope): boolean {
-  return held.some((scope) => RANK[scope] >= RANK[needed]);
+  if (held.includes('admin') || held.includes(needed)) return true;
+  const rank = RANK[needed];
+  return rank !== undefined && held.some((scope) => (RANK[scope] ?? 0) >= rank);
 }
 
 export const TokenName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 _.@-]{0,63}$/, 'name must be 1-64 chars of letters, digits, " ", "_", ".", "@", "-"');

@@ -5,6 +5,7 @@
  * than the retention is forgotten.
  */
 import { Heartbeat } from '../../checks/contract.ts';
+import { MAX_HEARTBEAT_BYTES } from '../../checks/limits.ts';
 import { probeEventId, type ProbeAlertEvent } from '../events/events.ts';
 
 export type AgentStatus = 'online' | 'offline';
@@ -64,6 +65,8 @@ function probeEvent(type: ProbeAlertEvent['type'], agentId: string, region: stri
  */
 export function parseHeartbeat(raw: string | null, where?: { region: string; agentId: string }): Heartbeat | null {
   if (raw === null) return null;
+  // Anyone holding an agent's credentials writes this key: bound what is parsed.
+  if (raw.length > MAX_HEARTBEAT_BYTES || Buffer.byteLength(raw) > MAX_HEARTBEAT_BYTES) return null;
   try {
     const parsed = Heartbeat.safeParse(JSON.parse(raw));
     if (!parsed.success) return null;

@@ -11,6 +11,7 @@
  * as the desired state); the delete guard refuses to remove more than `maxDeleteShare` (default 0.5) of
  * them unless `force`. Every change is recorded with the token that made it.
  */
+import { DEPLOY_SCHEDULING_WAIT_MS, MAX_CHECKS_PER_DEPLOYMENT, MAX_DEPLOYMENT_BYTES, atMost } from '../../checks/limits.ts';
 import { DEFAULT_MAX_DELETE_SHARE, checkDeleteGuard, shortenPlan } from '../../checks/plan.ts';
 import type { Principal } from '../http/auth.ts';
 import type { Actor } from './deployments.ts';
@@ -22,6 +23,26 @@ export interface DeploymentApiDeps {
   registry: CheckRegistry;
   /** Called after checks were deployed or removed; resolves with what the scheduler did. */
   afterRegistryChange: (removedCheckIds: string[]) => Promise<unknown>;
+  /** How long an answer waits for `afterRegistryChange`. @defaultValue {@link DEPLOY_SCHEDULING_WAIT_MS} */
+  schedulingWaitMs?: number;
+}
+
+/**
+ * What the scheduler did after a change, or, when it takes longer than `waitMs`, that the change is
+ * applied and the schedules are still being brought in line: a deploy never waits on scheduling for
+ * longer than that (the work goes on, and its failure is logged by the caller).
+ */
+export async function schedulingWithin(work: Promise<unknown>, waitMs: number): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<unknown>((resolve) => {
+    timer = setTimeout(() => resolve({ state: 'scheduling', message: `applied, scheduling: the schedules are still being updated after ${waitMs} ms; they follow by themselves` }), waitMs);
+  });
+  work.catch(() => {}); // a late failure is the caller's to log; it must not go unhandled here
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** HTTP status of the registry's refusals. */
@@ -57,6 +78,9 @@ export function parseDeploymentBody(body: unknown, options: { allowRevision: boo
   const { checks, prune, force, maxDeleteShare, expectedRevision, ...rest } = body as Record<string, unknown>;
   const problems: Array<{ field: string; message: string }> = [];
   if (!Array.isArray(checks)) problems.push({ field: 'checks', message: 'must be an array of check definitions' });
+  else if (checks.length > MAX_CHECKS_PER_DEPLOYMENT) {
+    problems.push({ field: 'checks', message: `${checks.length} checks: a deployment has ${atMost(MAX_CHECKS_PER_DEPLOYMENT, 'checks', 'MAX_CHECKS_PER_DEPLOYMENT')}` });
+  }
   if (prune !== undefined && typeof prune !== 'boolean') problems.push({ field: 'prune', message: 'must be a boolean' });
   if (force !== undefined && typeof force !== 'boolean') problems.push({ field: 'force', message: 'must be a boolean' });
   if (maxDeleteShare !== undefined && !(typeof maxDeleteShare === 'number' && maxDeleteShare >= 0 && maxDeleteShare <= 1)) {
@@ -78,14 +102,16 @@ const invalidDefinitions = (problems: unknown[]): HttpError =>
   new HttpError(400, 'INVALID_DEFINITIONS', `${problems.length} problem(s) in the check definitions; nothing was deployed`, { problems });
 
 export function registryRoutes(deps: DeploymentApiDeps): Route[] {
-  const handlers = deploymentHandlers(deps);
+  const waitMs = deps.schedulingWaitMs ?? DEPLOY_SCHEDULING_WAIT_MS;
+  const afterChange = (removed: string[]): Promise<unknown> => schedulingWithin(deps.afterRegistryChange(removed), waitMs);
+  const handlers = deploymentHandlers({ ...deps, afterRegistryChange: afterChange });
   return [
     { pattern: /^\/api\/checks\/([^/]+)$/, methods: {
       DELETE: deploy(async (req, res, [rawId], _url, { principal }) => {
         req.resume();
         const id = checkIdParam(rawId!);
         if (!(await deps.registry.removeCheck(id, actorOf(principal)))) throw new HttpError(404, 'CHECK_NOT_FOUND', `no check with id "${id}"`);
-        const schedulers = await deps.afterRegistryChange([id]);
+        const schedulers = await afterChange([id]);
         sendJson(res, 200, { removed: id, schedulers });
       }),
     } },
@@ -98,14 +124,14 @@ export function registryRoutes(deps: DeploymentApiDeps): Route[] {
 function deploymentHandlers(deps: DeploymentApiDeps): { plan: Handler; apply: Handler; rollback: Handler; history: Handler } {
   return {
     plan: async (req, res) => {
-      const body = parseDeploymentBody(await readJsonBody(req), { allowRevision: false });
+      const body = parseDeploymentBody(await readJsonBody(req, { limit: MAX_DEPLOYMENT_BYTES }), { allowRevision: false });
       const result = await deps.registry.plan(body.checks, { prune: body.prune });
       if ('problems' in result) throw invalidDefinitions(result.problems);
       const guard = checkDeleteGuard(result.plan, result.registered, body.maxDeleteShare, body.force);
       sendJson(res, 200, { plan: shortenPlan(result.plan), revision: result.revision, registered: result.registered, guard });
     },
     apply: async (req, res, _params, _url, { principal }) => {
-      const body = parseDeploymentBody(await readJsonBody(req), { allowRevision: true });
+      const body = parseDeploymentBody(await readJsonBody(req, { limit: MAX_DEPLOYMENT_BYTES }), { allowRevision: true });
       const result = await mapped(() => deps.registry.deploy(body.checks, {
         prune: body.prune, actor: actorOf(principal), maxDeleteShare: body.maxDeleteShare, force: body.force,
         ...(body.expectedRevision !== undefined ? { expectedRevision: body.expectedRevision } : {}),
@@ -115,7 +141,7 @@ function deploymentHandlers(deps: DeploymentApiDeps): { plan: Handler; apply: Ha
       sendJson(res, 200, { summary: result.summary, plan: shortenPlan(result.plan), deployment: result.deployment, schedulers });
     },
     rollback: async (req, res, _params, _url, { principal }) => {
-      const raw = await readJsonBody(req, { emptyAs: {} });
+      const raw = await readJsonBody(req, { limit: MAX_DEPLOYMENT_BYTES, emptyAs: {} });
       if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new HttpError(400, 'INVALID_BODY', 'expected a JSON object { dryRun?: boolean, expectedTarget?: string }');
       const { dryRun, expectedTarget, ...rest } = raw as Record<string, unknown>;
       const problems = [

@@ -14,6 +14,8 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   healthHost: '127.0.0.1',
   shutdownTimeoutMs: 10_000,
   browserChecks: false,
+  denyCidrs: [],
+  allowCidrs: [],
   chromiumPath: '/usr/bin/chromium',
   browserConcurrency: 2,
   secretsFile: null,

@@ -26,6 +26,13 @@ beforeAll(async () => {
   target = await startHttpTarget((req, res) => {
     regionsSeen.push(String(req.headers['x-lookout-region']));
     const authorized = req.headers.authorization === `Bearer ${API_KEY}`;
+    const cut = /^\/cut\?o=(\d+)$/.exec(req.url ?? '');
+    if (cut) {
+      const offset = Number(cut[1]);
+      const echoed = String(req.headers['x-long']);
+      res.writeHead(200, { 'x-echo': `${'h'.repeat(offset % 130)}${echoed}` }).end(`${'.'.repeat(offset)}${echoed}${'-'.repeat(40)}marker${'.'.repeat(300)}`);
+      return;
+    }
     switch (req.url) {
       case '/ok': res.writeHead(200, { 'content-type': 'text/plain' }).end('hello'); return;
       case '/broken': res.writeHead(503, { 'content-type': 'text/plain' }).end('down'); return;
@@ -120,5 +127,42 @@ describe('lookout test', () => {
       rmSync(broken, { recursive: true, force: true });
     }
     expect(regionsSeen.length).toBe(before);
+  });
+
+  it('prints no 16 characters of a secret the target echoes across any excerpt edge, in any reporter', async () => {
+    const LONG = "Lk9-long secret/with+plus&q='x'~(y)*z!0123456";
+    const project = mkdtempSync(join(tmpdir(), 'lookout-test-cut-'));
+    try {
+      const offsets = [0, 100, 118, 119, 121, 200, 239, 241];
+      write({
+        'cut.check.ts': `import { defineHttpCheck, secret, assert } from 'lookout/checks';
+export default ${JSON.stringify(offsets)}.map((o) => defineHttpCheck({
+  id: 'cut-' + o, name: 'Cut ' + o, regions: ['local'], url: '${target.url('/cut')}?o=' + o, headers: { 'x-long': secret('LONG') },
+  assertions: [assert.body.contains('never-there'), assert.body.notContains('marker'), assert.body.matches('marker'), assert.header('x-echo').equals('other')],
+}));`,
+        'secrets.json': JSON.stringify({ LONG }),
+      }, project);
+      for (const reporter of ['table', 'json', 'junit']) {
+        const run = await runLookout(['test', 'cut.check.ts', '--secrets-file', 'secrets.json', '--reporter', reporter], { cwd: project });
+        expect(run.code, run.stderr).toBe(1);
+        const output = run.stdout + run.stderr;
+        expect(output).toContain('[secret:LONG]');
+        for (let i = 0; i + 16 <= LONG.length; i++) expect(output.includes(LONG.slice(i, i + 16)), `${reporter}: ${LONG.slice(i, i + 16)}`).toBe(false);
+      }
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
+  }, 40_000);
+
+  it('stops a check file that loops at import: IMPORT_TIMEOUT naming the file, exit 2', async () => {
+    const project = mkdtempSync(join(tmpdir(), 'lookout-test-loop-'));
+    try {
+      write({ 'loop.check.ts': `import { defineHttpCheck } from 'lookout/checks';\nlet ready = false;\nwhile (!ready) {}\nexport default defineHttpCheck({ id: 'l', name: 'L', regions: ['x'], url: '${target.url('/ok')}' });` }, project);
+      const run = await runLookout(['test', 'loop.check.ts', '--import-timeout', '1s'], { cwd: project });
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/loop\.check\.ts IMPORT_TIMEOUT: did not finish loading within 1000 ms/);
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 });

@@ -23,6 +23,16 @@ import { waitUntil } from '../support/wait.ts';
 
 const API_KEY = 'sk_live_e2e_7Qx9Zr2Lm4';
 const PASSWORD = 'p@ss word/42';
+/** 45 characters: the length of the value the issue found 34 characters of, cut around excerpts. */
+const LONG = "Lk9-long secret/with+plus&q='x'~(y)*z!0123456";
+/** Where the target puts the echoed value in its body: around every excerpt edge (120, 240 characters). */
+const OFFSETS = [0, 60, 100, 110, 118, 119, 121, 130, 200, 230, 239, 241];
+/** Every run of 16 characters of LONG found in `text`. */
+const leaksOfLong = (text: string): string[] => {
+  const found: string[] = [];
+  for (let i = 0; i + 16 <= LONG.length; i++) if (text.includes(LONG.slice(i, i + 16))) found.push(LONG.slice(i, i + 16));
+  return found;
+};
 const forms = (value: string): string[] => [value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)];
 
 /** Every value stored under every key, whatever its type. */
@@ -67,6 +77,13 @@ describe('secrets end to end', () => {
       req.on('data', (c: Buffer) => { body += c; });
       req.on('end', () => {
         const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/cut') {
+          const offset = Number(url.searchParams.get('o'));
+          const echoed = String(req.headers['x-long']);
+          res.writeHead(200, { 'x-echo': `${'h'.repeat(offset % 130)}${echoed}` })
+            .end(`${'.'.repeat(offset)}${echoed}${'-'.repeat(40)}marker${'.'.repeat(300)}`);
+          return;
+        }
         if (url.pathname === '/echo') {
           res.writeHead(200, { 'x-echo': String(req.headers.authorization) }).end();
           return;
@@ -78,7 +95,7 @@ describe('secrets end to end', () => {
     });
     dir = mkdtempSync(join(tmpdir(), 'lookout-e2e-secrets-'));
     const secretsFile = join(dir, 'agent-secrets.json');
-    writeFileSync(secretsFile, JSON.stringify({ API_KEY, PASSWORD }));
+    writeFileSync(secretsFile, JSON.stringify({ API_KEY, PASSWORD, LONG }));
 
     const prefix = uniquePrefix('e2e-secrets');
     const parsed = parseCoordinatorConfig(['--redis', server.url, '--prefix', prefix, '--port', '0', '--sweep-interval', '200ms', '--auth', 'off'], TEST_KEYS_ENV);
@@ -98,6 +115,15 @@ describe('secrets end to end', () => {
         { ...common, id: 'echoed', name: 'Echoed', url: target.url('/echo'), headers: { authorization: 'Bearer {{secret:API_KEY}}' },
           assertions: [{ type: 'header', name: 'x-echo', op: 'equals', value: 'something else' }] },
         { ...common, id: 'missing', name: 'Missing', url: target.url('/login'), headers: { 'x-token': '{{secret:NOT_ON_THIS_AGENT}}' } },
+        ...OFFSETS.map((offset) => ({
+          ...common, id: `cut-${offset}`, name: `Cut at ${offset}`, url: `${target.url('/cut')}?o=${offset}`, headers: { 'x-long': '{{secret:LONG}}' },
+          assertions: [
+            { type: 'body', op: 'contains', value: 'never-there' },
+            { type: 'body', op: 'notContains', value: 'marker' },
+            { type: 'body', op: 'matches', value: 'marker' },
+            { type: 'header', name: 'x-echo', op: 'equals', value: 'other' },
+          ],
+        })),
       ] }),
     });
     expect(deployed.status).toBe(200);
@@ -140,4 +166,15 @@ describe('secrets end to end', () => {
       for (const form of forms(value)) expect(text.includes(form), `found ${JSON.stringify(form)}`).toBe(false);
     }
   });
+
+  it('shows no 16 characters of a value echoed across any excerpt edge, in Redis, the API or the logs', async () => {
+    for (const offset of OFFSETS) {
+      const [run] = await waitUntil(`runs of cut-${offset}`, async () => { const r = await runsOf(`cut-${offset}`); return r.length >= 1 && r; }, 20_000);
+      expect(run).toMatchObject({ outcome: 'fail', error: { code: 'ASSERTION_FAILED' } });
+    }
+    const api = await Promise.all(OFFSETS.map(async (offset) => (await fetch(`${coordinator.url}/api/checks/cut-${offset}`)).text()));
+    const text = [await everythingIn(redis), ...api, ...logs].join('\n');
+    expect(text).toContain('[secret:LONG]');
+    expect(leaksOfLong(text)).toEqual([]);
+  }, 30_000);
 });

@@ -19,6 +19,8 @@ export { freePort };
 export interface TestRedis {
   url: string;
   port: number;
+  /** The redis-server's pid (to pause it with SIGSTOP in outage tests). */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
       return {
         url: `redis://127.0.0.1:${port}`,
         port,
+        pid: child.pid!,
         async stop() {
           if (child.exitCode === null && child.signalCode === null) {
             const exited = once(child, 'exit');

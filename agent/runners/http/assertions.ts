@@ -6,6 +6,9 @@
  * and a message listing them ({@link describeFailures}).
  */
 import type { Assertion, AssertionResult } from '../../../checks/contract.ts';
+import { MAX_ASSERTION_TEXT_LENGTH } from '../../../checks/limits.ts';
+import type { Redactor } from '../../../checks/redact.ts';
+import { compileUserRegex, type UserRegex } from '../../../checks/regex.ts';
 
 /** What a response looked like, as far as assertions care. */
 export interface ResponseFacts {
@@ -18,6 +21,11 @@ export interface ResponseFacts {
   json(): JsonBody;
   /** Wall time of the run, in ms. */
   totalMs: number;
+  /**
+   * The run's secrets: what the target sent is scrubbed before it is cut into an excerpt, and a value
+   * crossing an excerpt's edge is replaced too (checks/redact.ts). @defaultValue none
+   */
+  redact?: Redactor;
 }
 
 export type JsonBody = { ok: true; value: unknown } | { ok: false; error: string };
@@ -36,7 +44,14 @@ export function assertionsNeedBody(assertions: readonly Assertion[]): boolean {
 }
 
 export function evaluateAssertion(assertion: Assertion, facts: ResponseFacts): AssertionResult {
-  const result = (passed: boolean, expected: string, actual: string): AssertionResult => ({ assertion, passed, expected, actual });
+  const result = (passed: boolean, expected: string, actual: string): AssertionResult =>
+    ({ assertion, passed, expected: fit(expected), actual: fit(actual) });
+  const show = shower(facts.redact);
+  const quote = (text: string): string => JSON.stringify(clip(text, show));
+  const showJson = (value: unknown): string => (value === undefined ? '(no value)' : clip(JSON.stringify(value) ?? String(value), show));
+  const bodyExcerpt = (body: string): string => excerptOfBody(body, show);
+  const around = (body: string, at: number, length: number): string => excerptAround(body, at, length, show);
+  const kindOf = (value: unknown): string => describeKind(value, showJson);
   switch (assertion.type) {
     case 'status': {
       const actual = `status ${facts.status}`;
@@ -62,7 +77,7 @@ export function evaluateAssertion(assertion: Assertion, facts: ResponseFacts): A
           const regex = cachedRegex(expectedValue);
           const expected = `${name} matching /${expectedValue}/`;
           if (regex === null) return result(false, expected, 'invalid regular expression');
-          return result(value !== undefined && regex.test(value), expected, actual);
+          return result(value !== undefined && regex.test(limitInput(value, regex)), expected, actual);
         }
       }
       break;
@@ -84,9 +99,11 @@ export function evaluateAssertion(assertion: Assertion, facts: ResponseFacts): A
           const expected = `body matching /${assertion.value}/`;
           const regex = cachedRegex(assertion.value);
           if (regex === null) return result(false, expected, 'invalid regular expression');
-          const match = regex.exec(body);
+          const searched = limitInput(body, regex);
+          const match = regex.exec(searched);
+          const where = searched.length < body.length ? ` (the first ${searched.length} characters were searched)` : '';
           return result(match !== null, expected,
-            match === null ? `no match in ${bodyExcerpt(body)}` : `matched at character ${match.index}: ${around(body, match.index, match[0].length)}`);
+            match === null ? `no match in ${bodyExcerpt(body)}${where}` : `matched at character ${match.index}: ${around(body, match.index, match.length)}`);
         }
       }
       break;
@@ -206,57 +223,80 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return aKeys.every((key) => Object.hasOwn(b, key) && jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]));
 }
 
-function kindOf(value: unknown): string {
+function describeKind(value: unknown, showJson: (value: unknown) => string): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return 'an object';
   return `${typeof value === 'string' ? 'a string' : typeof value === 'number' ? 'a number' : typeof value === 'boolean' ? 'a boolean' : typeof value} ${showJson(value)}`;
 }
 
+/** Module-level wording for path look-ups, which show only the user's own path and JSON shapes. */
+function kindOf(value: unknown): string {
+  return describeKind(value, (v) => (v === undefined ? '(no value)' : clip(JSON.stringify(v) ?? String(v), shower(undefined))));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Showing values to people
 // ---------------------------------------------------------------------------------------------
 
-/** User regexes are compiled once and reused across runs (the check's definition rarely changes). */
-const regexes = new Map<string, RegExp | null>();
-
-function cachedRegex(source: string): RegExp | null {
-  let regex = regexes.get(source);
-  if (regex === undefined) {
-    try {
-      regex = new RegExp(source);
-    } catch {
-      regex = null;
-    }
-    if (regexes.size >= MAX_CACHED) regexes.clear();
-    regexes.set(source, regex);
-  }
-  return regex;
+/**
+ * User patterns run on the linear-time engine (checks/regex.ts, compiled once and cached there): a
+ * target's response can never make one take exponential time. Null for a pattern it cannot run, which
+ * validation refuses at deploy.
+ */
+function cachedRegex(source: string): UserRegex | null {
+  const regex = compileUserRegex(source);
+  return 'error' in regex ? null : regex;
 }
 
+/**
+ * Linear time is still automaton states × input characters (~30 ns each, at worst): one match may cost
+ * at most this many, about 250 ms. A larger input is searched in its first part only (the result says
+ * so), never less than {@link MIN_REGEX_INPUT_CHARS} and never more than {@link MAX_REGEX_INPUT_CHARS}.
+ */
+export const REGEX_WORK_BUDGET = 8 * 1024 * 1024;
+export const MIN_REGEX_INPUT_CHARS = 64 * 1024;
+export const MAX_REGEX_INPUT_CHARS = 1024 * 1024;
+
+function limitInput(text: string, regex: UserRegex): string {
+  const cap = Math.min(MAX_REGEX_INPUT_CHARS, Math.max(MIN_REGEX_INPUT_CHARS, Math.floor(REGEX_WORK_BUDGET / regex.states)));
+  return text.length <= cap ? text : text.slice(0, cap);
+}
+
+/** Scrubs a piece of text whose ends may be cuts (identity without secrets). */
+type Show = (text: string, cut: { start: boolean; end: boolean }) => string;
+
+function shower(redact: Redactor | undefined): Show {
+  return redact ? (text, cut) => redact.excerpt(text, cut) : (text) => text;
+}
+
+/** Module-level quoting of the user's own values (paths, keys): no secrets there. */
 function quote(text: string): string {
-  return JSON.stringify(clip(text));
+  return JSON.stringify(clip(text, shower(undefined)));
 }
 
-function clip(text: string): string {
-  return text.length <= EXCERPT_LENGTH ? text : `${text.slice(0, EXCERPT_LENGTH)}…`;
+/** Scrubbed first, then cut (the cut's edge scrubbed again: a value may begin right there). */
+function clip(text: string, show: Show): string {
+  const shown = show(text, { start: false, end: false });
+  return shown.length <= EXCERPT_LENGTH ? shown : `${show(shown.slice(0, EXCERPT_LENGTH), { start: false, end: true })}…`;
 }
 
-function showJson(value: unknown): string {
-  if (value === undefined) return '(no value)';
-  return clip(JSON.stringify(value) ?? String(value));
+/** Keeps `expected` / `actual` within what a result may carry. */
+function fit(text: string): string {
+  return text.length <= MAX_ASSERTION_TEXT_LENGTH ? text : `${text.slice(0, MAX_ASSERTION_TEXT_LENGTH - 1)}…`;
 }
 
-function bodyExcerpt(body: string): string {
+function excerptOfBody(body: string, show: Show): string {
   if (body.length === 0) return 'an empty body';
-  return `body ${JSON.stringify(clip(body.slice(0, EXCERPT_LENGTH * 2).replace(WHITESPACE_RUN, ' ')))}`;
+  const piece = show(body.slice(0, EXCERPT_LENGTH * 2), { start: false, end: body.length > EXCERPT_LENGTH * 2 });
+  return `body ${JSON.stringify(clip(piece.replace(WHITESPACE_RUN, ' '), show))}`;
 }
 
-/** The text around a match, so that a person sees it in context. */
-function around(body: string, at: number, length: number): string {
+/** The text around a match, so that a person sees it in context; scrubbed with its cut edges before it is shown. */
+function excerptAround(body: string, at: number, length: number, show: Show): string {
   const margin = Math.max(0, Math.floor((EXCERPT_LENGTH - length) / 2));
   const start = Math.max(0, at - margin);
   const end = Math.min(body.length, at + length + margin);
-  const text = body.slice(start, end).replace(WHITESPACE_RUN, ' ');
-  return JSON.stringify(`${start > 0 ? '…' : ''}${clip(text)}${end < body.length ? '…' : ''}`);
+  const text = show(body.slice(start, end), { start: start > 0, end: end < body.length }).replace(WHITESPACE_RUN, ' ');
+  return JSON.stringify(`${start > 0 ? '…' : ''}${clip(text, show)}${end < body.length ? '…' : ''}`);
 }

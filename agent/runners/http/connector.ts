@@ -11,6 +11,7 @@ import { connect as connectTcp, isIP, type Socket } from 'node:net';
 import { connect as connectTls, type SecureContext } from 'node:tls';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import type { buildConnector } from 'undici';
+import { DEFAULT_EGRESS_POLICY, deniedLiteral, guardLookup, type EgressPolicy } from './egress.ts';
 import type { RunPhase } from './errors.ts';
 import type { HopMarks } from './timings.ts';
 
@@ -31,6 +32,8 @@ export interface TimedConnectorOptions {
   marks: HopMarks;
   /** Told when the run enters the next phase, so that a deadline or error can say where it happened. */
   onPhase: (phase: RunPhase) => void;
+  /** Addresses this connection may not reach (checked after DNS, egress.ts). @defaultValue {@link DEFAULT_EGRESS_POLICY} */
+  egress?: EgressPolicy;
 }
 
 export function createTimedConnector(options: TimedConnectorOptions): buildConnector.connector {
@@ -41,9 +44,13 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
     marks.connectStart = performance.now();
     onPhase(literal ? 'connect' : 'dns');
 
+    const egress = options.egress ?? DEFAULT_EGRESS_POLICY;
+    const refused = literal ? deniedLiteral(hostname, egress) : null;
+    if (refused) { callback(refused, null); return; }
+    const guarded = guardLookup(options.lookup, egress);
     const lookup: Lookup = (host, lookupOptions, done) => {
       marks.dnsStart = performance.now();
-      options.lookup(host, lookupOptions, (error, address, family) => {
+      guarded(host, lookupOptions, (error, address, family) => {
         marks.dnsEnd = performance.now();
         if (!error) onPhase('connect');
         done(error, address, family);

@@ -7,6 +7,7 @@
  * between versions. Message text is only ever appended as detail.
  */
 import type { ErrorCode } from '../../../checks/contract.ts';
+import type { Redactor } from '../../../checks/redact.ts';
 
 /**
  * Where a run was when something happened:
@@ -22,6 +23,8 @@ export interface FailureContext {
   port: number;
   /** The URL of the hop that failed. */
   url: string;
+  /** The run's secrets, scrubbed from the message before it is cut (see {@link truncateMessage}). */
+  redact?: Redactor;
 }
 
 /** A failure ready for a `RunReport`: `fail` blames the target, `error` the agent or the check's own definition. */
@@ -83,11 +86,20 @@ export function classifyError(error: unknown, context: FailureContext): Classifi
   const { host, port, phase } = context;
   const where = `${host}:${port}`;
   const detail = describe(error, code);
-  const fail = (target: ErrorCode, message: string): ClassifiedFailure => ({ outcome: 'fail', code: target, message: truncateMessage(message) });
+  const fail = (target: ErrorCode, message: string): ClassifiedFailure => ({ outcome: 'fail', code: target, message: truncateMessage(message, context.redact) });
 
+  if (code === 'TARGET_DENIED') {
+    const address = (error as { address?: unknown }).address;
+    return fail('TARGET_DENIED', `${context.url}: ${host} (${typeof address === 'string' ? address : 'its address'}) is denied by this agent's egress policy`);
+  }
+  // A body that ended early, by a close (not a reset) or a broken chunked encoding, whatever the
+  // connection header said: the server sent less than it announced.
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || (phase === 'body' && (code === 'UND_ERR_SOCKET' || isParserError(error)))) {
+    return fail('HTTP_BODY_INCOMPLETE', `response body from ${where} ended before it was complete: ${detail}`);
+  }
   // undici validates the request before connecting, so this can come in any phase.
   if (code !== undefined && INVALID_REQUEST_CODES.has(code)) {
-    return { outcome: 'error', code: 'INVALID_JOB', message: truncateMessage(`the check's request cannot be sent: ${detail}`) };
+    return { outcome: 'error', code: 'INVALID_JOB', message: truncateMessage(`the check's request cannot be sent: ${detail}`, context.redact) };
   }
   if (phase === 'dns') {
     if (code === 'ENOTFOUND') return fail('DNS_NXDOMAIN', `DNS: ${host} does not exist (NXDOMAIN)`);
@@ -130,7 +142,7 @@ export function classifyDeadline(
 ): ClassifiedFailure {
   const { host, port, url, timeoutMs } = context;
   const within = `within the ${timeoutMs} ms deadline`;
-  const fail = (code: ErrorCode, message: string): ClassifiedFailure => ({ outcome: 'fail', code, message: truncateMessage(message) });
+  const fail = (code: ErrorCode, message: string): ClassifiedFailure => ({ outcome: 'fail', code, message: truncateMessage(message, context.redact) });
   switch (phase) {
     case 'dns': return fail('DNS_FAILURE', `DNS lookup of ${host} did not finish ${within}`);
     case 'connect': return fail('CONNECT_TIMEOUT', `could not connect to ${host}:${port} ${within}`);
@@ -146,9 +158,13 @@ export function classifyCancellation(reason: unknown): ClassifiedFailure {
   return { outcome: 'error', code: 'RUN_CANCELLED', message: truncateMessage(`run cancelled before it finished${why}`) };
 }
 
-/** Cuts a message to what a result may carry. */
-export function truncateMessage(message: string, max = MAX_MESSAGE_LENGTH): string {
-  return message.length <= max ? message : `${message.slice(0, max - 1)}…`;
+/**
+ * Cuts a message to what a result may carry, after scrubbing it with `redact`: cut first, a secret
+ * crossing the cut would leave its first part where no later scrubbing finds the whole value.
+ */
+export function truncateMessage(message: string, redact?: Redactor, max = MAX_MESSAGE_LENGTH): string {
+  const shown = redact ? redact(message) : message;
+  return shown.length <= max ? shown : `${shown.slice(0, max - 1)}…`;
 }
 
 /**

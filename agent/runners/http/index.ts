@@ -18,5 +18,5 @@ export const runHttpCheck: Runner<HttpCheckDefinition> = createHttpRunner();
 /** Every agent serves HTTP checks; a run holds nothing between runs (a fresh connection each time). */
 export const httpChecks: CheckTypeRunner<'http'> = {
   servedBy: () => true,
-  start: async () => ({ run: runHttpCheck }),
+  start: async (settings) => ({ run: settings.egress ? createHttpRunner({ egress: settings.egress }) : runHttpCheck }),
 };

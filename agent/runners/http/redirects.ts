@@ -20,6 +20,15 @@ export type RedirectDecision =
   | { kind: 'follow'; next: HopRequest; bodyDropped: boolean; crossOrigin: boolean }
   | { kind: 'invalid'; message: string };
 
+/**
+ * The next hop of a cross-origin redirect without a body that holds a secret (a 307/308 keeps the body):
+ * a secret goes only to the origin the check names. Says whether the body was dropped.
+ */
+export function withoutSecretBody(next: HopRequest, crossOrigin: boolean, holdsSecret: ((text: string) => boolean) | undefined): { next: HopRequest; dropped: boolean } {
+  if (!crossOrigin || next.body === undefined || !holdsSecret?.(next.body)) return { next, dropped: false };
+  return { next: { ...next, body: undefined }, dropped: true };
+}
+
 const REDIRECT_STATUSES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 export function decideRedirect(status: number, location: string | undefined, current: HopRequest): RedirectDecision {

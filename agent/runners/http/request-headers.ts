@@ -37,10 +37,16 @@ const ORIGIN_BOUND_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 
  * drops credentials (and any `host` override) so that they are never sent to a host the check author
  * did not name.
  */
-export function redirectHeaders(headers: RequestHeaders, change: { bodyDropped: boolean; crossOrigin: boolean }): RequestHeaders {
+export function redirectHeaders(
+  headers: RequestHeaders, change: { bodyDropped: boolean; crossOrigin: boolean }, holdsSecret?: (text: string) => boolean,
+): RequestHeaders {
   if (!change.bodyDropped && !change.crossOrigin) return headers;
   const next: RequestHeaders = { ...headers };
   if (change.bodyDropped) for (const name of BODY_HEADERS) delete next[name];
-  if (change.crossOrigin) for (const name of ORIGIN_BOUND_HEADERS) delete next[name];
+  if (change.crossOrigin) {
+    for (const name of ORIGIN_BOUND_HEADERS) delete next[name];
+    // Any header carrying a secret (`x-api-key: secret('KEY')`) is meant for the origin the check names.
+    if (holdsSecret) for (const [name, value] of Object.entries(next)) if (holdsSecret(value)) delete next[name];
+  }
   return next;
 }

@@ -24,7 +24,8 @@ import {
 } from './errors.ts';
 import { sendRequest, type HopResponse } from './hop.ts';
 import { defaultLookup } from './lookup.ts';
-import { decideRedirect, type HopRequest } from './redirects.ts';
+import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from './egress.ts';
+import { decideRedirect, withoutSecretBody, type HopRequest } from './redirects.ts';
 import { buildRequestHeaders, redirectHeaders } from './request-headers.ts';
 import { combineTimings, emptyMarks, type HopMarks } from './timings.ts';
 
@@ -43,6 +44,11 @@ export interface HttpRunnerOptions {
    */
   lookup?: Lookup;
   /**
+   * Addresses runs may not connect to, on any hop, checked after DNS (egress.ts).
+   * @defaultValue link-local and cloud metadata addresses denied; loopback and private ranges allowed
+   */
+  egress?: EgressPolicy;
+  /**
    * Version named in the `user-agent` header (`Lookout/<version> ...`).
    * @defaultValue the `version` of Lookout's package.json
    */
@@ -55,6 +61,7 @@ const BACKSTOP_MARGIN_MS = 1_000;
 export function createHttpRunner(options: HttpRunnerOptions = {}): Runner<HttpCheckDefinition> {
   const environment: RunEnvironment = {
     lookup: options.lookup ?? defaultLookup,
+    egress: options.egress ?? DEFAULT_EGRESS_POLICY,
     version: options.version ?? LOOKOUT_VERSION,
     secureContext: once(() => createSecureContext(
       options.ca === undefined ? {} : { ca: [...getCACertificates('default'), ...(typeof options.ca === 'string' || Buffer.isBuffer(options.ca) ? [options.ca] : options.ca)] },
@@ -65,6 +72,7 @@ export function createHttpRunner(options: HttpRunnerOptions = {}): Runner<HttpCh
 
 interface RunEnvironment {
   lookup: Lookup;
+  egress: EgressPolicy;
   version: string;
   secureContext: () => SecureContext;
 }
@@ -92,13 +100,13 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
     responseBytes,
   });
   const failed = (error: unknown, request: HopRequest): RunReport => {
-    const where = { host: request.url.hostname, port: portOf(request.url), url: request.url.href };
+    const where = { host: request.url.hostname, port: portOf(request.url), url: request.url.href, ...(context.redact ? { redact: context.redact } : {}) };
     if (guard.cause === 'cancelled') return finish(classifyCancellation(guard.reason));
     if (guard.cause === 'deadline') return finish(classifyDeadline(phase, { ...where, timeoutMs: budgetMs, bytesRead: progress.bytes }));
     return finish(classifyError(error, { ...where, phase }));
   };
   const targetFailure = (code: ClassifiedFailure['code'], message: string): RunReport =>
-    finish({ outcome: 'fail', code, message: truncateMessage(message) });
+    finish({ outcome: 'fail', code, message: truncateMessage(message, context.redact) });
 
   let request: HopRequest = { url: new URL(definition.url), method: definition.method, body: definition.body };
   let headers = buildRequestHeaders(definition.headers, context.region, environment.version);
@@ -119,6 +127,7 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
           request, headers, marks,
           signal: guard.signal,
           lookup: environment.lookup,
+          egress: environment.egress,
           secureContext: environment.secureContext,
           backstopMs: budgetMs + BACKSTOP_MARGIN_MS,
           // Once the run is aborted the phase it was in is what the report names.
@@ -141,8 +150,10 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
               return targetFailure('TOO_MANY_REDIRECTS',
                 `more than ${definition.maxRedirects} redirect${definition.maxRedirects === 1 ? '' : 's'}: ${request.url.href} redirects (${response.status}) to ${decision.next.url.href}`);
             }
-            headers = redirectHeaders(headers, decision);
-            request = decision.next;
+            const holds = context.redact?.holds;
+            const next = withoutSecretBody(decision.next, decision.crossOrigin, holds);
+            headers = redirectHeaders(headers, { ...decision, bodyDropped: decision.bodyDropped || next.dropped }, holds);
+            request = next.next;
             continue;
           }
         }
@@ -170,11 +181,12 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
           get bodyText() { return bodyText(); },
           json: lazyJson(bodyText),
           totalMs,
+          ...(context.redact ? { redact: context.redact } : {}),
         };
         const results = evaluateAssertions(definition.assertions, facts);
         // A failed soft assertion does not fail the run (the coordinator shows the region degraded).
         const passed = results.every((r) => r.passed || r.assertion.soft === true);
-        return finish(passed ? null : { outcome: 'fail', code: 'ASSERTION_FAILED', message: truncateMessage(describeFailures(results)) }, results, totalMs);
+        return finish(passed ? null : { outcome: 'fail', code: 'ASSERTION_FAILED', message: truncateMessage(describeFailures(results), context.redact) }, results, totalMs);
       } finally {
         response.body.on('error', ignore).destroy();
         await response.close();

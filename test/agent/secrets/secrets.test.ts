@@ -156,7 +156,7 @@ describe('artifacts and secrets', () => {
   it('scrubs text artifacts and leaves out binary ones that hold a value, even compressed in a ZIP', () => {
     expect(zipEntries(zipOf('trace.trace', 'hello')).map(String)).toEqual(['hello']);
     const artifacts = [
-      { name: 'network.har', contentType: 'application/json', data: Buffer.from(JSON.stringify({ headers: [{ name: 'authorization', value: `Bearer ${API_KEY}` }] })) },
+      { name: 'network.har', contentType: 'application/json', data: Buffer.from(JSON.stringify({ headers: [{ name: 'x-shop-key', value: `Bearer ${API_KEY}` }] })) },
       { name: 'trace.zip', contentType: 'application/zip', data: zipOf('trace.trace', `{"type":"fill","value":"${PASSWORD}"}`) },
       { name: 'clean.zip', contentType: 'application/zip', data: zipOf('trace.trace', '{"type":"click"}') },
       { name: 'screenshot.png', contentType: 'image/png', data: Buffer.concat([Buffer.from([0x89, 0x50]), Buffer.from(PASSWORD)]) },
@@ -167,5 +167,54 @@ describe('artifacts and secrets', () => {
     expect(Buffer.concat(keep.map((a) => a.data)).includes(API_KEY)).toBe(false);
     expect(notes).toEqual(['trace.zip not stored: it contains a secret value', 'screenshot.png not stored: it contains a secret value']);
     expect(cleanArtifacts(artifacts, {}).keep).toHaveLength(4);
+  });
+
+  it('finds a value in a binary artifact in its encoded forms too: JSON-escaped, base64, URL-encoded', () => {
+    const quoted = 'pa"ss\\word with space';
+    const cases = [
+      JSON.stringify({ type: 'fill', value: quoted }),
+      `prefix:${Buffer.from(`x${quoted}y`).toString('base64')}`,
+      `url=${encodeURIComponent(quoted)}`,
+      `form=${new URLSearchParams({ p: quoted }).toString()}`,
+    ];
+    for (const content of cases) {
+      const { keep, notes } = cleanArtifacts([{ name: 'trace.zip', contentType: 'application/zip', data: zipOf('trace.trace', content) }], { QUOTED: quoted });
+      expect(keep, content).toEqual([]);
+      expect(notes).toEqual(['trace.zip not stored: it contains a secret value']);
+    }
+  });
+});
+
+describe('artifacts and credentials', () => {
+  const har = {
+    log: { entries: [{
+      request: { headers: [{ name: 'Cookie', value: 'session=abc123' }, { name: 'Authorization', value: 'Bearer tok' }, { name: 'accept', value: '*/*' }], cookies: [{ name: 'session', value: 'abc123' }] },
+      response: { headers: [{ name: 'set-cookie', value: 'session=abc123; HttpOnly' }, { name: 'x-api-key', value: 'k' }], cookies: [{ name: 'session', value: 'abc123' }] },
+    }] },
+  };
+
+  it('removes cookies and bearer tokens from the HAR, with or without secrets configured', () => {
+    for (const secrets of [{}, { API_KEY }] as Array<Record<string, string>>) {
+      const { keep } = cleanArtifacts([{ name: 'network.har', contentType: 'application/json', data: Buffer.from(JSON.stringify(har, null, 2)) }], secrets);
+      const text = keep[0]!.data.toString();
+      expect(text).not.toMatch(/abc123|Bearer tok|"k"/);
+      expect(JSON.parse(text).log.entries[0].request.headers).toEqual([{ name: 'accept', value: '*/*' }]);
+    }
+  });
+
+  it('rewrites a trace archive without them, keeping its other entries', () => {
+    const network = [JSON.stringify({ type: 'resource-snapshot', snapshot: har.log.entries[0] }), JSON.stringify({ type: 'other' })].join('\n');
+    const { keep } = cleanArtifacts([{ name: 'trace.zip', contentType: 'application/zip', data: zipOf('trace.network', network) }], {});
+    const entries = zipEntries(keep[0]!.data).map(String);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).not.toMatch(/abc123|Bearer tok/);
+    expect(entries[0]).toContain('"accept"');
+    expect(entries[0]).toContain('{"type":"other"}');
+  });
+
+  it('leaves out a trace that cannot be read to clean it', () => {
+    const broken = zipOf('trace.network', 'x'.repeat(100)).subarray(0, 60);
+    const { keep } = cleanArtifacts([{ name: 'trace.zip', contentType: 'application/zip', data: Buffer.concat([broken, zipOf('a', 'b').subarray(-22)]) }], {});
+    expect(keep).toEqual([]);
   });
 });

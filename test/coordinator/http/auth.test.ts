@@ -30,6 +30,12 @@ describe('decideAccess', () => {
     ['a deploy token on an admin route', 'admin', on, token(['deploy']), 403],
     ['an admin token anywhere', 'admin', on, token(['admin']), 'ok'],
     ['auth off: nothing needed', 'admin', { enabled: false, publicRead: false }, { kind: 'none' }, 'ok'],
+    ['no token on the artifacts with public read', 'artifacts:read', { enabled: true, publicRead: true }, { kind: 'none' }, 401],
+    ['a read token on the artifacts', 'artifacts:read', on, token(['read']), 403],
+    ['a deploy token on the artifacts', 'artifacts:read', on, token(['deploy']), 403],
+    ['an artifacts token on the artifacts', 'artifacts:read', on, token(['artifacts:read']), 'ok'],
+    ['an admin token on the artifacts', 'artifacts:read', on, token(['admin']), 'ok'],
+    ['an artifacts token on a read route', 'read', on, token(['artifacts:read']), 403],
   ];
   it.each(cases)('%s', (_name, access, policy, presented, expected) => {
     const decision = decideAccess(access, policy, presented);

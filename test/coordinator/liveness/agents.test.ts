@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, type Heartbeat } from '../../../checks/contract.ts';
 import { decideAgent, parseHeartbeat, type StoredAgent } from '../../../coordinator/liveness/agents.ts';
+import { MAX_HEARTBEAT_BYTES } from '../../../checks/limits.ts';
 
 const hb = (sentAt: number, region = 'us-east'): Heartbeat => ({
   schemaVersion: SCHEMA_VERSION, agentId: 'a1', region, version: '1', hostname: 'h', pid: 1, concurrency: 2, inFlight: 0,
@@ -38,5 +39,11 @@ describe('decideAgent', () => {
     expect(parseHeartbeat(JSON.stringify({ ...hb(1), schemaVersion: 99 }))).toBeNull();
     expect(parseHeartbeat('{')).toBeNull();
     expect(parseHeartbeat(JSON.stringify(hb(1)))).toMatchObject({ agentId: 'a1' });
+  });
+
+  it('ignores a heartbeat over MAX_HEARTBEAT_BYTES without parsing it', () => {
+    const padded = JSON.stringify({ ...hb(1), hostname: 'h'.repeat(200) });
+    expect(parseHeartbeat(padded)).not.toBeNull();
+    expect(parseHeartbeat(`${padded}${' '.repeat(MAX_HEARTBEAT_BYTES)}`)).toBeNull();
   });
 });

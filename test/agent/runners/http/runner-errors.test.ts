@@ -69,11 +69,17 @@ describe('connecting', () => {
   it.each([
     ['reset (RST)', (res: ServerResponse) => res.socket!.resetAndDestroy(), /was reset while waiting for the response \(ECONNRESET\)/],
     ['closed (FIN)', (res: ServerResponse) => res.socket!.destroy(), /was closed by the server while waiting for the response/],
-    ['closed mid-body', (res: ServerResponse) => { res.writeHead(200, { 'content-length': '100' }); res.write('0123456789', () => res.socket!.destroy()); }, /while reading the response body/],
+    ['reset mid-body', (res: ServerResponse) => { res.writeHead(200, { 'content-length': '100' }); res.write('0123456789', () => res.socket!.resetAndDestroy()); }, /was reset while reading the response body/],
   ])('CONNECTION_RESET when the server %s the connection', async (_name, misbehave, message) => {
     const target = await owned(startHttpTarget((_req, res) => misbehave(res)));
     const report = await runHttpCheck(httpCheck({ url: target.url('/') }), runContext(5_000));
     expectFailure(report, 'CONNECTION_RESET', message);
+  });
+
+  it('HTTP_BODY_INCOMPLETE when the server closes (FIN) before the announced body ended', async () => {
+    const target = await owned(startHttpTarget((_req, res) => { res.writeHead(200, { 'content-length': '100' }); res.write('0123456789', () => res.socket!.destroy()); }));
+    const report = await runHttpCheck(httpCheck({ url: target.url('/') }), runContext(5_000));
+    expectFailure(report, 'HTTP_BODY_INCOMPLETE', /ended before it was complete/);
   });
 });
 
