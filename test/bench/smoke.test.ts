@@ -3,7 +3,7 @@
  * folder and check that the report has every section, each with measured numbers, in JSON and Markdown.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,11 +20,15 @@ describe('bench/run.ts --smoke', () => {
   beforeAll(async () => {
     exit = await new Promise((resolve) => {
       execFile(process.execPath, ['--disable-warning=ExperimentalWarning', join(ROOT, 'bench/run.ts'), '--smoke', '--results-dir', dir],
-        { cwd: ROOT, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
+        // ~50 s alone; the whole suite beside it on 2 cores can make it several times slower.
+        { cwd: ROOT, timeout: 280_000, maxBuffer: 16 * 1024 * 1024 },
         (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stderr }));
     });
+    if (!existsSync(join(dir, 'report.json'))) {
+      throw new Error(`bench/run.ts --smoke wrote no report (exit ${exit.code}):\n${exit.stderr.slice(-3000)}`);
+    }
     report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
-  }, 160_000);
+  }, 300_000);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -54,7 +54,7 @@ describe('limits on results and heartbeats', () => {
   const result = {
     schemaVersion: SCHEMA_VERSION, checkId: 'api', checkVersion: 1, region: 'us-east', agentId: 'a1', trigger: 'schedule',
     scheduledAt: 1, startedAt: 2, endedAt: 3, outcome: 'fail', error: { code: 'ASSERTION_FAILED', message: 'm' },
-    timings: null, statusCode: 200, responseBytes: 10,
+    timings: null, statusCode: 200, responseBytes: 10, slot: null,
   };
   it('refuses a result past MAX_RESULT_BYTES and assertion texts past their length', () => {
     const text = 'x'.repeat(900);
