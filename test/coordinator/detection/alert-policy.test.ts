@@ -72,14 +72,17 @@ describe('confirmation runs', () => {
     const s = await setup();
     const t = Date.now() - 30_000;
     await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: t }), runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t }));
-    const failure = runResult({ checkId: 'web', region: 'us-east', scheduledAt: t + 1_000, outcome: 'fail' });
+    // The failing run started just now (its slot is older): the retry's back-off counts from its start.
+    const failure = runResult({ checkId: 'web', region: 'us-east', scheduledAt: t + 1_000, startedAt: Date.now(), endedAt: Date.now() + 1, outcome: 'fail' });
     await s.push(...Array(8).fill(failure));
 
     const retry = await confirmationJobs(s.prefix, 'us-east');
     const other = await confirmationJobs(s.prefix, 'eu-west');
     expect(retry).toHaveLength(1);
     expect(other).toHaveLength(1);
-    expect(retry[0]).toMatchObject({ delay: 1_000, data: { trigger: 'confirmation', region: 'us-east', check: { id: 'web' } } });
+    expect(retry[0]).toMatchObject({ data: { trigger: 'confirmation', region: 'us-east', check: { id: 'web' } } });
+    expect(retry[0]!.delay).toBeGreaterThan(0);
+    expect(retry[0]!.delay).toBeLessThanOrEqual(1_000);
     expect(retry[0]!.id).toBe(`confirm.web.us-east.${retry[0]!.data.scheduledAt}`);
     expect(other[0]).toMatchObject({ delay: 0, data: { trigger: 'confirmation', region: 'eu-west' } });
 
