@@ -23,6 +23,9 @@ import { assertNoEviction, connectRedis, waitForRedis } from '../lib/redis.ts';
 import { CheckRegistry } from './registry/store.ts';
 import { CheckScheduler, type ReconcileSummary } from './scheduling/scheduler.ts';
 import { CheckStateStore } from './detection/store.ts';
+import { UnansweredRunStore } from './detection/unanswered-store.ts';
+import { UnansweredWatcher } from './detection/unanswered-watch.ts';
+import { SchedulerSlots } from './scheduling/issued-slots.ts';
 import { Sweeper } from './sweeper.ts';
 import { TokenStore } from './http/tokens.ts';
 import { TransactionRunner } from './platform/transaction.ts';
@@ -77,6 +80,14 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const registry = new CheckRegistry({ redis, tx, prefix, logger });
   const store = new CheckStateStore({ redis, tx, prefix, registry });
   const scheduler = new CheckScheduler({ redis, prefix, registry, logger, metrics });
+  const unanswered = new UnansweredRunStore({ redis, prefix });
+  // Until coordinators issue every run themselves, the slots of BullMQ's schedulers stand in for issuing.
+  const slots = new SchedulerSlots({ checks: () => registry.listChecks(), runs: unanswered });
+  const watcher = new UnansweredWatcher({
+    runs: unanswered, states: store, logger, metrics,
+    confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs),
+    beforeLook: async (now) => { await slots.register(now); },
+  });
   const deliver: Deliver = options.deliver ?? (async (event: AlertEvent) => logger.info('alert.event', { event }));
   const pump = new OutboxPump({ redis, prefix, deliver, logger, onMoved: (n) => metrics.outboxMoved.inc(n) });
 
@@ -151,6 +162,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await step('sweeper', () => sweeper.stop());
+    await step('unanswered', () => watcher.stop(), 1_000);
     if (canaries) await step('canaries', () => canaries.stop(), 1_000);
     // In-flight results get `stepMs` to finish (none when Redis is away: they cannot finish anyway);
     // then the worker's connections are cut, since a second `close(true)` would only return the first,
@@ -172,9 +184,11 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
 
   try {
     await reconcile();
-    worker = startIngestWorker({ redis, prefix, registry, store, metrics, logger, onEvents: () => pump.kick(), confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs) },
-      { connection: workerRedis, concurrency: config.ingestConcurrency });
+    worker = startIngestWorker({
+      redis, prefix, registry, store, metrics, logger, unanswered, onEvents: () => pump.kick(), confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs),
+    }, { connection: workerRedis, concurrency: config.ingestConcurrency });
     sweeper.start(config.sweepIntervalMs);
+    watcher.start();
     canaries?.start();
     reconcileTimer = setInterval(() => reconcileQuietly('periodic'), config.reconcileIntervalMs);
     pump.kick();

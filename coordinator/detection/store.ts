@@ -11,7 +11,10 @@
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { RunResult, StoredCheck } from '../../checks/contract.ts';
-import { emptyCheckState, resultTransition, retireCheck, sweepCheck, type CheckState, type Transition, type TransitionContext } from './check-state.ts';
+import {
+  emptyCheckState, resultTransition, retireCheck, sweepCheck, unansweredTransition, type CheckState, type Transition, type TransitionContext,
+} from './check-state.ts';
+import type { UnansweredDecision, UnansweredRun } from './confirmation.ts';
 import type { Incident } from './incident.ts';
 import { checkStateKey, openIncidentsKey, outboxKey, recentRunsKey, registryRevisionKey, resolvedIncidentsKey } from '../../checks/keys.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
@@ -65,6 +68,27 @@ export class CheckStateStore {
       const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now), confirmations: options.confirmations === true };
       return resultTransition(state ?? emptyCheckState(check), check, result, now, () => newIncidentId(result.checkId, now), context);
     });
+  }
+
+  /**
+   * Decides about a run that has had no result so far (check-state.ts `unansweredTransition`) and commits
+   * the confirmations it plans. `check` is null (and the decision `done`) when the check or region is
+   * gone; the caller starts `transition.confirmations` with it.
+   */
+  async applyUnanswered(run: UnansweredRun): Promise<{ decision: UnansweredDecision; transition: Transition | null; check: StoredCheck | null }> {
+    const windows = await this.maintenance.list();
+    let decision: UnansweredDecision = { kind: 'done', reason: 'not-applicable' };
+    let decidedWith: StoredCheck | null = null;
+    const transition = await this.#transition(run.checkId, (state, check, now) => {
+      decidedWith = check;
+      decision = { kind: 'done', reason: 'not-applicable' };
+      if (!check || !check.definition.regions.includes(run.region)) return null;
+      const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now), confirmations: true };
+      const next = unansweredTransition(state ?? emptyCheckState(check), check, run, now, () => newIncidentId(run.checkId, now), context);
+      decision = next.decision;
+      return next.transition;
+    });
+    return { decision, transition, check: decidedWith };
   }
 
   /** Marks silent regions of one check `no-data` and applies the time-based rules (see sweepCheck). Null when the check is gone. */
