@@ -34,7 +34,7 @@ export interface RunContext {
  * `browser` (optional) is set by browser runs only.
  */
 export type RunReport = Pick<RunResult,
-  'startedAt' | 'endedAt' | 'outcome' | 'error' | 'timings' | 'assertions' | 'statusCode' | 'responseBytes' | 'browser'>;
+  'startedAt' | 'endedAt' | 'outcome' | 'error' | 'timings' | 'assertions' | 'statusCode' | 'responseBytes' | 'browser' | 'network' | 'evidence'>;
 
 export type Runner<D extends CheckDefinition> = (definition: D, context: RunContext) => Promise<RunReport>;
 

@@ -12,6 +12,7 @@ import { connect as connectTls, type SecureContext } from 'node:tls';
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import type { buildConnector } from 'undici';
 import type { RunPhase } from './errors.ts';
+import type { FactsRecorder } from './facts.ts';
 import type { HopMarks } from './timings.ts';
 
 /** Same shape as `dns.lookup` (and Node's `LookupFunction`): answers one address or, with `all`, a list. */
@@ -31,6 +32,8 @@ export interface TimedConnectorOptions {
   marks: HopMarks;
   /** Told when the run enters the next phase, so that a deadline or error can say where it happened. */
   onPhase: (phase: RunPhase) => void;
+  /** Records the network facts (addresses, the one connected to, TLS). @defaultValue none */
+  facts?: FactsRecorder;
 }
 
 export function createTimedConnector(options: TimedConnectorOptions): buildConnector.connector {
@@ -45,7 +48,10 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
       marks.dnsStart = performance.now();
       options.lookup(host, lookupOptions, (error, address, family) => {
         marks.dnsEnd = performance.now();
-        if (!error) onPhase('connect');
+        if (!error) {
+          onPhase('connect');
+          options.facts?.looked(address);
+        }
         done(error, address, family);
       });
     };
@@ -77,6 +83,7 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
 
     tcp.once('connect', () => {
       marks.connected = performance.now();
+      options.facts?.connected(tcp);
       if (!secure) {
         onPhase('request');
         settle(null);
@@ -95,6 +102,7 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
       tls.on('error', onError);
       tls.once('secureConnect', () => {
         marks.secured = performance.now();
+        options.facts?.secured(tls);
         onPhase('request');
         settle(null);
       });

@@ -9,6 +9,7 @@ import type { SecureContext } from 'node:tls';
 import { Client } from 'undici';
 import { createTimedConnector, type Lookup } from './connector.ts';
 import type { RunPhase } from './errors.ts';
+import type { FactsRecorder } from './facts.ts';
 import type { HopRequest } from './redirects.ts';
 import type { RequestHeaders } from './request-headers.ts';
 import type { HopMarks } from './timings.ts';
@@ -26,6 +27,8 @@ export interface HopInput {
   backstopMs: number;
   marks: HopMarks;
   onPhase: (phase: RunPhase) => void;
+  /** Records the network facts of the hop (facts.ts). @defaultValue none */
+  facts?: FactsRecorder;
 }
 
 export interface HopResponse {
@@ -40,7 +43,7 @@ export interface HopResponse {
 export async function sendRequest(input: HopInput): Promise<HopResponse> {
   const { request, marks } = input;
   const client = new Client(request.url.origin, {
-    connect: createTimedConnector({ lookup: input.lookup, secureContext: input.secureContext, signal: input.signal, marks, onPhase: input.onPhase }),
+    connect: createTimedConnector({ lookup: input.lookup, secureContext: input.secureContext, signal: input.signal, marks, onPhase: input.onPhase, facts: input.facts }),
     allowH2: false,
     pipelining: 1,
     headersTimeout: input.backstopMs,

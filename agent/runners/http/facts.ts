@@ -1,0 +1,128 @@
+/**
+ * Network facts of an HTTP run (the contract's `NetworkFacts`), recorded as the connection goes: every
+ * address the lookup answered and the resolver, the address connected to, the TLS session and leaf
+ * certificate, the HTTP version, the edge the response came through (edge.ts) and, on failed runs, the
+ * response's headers. Always on, so it must stay cheap: each step keeps references, and the strings are
+ * built once, when the report is made. Facts describe the last hop (after redirects, the final URL).
+ */
+import type { LookupAddress } from 'node:dns';
+import type { IncomingHttpHeaders } from 'node:http';
+import { getServers } from 'node:dns';
+import type { Socket } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
+import { EVIDENCE_LIMITS, type NetworkFacts, type TlsFacts } from '../../../checks/contract.ts';
+import { edgeIdentities } from './edge.ts';
+
+/** Header values never reported: they may carry a session or a credential. */
+const REDACTED_HEADERS: ReadonlySet<string> = new Set(['set-cookie', 'cookie', 'authorization', 'proxy-authorization', 'x-api-key', 'x-amz-security-token']);
+
+export interface FactsRecorder {
+  /** A hop begins: what was recorded for the previous one is dropped. */
+  hop(url: URL): void;
+  /** The connector's lookup answered. */
+  looked(answer: string | readonly LookupAddress[]): void;
+  /** TCP connected (the remote address is read here). */
+  connected(socket: Socket): void;
+  /** TLS established: the session and certificate are kept (read when the facts are made). */
+  secured(socket: TLSSocket): void;
+  /** The response's headers arrived. */
+  responded(headers: IncomingHttpHeaders): void;
+  /** The facts of the run so far; with `failed`, the response headers too. Undefined before any hop. */
+  facts(failed: boolean): NetworkFacts | undefined;
+}
+
+/** `system (nameservers 10.0.0.2, 10.0.0.3)`: the resolver `dns.lookup` uses, as this process sees it. */
+export function systemResolverName(): string {
+  const servers = getServers();
+  return `system${servers.length > 0 ? ` (nameservers ${servers.slice(0, 3).join(', ')})` : ''}`.slice(0, 200);
+}
+
+export function createFactsRecorder(resolver: string): FactsRecorder {
+  let url: URL | null = null;
+  let answer: string | readonly LookupAddress[] | null = null;
+  let connectedAddress: string | null = null;
+  let port: number | null = null;
+  let tls: TLSSocket | null = null;
+  let tlsFacts: TlsFacts | null = null;
+  let headers: IncomingHttpHeaders | null = null;
+  return {
+    hop(next) {
+      url = next;
+      answer = null; connectedAddress = null; port = null; tls = null; tlsFacts = null; headers = null;
+    },
+    looked(value) { answer = value; },
+    connected(socket) {
+      connectedAddress = socket.remoteAddress ?? null;
+      port = socket.remotePort ?? null;
+    },
+    secured(socket) {
+      tls = socket;
+      // Read now: the socket is destroyed when the run ends, before the facts are made.
+      tlsFacts = readTls(socket);
+    },
+    responded(value) { headers = value; },
+    facts(failed) {
+      if (!url) return undefined;
+      const host = url.hostname.replace(/^\[|\]$/g, '');
+      const addresses = answer === null ? (connectedAddress ? [connectedAddress] : []) : typeof answer === 'string' ? [answer] : answer.map((a) => a.address);
+      return {
+        url: url.href.slice(0, 2000),
+        host: host.slice(0, 253),
+        resolver: answer === null && connectedAddress !== null ? 'none (IP address)' : resolver,
+        addresses: [...new Set(addresses)].slice(0, EVIDENCE_LIMITS.addresses),
+        connectedAddress,
+        port,
+        tls: tls ? tlsFacts : null,
+        httpVersion: headers ? '1.1' : null,
+        edge: headers ? edgeIdentities(headers) : [],
+        ...(failed && headers ? { responseHeaders: reportedHeaders(headers) } : {}),
+      };
+    },
+  };
+}
+
+function readTls(socket: TLSSocket): TlsFacts {
+  let cert: PeerCertificate | null = null;
+  try { cert = socket.getPeerCertificate(false); } catch { cert = null; }
+  const has = cert !== null && Object.keys(cert).length > 0;
+  const cipher = socket.getCipher?.();
+  return {
+    protocol: socket.getProtocol() ?? null,
+    cipher: cipher?.name?.slice(0, 100) ?? null,
+    subject: has ? nameOf(cert!.subject) : null,
+    sans: has ? sansOf(cert!.subjectaltname) : [],
+    issuer: has ? nameOf(cert!.issuer) : null,
+    notAfter: has ? isoDate(cert!.valid_to) : null,
+    fingerprint256: has && typeof cert!.fingerprint256 === 'string' ? cert!.fingerprint256.slice(0, 100) : null,
+  };
+}
+
+function nameOf(name: Record<string, string | string[] | undefined> | undefined): string | null {
+  if (!name) return null;
+  const pick = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
+  const value = pick(name.CN) ?? pick(name.O);
+  return value ? value.slice(0, 300) : null;
+}
+
+/** `DNS:a.example, DNS:*.example, IP Address:1.2.3.4` → the DNS names (and IPs), capped. */
+function sansOf(altNames: string | undefined): string[] {
+  if (!altNames) return [];
+  return altNames.split(', ').map((entry) => entry.replace(/^(DNS|IP Address):/, '').slice(0, 256)).filter(Boolean).slice(0, EVIDENCE_LIMITS.sans);
+}
+
+function isoDate(text: string | undefined): string | null {
+  if (!text) return null;
+  const ms = Date.parse(text);
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+function reportedHeaders(headers: IncomingHttpHeaders): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const text = REDACTED_HEADERS.has(name) ? '[redacted]' : Array.isArray(value) ? value.join(', ') : value;
+    out.push([name.slice(0, EVIDENCE_LIMITS.headerName), text.slice(0, EVIDENCE_LIMITS.headerValue)]);
+    if (out.length >= EVIDENCE_LIMITS.headers) break;
+  }
+  return out;
+}
