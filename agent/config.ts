@@ -8,6 +8,7 @@
 import { hostname } from 'node:os';
 import { RegionName } from '../checks/contract.ts';
 import { DEFAULT_PREFIX } from '../checks/keys.ts';
+import { parseResolverAddress } from './evidence/resolver.ts';
 import {
   accept, duration, integer, keyPrefix, onOff, optionsHelp, parseOptions, redisUrl, refuse, value, zodParser, type OptionTable,
 } from '../lib/options.ts';
@@ -52,6 +53,16 @@ export interface AgentConfig {
    * @defaultValue null (secrets from the environment only)
    */
   secretsFile: string | null;
+  /**
+   * On the first failure of a streak, trace the path to the target (mtr-tiny in TCP mode, or
+   * traceroute -T) and attach it to the result. @defaultValue true (`on`)
+   */
+  pathTrace: boolean;
+  /**
+   * A second resolver asked for the host on the first failure of a streak (`9.9.9.9`, `10.0.0.2:5353`), its
+   * answer attached beside the system resolver's. @defaultValue null (none)
+   */
+  diagnosticResolver: string | null;
 }
 
 /** The agent's options: flag, environment variables, help, default and validation of each. */
@@ -82,6 +93,15 @@ export const AGENT_OPTIONS = {
   secretsFile: value({
     flag: '--secrets-file', env: ['LOOKOUT_SECRETS_FILE'], help: 'Secrets for checks: JSON or dotenv file (LOOKOUT_SECRET_<NAME> variables add to it)',
     default: null as string | null, defaultText: 'none', parse: (text: string) => accept<string | null>(text),
+  }),
+  pathTrace: value({ flag: '--path-trace', env: ['LOOKOUT_PATH_TRACE'], help: 'Trace the path to a failing target (mtr-tiny or traceroute): on or off', default: true, defaultText: 'on', parse: onOff }),
+  diagnosticResolver: value({
+    flag: '--diagnostic-resolver', env: ['LOOKOUT_DIAGNOSTIC_RESOLVER'], help: 'A second DNS resolver asked on failure, e.g. 9.9.9.9 or 10.0.0.2:5353',
+    default: null as string | null, defaultText: 'none',
+    parse: (text: string) => {
+      const parsed = parseResolverAddress(text);
+      return parsed.ok ? accept<string | null>(parsed.server) : refuse(parsed.message);
+    },
   }),
 } satisfies OptionTable;
 

@@ -12,6 +12,7 @@ import type { ArtifactSink } from '../artifacts/sink.ts';
 import type { AgentConfig } from '../config.ts';
 import type { Secrets } from '../secrets/load.ts';
 import type { BrowserRunnerOptions } from './browser/options.ts';
+import type { EvidenceOptions } from '../evidence/collector.ts';
 
 /** What a runner gets besides the definition. */
 export interface RunContext {
@@ -57,6 +58,11 @@ export interface RunnerSettings {
   browser?: Omit<BrowserRunnerOptions, 'secrets'>;
   /** Structured log lines of runners, named after their type (`browser.launched`). @defaultValue no logging */
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * Deeper evidence on failure (path trace, second resolver; agent/evidence/), or `false` for none.
+   * @defaultValue the collector's defaults (traces on, no second resolver)
+   */
+  evidence?: EvidenceOptions | false;
 }
 
 /** A runner built for an agent or a local run, and how to release what it holds. */

@@ -13,6 +13,8 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   chromiumPath: '/usr/bin/chromium',
   browserConcurrency: 2,
   secretsFile: null,
+  pathTrace: true,
+  diagnosticResolver: null,
 };
 
 describe('parseAgentConfig', () => {
@@ -37,6 +39,12 @@ describe('parseAgentConfig', () => {
       expected: { browserChecks: true, browserConcurrency: 3, chromiumPath: '/opt/chromium/chrome' },
     },
     { name: 'secrets file from env', argv: ['--region', 'r1'], env: { LOOKOUT_SECRETS_FILE: '/etc/lookout/secrets.env' }, expected: { secretsFile: '/etc/lookout/secrets.env' } },
+    {
+      name: 'evidence options',
+      argv: ['--region', 'r1', '--path-trace', 'off', '--diagnostic-resolver', '10.0.0.2:5353'],
+      expected: { pathTrace: false, diagnosticResolver: '10.0.0.2:5353' },
+    },
+    { name: 'an IPv6 diagnostic resolver with a port', argv: ['--region', 'r1'], env: { LOOKOUT_DIAGNOSTIC_RESOLVER: '[2620:fe::fe]:53' }, expected: { diagnosticResolver: '[2620:fe::fe]:53' } },
   ];
   it.each(valid)('accepts $name', ({ argv, env, expected }) => {
     const result = parseAgentConfig(argv, env ?? {}, facts);
@@ -61,6 +69,11 @@ describe('parseAgentConfig', () => {
     { name: 'browser checks neither on nor off', argv: ['--region', 'r1', '--browser-checks', 'yes'], errors: ['--browser-checks: expected "on" or "off", got "yes"'] },
     { name: 'relative chromium path', argv: ['--region', 'r1', '--chromium', 'chromium'], errors: ['--chromium: expected an absolute path, got "chromium"'] },
     { name: 'flag given twice', argv: ['--region', 'r1', '--region', 'r2'], errors: ['--region: given more than once'] },
+    {
+      name: 'a diagnostic resolver that is not an address',
+      argv: ['--region', 'r1', '--diagnostic-resolver', 'dns.google'],
+      errors: ['--diagnostic-resolver: expected an IP address, optionally with :port (e.g. 9.9.9.9 or 10.0.0.2:5353), got "dns.google"'],
+    },
     {
       name: 'every problem at once',
       argv: ['--region', 'US EAST', '--concurrency', 'many', '--agent-id', 'has space'], env: { LOOKOUT_HEALTH_PORT: 'x' },

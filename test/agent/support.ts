@@ -101,7 +101,8 @@ export function agentConfig(redisUrl: string, overrides: Partial<AgentConfig> = 
   return {
     region: 'r1', redisUrl, prefix: uniquePrefix('agent'), concurrency: 4, agentId: `test-agent-${process.pid}`,
     healthPort: 0, healthHost: '127.0.0.1', shutdownTimeoutMs: 2_000,
-    browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null, ...overrides,
+    browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null,
+    pathTrace: true, diagnosticResolver: null, ...overrides,
   };
 }
 

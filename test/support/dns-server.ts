@@ -26,7 +26,8 @@ export interface TestDnsServer {
 
 const TYPE_A = 1;
 
-export async function startDnsServer(behaviour: DnsBehaviour): Promise<TestDnsServer> {
+/** `host`: the address to listen on (an address of a namespace's management link, say). @defaultValue 127.0.0.1 */
+export async function startDnsServer(behaviour: DnsBehaviour, host = '127.0.0.1'): Promise<TestDnsServer> {
   const socket = createSocket('udp4');
   let queries = 0;
   socket.on('message', (query, peer) => {
@@ -34,12 +35,12 @@ export async function startDnsServer(behaviour: DnsBehaviour): Promise<TestDnsSe
     const response = answer(query, behaviour);
     if (response !== null) socket.send(response, peer.port, peer.address);
   });
-  socket.bind(0, '127.0.0.1');
+  socket.bind(0, host);
   await once(socket, 'listening');
   const { port } = socket.address();
   return {
     port,
-    server: `127.0.0.1:${port}`,
+    server: `${host}:${port}`,
     get queries() { return queries; },
     async close() {
       const closed = once(socket, 'close');
