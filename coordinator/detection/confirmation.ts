@@ -130,8 +130,8 @@ export interface UnansweredRun {
 /** The shortest budget a run gets before its silence starts confirmation runs. */
 export const UNANSWERED_MIN_BUDGET_MS = 300;
 /** A run's budget is this many times its region's usual answer time (plus {@link UNANSWERED_SLACK_MS}). */
-export const UNANSWERED_FACTOR = 3;
-export const UNANSWERED_SLACK_MS = 100;
+export const UNANSWERED_FACTOR = 2;
+export const UNANSWERED_SLACK_MS = 150;
 
 /**
  * How long after its slot a run may stay unanswered before its confirmation runs start:

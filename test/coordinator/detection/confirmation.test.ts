@@ -108,7 +108,7 @@ describe('unansweredBudgetMs', () => {
   it.each([
     { name: 'usual answer unknown: the shortest budget', timeoutMs: 3_000, usual: undefined, expected: 300 },
     { name: 'a fast target: the shortest budget', timeoutMs: 3_000, usual: 20, expected: 300 },
-    { name: 'a slower target: 3 × its usual answer + 100 ms', timeoutMs: 10_000, usual: 400, expected: 1_300 },
+    { name: 'a slower target: 2 × its usual answer + 150 ms', timeoutMs: 10_000, usual: 400, expected: 950 },
     { name: 'never more than half the timeout', timeoutMs: 3_000, usual: 900, expected: 1_500 },
     { name: 'a very short timeout still gets the shortest budget', timeoutMs: 400, usual: 300, expected: 300 },
   ])('$name', ({ timeoutMs, usual, expected }) => {
@@ -140,7 +140,7 @@ describe('planForUnanswered', () => {
       verdicts: { a: v('up'), b: v('up'), c: v('up') }, expected: 'confirm a:retry:0 b:other-region:0 c:other-region:0',
     },
     { name: 'within its budget: look again when it ends', now: SLOT + 100, verdicts: { a: v('up'), b: v('up') }, expected: `wait ${SLOT + 300}` },
-    { name: 'a usually slow region gets a longer budget', usual: 200, verdicts: { a: v('up'), b: v('up') }, expected: `wait ${SLOT + 700}` },
+    { name: 'a usually slow region gets a longer budget', usual: 200, verdicts: { a: v('up'), b: v('up') }, expected: `wait ${SLOT + 550}` },
     { name: 'answered (a result of this slot is in)', verdicts: { a: withResult(v('up'), SLOT), b: v('up') }, expected: 'done answered' },
     { name: 'answered by a later slot', verdicts: { a: withResult(v('up'), SLOT + 1), b: v('up') }, expected: 'done answered' },
     { name: 'past its timeout and grace: lost', now: SLOT + 2_000 + CONFIRMATION_GRACE_MS + 1, verdicts: { a: v('up'), b: v('up') }, expected: 'done expired' },

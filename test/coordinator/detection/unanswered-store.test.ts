@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { StoredCheck } from '../../../checks/contract.ts';
 import { unansweredRunsKey } from '../../../checks/keys.ts';
 import { silentLogger } from '../../../lib/log.ts';
-import type { PlannedConfirmation } from '../../../coordinator/detection/confirmation.ts';
+import { unansweredBudgetMs, type PlannedConfirmation } from '../../../coordinator/detection/confirmation.ts';
 import { CheckStateStore } from '../../../coordinator/detection/store.ts';
 import { UnansweredRunStore, parseRunMember, runMember } from '../../../coordinator/detection/unanswered-store.ts';
 import { UnansweredWatcher } from '../../../coordinator/detection/unanswered-watch.ts';
@@ -99,7 +99,7 @@ describe('UnansweredWatcher', () => {
 
   it('looks again later at a run of a usually slow target, and forgets a run answered meanwhile', async () => {
     const s = await setup();
-    // a usually answers 400 ms after its slot: its budget is 3 × 400 + 100 ms.
+    // a usually answers 400 ms after its slot: its budget is 2 × 400 + 150 ms.
     s.at(1_010_400);
     await s.states.applyResult(runResult({ checkId: 'web', region: 'a', scheduledAt: 1_010_000 }));
     const state = (await s.states.readMany(['web'])).get('web')!;
@@ -110,8 +110,10 @@ describe('UnansweredWatcher', () => {
     await s.watcher.tick();
     expect(s.started).toEqual([]);
     expect(await s.runs.size()).toBe(1);
-    expect((await s.runs.unansweredRuns(1_020_000 + 3 * usual + 99)).length).toBe(0);
-    expect((await s.runs.unansweredRuns(1_020_000 + 3 * usual + 100)).length).toBe(1);
+    const budget = unansweredBudgetMs(3_000, usual);
+    expect(budget).toBe(2 * usual + 150);
+    expect((await s.runs.unansweredRuns(1_020_000 + budget - 1)).length).toBe(0);
+    expect((await s.runs.unansweredRuns(1_020_000 + budget)).length).toBe(1);
     // Its result comes in before that.
     s.at(1_020_450);
     await s.states.applyResult(runResult({ checkId: 'web', region: 'a', scheduledAt: 1_020_000 }));
