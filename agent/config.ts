@@ -63,6 +63,13 @@ export interface AgentConfig {
    * answer attached beside the system resolver's. @defaultValue null (none)
    */
   diagnosticResolver: string | null;
+  /**
+   * The longest a failed run's result waits for its evidence (path trace, second resolver) after the run
+   * ended; a run that times out starts capturing while it waits, so usually adds nothing. A longer budget
+   * gives slow traces time, and delays a fast failure's result (and its alert) by up to that much.
+   * @defaultValue 1000 (`'1s'`)
+   */
+  evidenceBudgetMs: number;
 }
 
 /** The agent's options: flag, environment variables, help, default and validation of each. */
@@ -93,6 +100,10 @@ export const AGENT_OPTIONS = {
   secretsFile: value({
     flag: '--secrets-file', env: ['LOOKOUT_SECRETS_FILE'], help: 'Secrets for checks: JSON or dotenv file (LOOKOUT_SECRET_<NAME> variables add to it)',
     default: null as string | null, defaultText: 'none', parse: (text: string) => accept<string | null>(text),
+  }),
+  evidenceBudgetMs: value({
+    flag: '--evidence-budget', env: ['LOOKOUT_EVIDENCE_BUDGET'], help: 'Longest a failed run waits for its path trace and second resolver, e.g. 1s',
+    default: 1_000, defaultText: '1s', parse: duration(200, 10_000),
   }),
   pathTrace: value({ flag: '--path-trace', env: ['LOOKOUT_PATH_TRACE'], help: 'Trace the path to a failing target (mtr-tiny or traceroute): on or off', default: true, defaultText: 'on', parse: onOff }),
   diagnosticResolver: value({

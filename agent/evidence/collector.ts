@@ -27,7 +27,10 @@ export interface EvidenceOptions {
   diagnosticResolver?: string | null;
   /** The longest a failed run's result waits for its evidence after the run ended. @defaultValue 1000 */
   extraMs?: number;
-  /** How long an HTTP run may go unanswered before capturing starts, before it fails. @defaultValue 500 */
+  /**
+   * How long an HTTP run may go unanswered before capturing starts, before it fails (at most a quarter of
+   * the check's timeout, so that the capture has the rest of it). @defaultValue 500
+   */
   speculateAfterMs?: number;
   /** How long captured evidence is reused for later failures to the same destination. @defaultValue 30000 */
   reuseMs?: number;
@@ -36,7 +39,16 @@ export interface EvidenceOptions {
 }
 
 interface Destination { host: string; address: string | null; port: number }
-interface Capture { startedAt: number; destination: string; evidence: Promise<Omit<DeepEvidence, 'reused'>> }
+interface Capture {
+  startedAt: number;
+  destination: string;
+  evidence: Promise<Omit<DeepEvidence, 'reused'>>;
+  /** Set once settled: false when its trace failed (ran out of time, say), so that it is tried again, not reused. */
+  usable?: boolean;
+}
+
+/** A failed capture is tried again after this long at the soonest (a broken tool must not run on every failure). */
+const RETRY_FAILED_AFTER_MS = 10_000;
 
 /** Checks remembered (last outcome, usual duration); the oldest are forgotten beyond this. */
 const REMEMBERED_CHECKS = 10_000;
@@ -79,7 +91,7 @@ export class EvidenceCollector {
     let speculative: Capture | null = null;
     let timer: NodeJS.Timeout | undefined;
     if (firstFailure && planned && (this.#trace || this.#resolver)) {
-      const after = Math.max(this.#speculateAfterMs, 3 * (memory?.usualMs ?? 0));
+      const after = Math.max(Math.min(this.#speculateAfterMs, definition.timeoutMs / 4), 3 * (memory?.usualMs ?? 0));
       timer = setTimeout(() => {
         // Budget: until the run's deadline, so that the evidence is ready when a silent run fails.
         speculative = this.#capture(planned, Math.max(this.#extraMs, context.deadlineAt - Date.now() - 100));
@@ -103,9 +115,11 @@ export class EvidenceCollector {
     let created = capture !== null;
     if (!capture) {
       const cached = this.#captures.get(key);
-      if (cached && Date.now() - cached.startedAt <= this.#reuseMs) {
+      const age = cached ? Date.now() - cached.startedAt : Number.POSITIVE_INFINITY;
+      const retry = cached?.usable === false && age > RETRY_FAILED_AFTER_MS;
+      if (cached && age <= this.#reuseMs && !retry && !(firstFailure && cached.usable === false)) {
         capture = cached;
-      } else if (firstFailure) {
+      } else if (firstFailure || retry) {
         capture = this.#capture(destination, this.#extraMs);
         created = true;
       } else {
@@ -139,6 +153,7 @@ export class EvidenceCollector {
       return { capturedAt: startedAt, trace, diagnosticDns };
     })();
     const capture: Capture = { startedAt, destination: destinationKey(destination), evidence };
+    evidence.then((done) => { capture.usable = done.trace === null || done.trace.status !== 'failed'; }, () => { capture.usable = false; });
     this.#captures.set(capture.destination, capture);
     for (const [key, old] of this.#captures) if (startedAt - old.startedAt > this.#reuseMs) this.#captures.delete(key);
     return capture;

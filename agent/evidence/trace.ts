@@ -47,15 +47,15 @@ export async function tracePath(address: string, port: number, budgetMs: number,
   });
   try {
     if (tools.mtr) {
-      // mtr waits `gracetime` for late answers after its one cycle, and needs ~0.2 s besides.
-      const grace = Math.min(3, Math.max(0.2, (budgetMs - 300) / 1000)).toFixed(1);
+      // mtr waits `gracetime` for late answers after its one cycle, and needs ~0.2 s besides (more on a busy machine).
+      const grace = Math.min(3, Math.max(0.2, (budgetMs - 600) / 1000)).toFixed(1);
       const out = await runTool(tools.mtr, [
         '--json', '--tcp', '--port', String(port), '-c', '1', '-n', '-i', '0.1', '--gracetime', grace, '-m', String(MAX_TTL),
         ...(family6 ? ['-6'] : ['-4']), address,
       ], budgetMs);
       return finish(parseMtrJson(out), 'mtr');
     }
-    const wait = Math.min(3, Math.max(0.2, (budgetMs - 200) / 1000)).toFixed(1);
+    const wait = Math.min(3, Math.max(0.2, (budgetMs - 400) / 1000)).toFixed(1);
     const out = await runTool(tools.traceroute!, [
       '-n', '-T', '-p', String(port), '-q', '1', '-w', wait, '-N', String(MAX_TTL), '-m', String(MAX_TTL), ...(family6 ? ['-6'] : ['-4']), address,
     ], budgetMs);

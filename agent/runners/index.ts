@@ -113,6 +113,6 @@ export async function setUpRunners(config: AgentConfig, redis: Redis, logger: Lo
     artifactSink: createRedisArtifactSink(redis, { prefix: config.prefix }),
     browser: { executablePath: config.chromiumPath, concurrency: config.browserConcurrency },
     log: (event, fields) => logger.info(event, fields),
-    evidence: { trace: config.pathTrace, diagnosticResolver: config.diagnosticResolver },
+    evidence: { trace: config.pathTrace, diagnosticResolver: config.diagnosticResolver, extraMs: config.evidenceBudgetMs },
   });
 }

@@ -7,11 +7,13 @@
  * The differences, in order:
  * 1. `blocked`: the failing regions are refused by the target (BLOCKED_BY_TARGET): another fix than an outage;
  * 2. `addresses`: they resolve the host to other addresses than the passing regions (sharing one, or none:
- *    a DNS failure), or their diagnostic resolver answers otherwise than their system resolver;
+ *    a DNS failure);
  * 3. `edge`: they reach another CDN edge (point of presence);
  * 4. `certificate`: they get another certificate;
  * 5. `path`: their path traces end at a common hop (nothing answers beyond it);
- * 6. `status`: another status or error code: always there when regions split, so the least telling.
+ * 6. `resolver`: a failing region's diagnostic resolver answers otherwise than its own (telling, but public
+ *    resolvers often answer CDN names otherwise anyway, so after the rest);
+ * 7. `status`: another status or error code: always there when regions split, so the least telling.
  * A difference is stated only when it holds for every failing region against every passing one.
  */
 import { z } from 'zod';
@@ -32,7 +34,7 @@ export const RegionEvidence = z.object({
 });
 export type RegionEvidence = z.infer<typeof RegionEvidence>;
 
-export const DifferenceKind = z.enum(['blocked', 'addresses', 'edge', 'certificate', 'path', 'status']);
+export const DifferenceKind = z.enum(['blocked', 'addresses', 'edge', 'certificate', 'path', 'resolver', 'status']);
 export type DifferenceKind = z.infer<typeof DifferenceKind>;
 
 export const Difference = z.object({
@@ -143,15 +145,6 @@ export function explainSplit(failing: readonly string[], passing: readonly strin
       add('addresses', text, failValues, passValues);
     }
   }
-  for (const region of fail) {
-    const second = perRegion[region]!.evidence?.diagnosticDns;
-    const own = addressesOf(region);
-    if (!second || own === null || second.addresses.length === 0) continue;
-    if (second.addresses.some((address) => own.includes(address))) continue;
-    add('addresses', `${region}'s resolver (${facts(region)!.resolver}) answers ${own.length > 0 ? own.join(', ') : 'nothing'} for ${host}; its diagnostic resolver (${second.resolver}) answers ${second.addresses.join(', ')}`,
-      { [region]: own.join(', ') || 'nothing' }, { [`${region} (${second.resolver})`]: second.addresses.join(', ') });
-  }
-
   // 3. Edge point of presence.
   const popOf = (region: string): string | null => {
     const edge = facts(region)?.edge.find((e) => e.pop !== null);
@@ -198,7 +191,17 @@ export function explainSplit(failing: readonly string[], passing: readonly strin
     add('path', `${join(fail)}'s path to ${first.target} ${fail.length > 1 ? 'breaks at a common hop, ' : 'ends '}${where}`, failValues, {});
   }
 
-  // 6. Status or error code.
+  // 6. The diagnostic resolver disagrees with the region's own.
+  for (const region of fail) {
+    const second = perRegion[region]!.evidence?.diagnosticDns;
+    const own = addressesOf(region);
+    if (!second || own === null || second.addresses.length === 0) continue;
+    if (second.addresses.some((address) => own.includes(address))) continue;
+    add('resolver', `${region}'s resolver (${facts(region)!.resolver}) answers ${own.length > 0 ? own.join(', ') : 'nothing'} for ${host}; its diagnostic resolver (${second.resolver}) answers ${second.addresses.join(', ')}`,
+      { [region]: own.join(', ') || 'nothing' }, { [`${region} (${second.resolver})`]: second.addresses.join(', ') });
+  }
+
+  // 7. Status or error code.
   if (pass.length > 0) {
     const failValues = Object.fromEntries(fail.map((region) => [region, statusText(perRegion[region]!)]));
     const passValues = Object.fromEntries(pass.map((region) => [region, statusText(perRegion[region]!)]));

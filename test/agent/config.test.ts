@@ -15,6 +15,7 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   secretsFile: null,
   pathTrace: true,
   diagnosticResolver: null,
+  evidenceBudgetMs: 1_000,
 };
 
 describe('parseAgentConfig', () => {
@@ -41,8 +42,8 @@ describe('parseAgentConfig', () => {
     { name: 'secrets file from env', argv: ['--region', 'r1'], env: { LOOKOUT_SECRETS_FILE: '/etc/lookout/secrets.env' }, expected: { secretsFile: '/etc/lookout/secrets.env' } },
     {
       name: 'evidence options',
-      argv: ['--region', 'r1', '--path-trace', 'off', '--diagnostic-resolver', '10.0.0.2:5353'],
-      expected: { pathTrace: false, diagnosticResolver: '10.0.0.2:5353' },
+      argv: ['--region', 'r1', '--path-trace', 'off', '--diagnostic-resolver', '10.0.0.2:5353', '--evidence-budget', '2500ms'],
+      expected: { pathTrace: false, diagnosticResolver: '10.0.0.2:5353', evidenceBudgetMs: 2_500 },
     },
     { name: 'an IPv6 diagnostic resolver with a port', argv: ['--region', 'r1'], env: { LOOKOUT_DIAGNOSTIC_RESOLVER: '[2620:fe::fe]:53' }, expected: { diagnosticResolver: '[2620:fe::fe]:53' } },
   ];

@@ -102,7 +102,7 @@ export function agentConfig(redisUrl: string, overrides: Partial<AgentConfig> = 
     region: 'r1', redisUrl, prefix: uniquePrefix('agent'), concurrency: 4, agentId: `test-agent-${process.pid}`,
     healthPort: 0, healthHost: '127.0.0.1', shutdownTimeoutMs: 2_000,
     browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null,
-    pathTrace: true, diagnosticResolver: null, ...overrides,
+    pathTrace: true, diagnosticResolver: null, evidenceBudgetMs: 1_000, ...overrides,
   };
 }
 

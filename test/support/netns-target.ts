@@ -25,6 +25,8 @@ export interface TargetListener {
   headers?: Record<string, string>;
   /** Answer as a Cloudflare edge in this point of presence. */
   edgePop?: string;
+  /** Per source address, another point of presence (an anycast edge: one address, the POP nearest each region). */
+  edgePops?: Record<string, string>;
   /** Forward to this origin and add this listener's headers to its answer. */
   proxyTo?: { address: string; port: number };
 }
@@ -48,8 +50,9 @@ function behaviour(file: string): TargetBehaviour {
   return cached.behaviour;
 }
 
-function headersOf(listener: TargetListener): Record<string, string> {
-  const edge: Record<string, string> = listener.edgePop ? { server: 'cloudflare', 'cf-ray': `${randomBytes(8).toString('hex')}-${listener.edgePop}` } : {};
+function headersOf(listener: TargetListener, from: string): Record<string, string> {
+  const pop = listener.edgePops?.[from] ?? listener.edgePop;
+  const edge: Record<string, string> = pop ? { server: 'cloudflare', 'cf-ray': `${randomBytes(8).toString('hex')}-${pop}` } : {};
   return { 'content-type': 'text/plain', ...edge, ...listener.headers };
 }
 
@@ -57,7 +60,7 @@ function serve(listener: TargetListener, config: TargetConfig) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const from = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const rule = behaviour(config.behaviourFile).rules.find((r) => (r.listener === undefined || r.listener === listener.name) && (r.from === undefined || r.from === from));
-    const own = headersOf(listener);
+    const own = headersOf(listener, from);
     req.resume();
     if (rule?.action === 'hang') return;
     if (rule?.action === 'reset') { req.socket.resetAndDestroy(); return; }

@@ -27,7 +27,7 @@
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,6 +189,9 @@ export async function createNetwork(options: NetworkOptions): Promise<Network> {
       namespaces.push(namespace);
       await ipn(namespace, 'link', 'set', 'lo', 'up');
       await inNs(namespace, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+      // Linux rate-limits ICMP time-exceeded per destination (1/s after a burst of 6): traces of several checks
+      // failing at once in one region would see silent hops. Real routers limit too; these test routers do not.
+      await inNs(namespace, 'sysctl', ['-qw', 'net.ipv4.icmp_ratelimit=0']);
       routers.push({ namespace });
     }
     for (let i = 1; i < routerCount; i++) {
@@ -335,6 +338,76 @@ export async function startNetnsTarget(network: Network, listeners: readonly Tar
           clearTimeout(timer);
         }
         rmSync(dir, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A Lookout agent process inside a region's namespace
+// ---------------------------------------------------------------------------------------------
+
+export interface NetnsAgent {
+  pid: number;
+  /** `http://<management address>:<port>`: /healthz, /readyz, /metrics, reached from the host. */
+  healthUrl: string;
+  /** Where its output goes (JSON lines). */
+  logFile: string;
+  /** Resolves once /readyz answers 200; rejects if the agent exits first or `timeoutMs` passes. */
+  ready(timeoutMs?: number): Promise<void>;
+  /** SIGTERM by pid, SIGKILL after `graceMs`. Idempotent. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** The agent's health port inside its namespace (each namespace has its own ports). */
+const AGENT_HEALTH_PORT = 9464;
+
+/**
+ * Starts `agent/main.ts` for `region` inside its namespace, reaching Redis on the host through the
+ * region's management link (`redis://<hostAddress>:<redisPort>`: the host's Redis must listen on
+ * {@link Network.hostAddresses}, e.g. `startRedis(['--bind', …, '--protected-mode', 'no'])`).
+ */
+export function spawnAgent(network: Network, region: string, options: { redisPort: number; prefix: string; args?: readonly string[]; env?: NodeJS.ProcessEnv }): NetnsAgent {
+  const ns = network.regions[region];
+  if (!ns) throw new Error(`NETNS_REGION: no region ${JSON.stringify(region)} in this network`);
+  const dir = mkdtempSync(join(tmpdir(), `lookout-netns-agent-${region}-`));
+  const logFile = join(dir, 'agent.log');
+  const log = openSync(logFile, 'w');
+  const script = fileURLToPath(new URL('../../agent/main.ts', import.meta.url));
+  const child = network.spawn(ns.namespace, process.execPath, [
+    '--disable-warning=ExperimentalWarning', script, '--region', region, '--redis', `redis://${ns.hostAddress}:${options.redisPort}`,
+    '--prefix', options.prefix, '--agent-id', `netns-${network.id}-${region}`, '--health-host', ns.managementAddress,
+    '--health-port', String(AGENT_HEALTH_PORT), '--shutdown-timeout', '2s', ...(options.args ?? []),
+  ], { stdio: ['ignore', log, log], env: { ...process.env, ...options.env } });
+  closeSync(log);
+  const exited = once(child, 'exit');
+  const healthUrl = `http://${ns.managementAddress}:${AGENT_HEALTH_PORT}`;
+  let stopping: Promise<void> | undefined;
+  return {
+    pid: child.pid!,
+    healthUrl,
+    logFile,
+    async ready(timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      let gone = false;
+      exited.then(() => { gone = true; }, () => {});
+      while (Date.now() < deadline) {
+        if (gone) throw new Error(`NETNS_AGENT: the agent of ${region} exited before it was ready; see ${logFile}`);
+        const status = await fetch(`${healthUrl}/readyz`).then((r) => r.status, () => 0);
+        if (status === 200) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error(`NETNS_AGENT: the agent of ${region} was not ready within ${timeoutMs} ms; see ${logFile}`);
+    },
+    stop(graceMs = 5_000) {
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+          await exited;
+          clearTimeout(timer);
+        }
       })();
       return stopping;
     },

@@ -8,7 +8,7 @@
 import type { LookupAddress } from 'node:dns';
 import type { IncomingHttpHeaders } from 'node:http';
 import { getServers } from 'node:dns';
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { PeerCertificate, TLSSocket } from 'node:tls';
 import { EVIDENCE_LIMITS, type NetworkFacts, type TlsFacts } from '../../../checks/contract.ts';
 import { edgeIdentities } from './edge.ts';
@@ -64,11 +64,13 @@ export function createFactsRecorder(resolver: string): FactsRecorder {
     facts(failed) {
       if (!url) return undefined;
       const host = url.hostname.replace(/^\[|\]$/g, '');
-      const addresses = answer === null ? (connectedAddress ? [connectedAddress] : []) : typeof answer === 'string' ? [answer] : answer.map((a) => a.address);
+      // An IP literal is its own (only) address, whether or not the connection was made.
+      const literal = isIP(host) !== 0;
+      const addresses = literal ? [host] : answer === null ? [] : typeof answer === 'string' ? [answer] : answer.map((a) => a.address);
       return {
         url: url.href.slice(0, 2000),
         host: host.slice(0, 253),
-        resolver: answer === null && connectedAddress !== null ? 'none (IP address)' : resolver,
+        resolver: literal ? 'none (IP address)' : resolver,
         addresses: [...new Set(addresses)].slice(0, EVIDENCE_LIMITS.addresses),
         connectedAddress,
         port,

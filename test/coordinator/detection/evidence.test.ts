@@ -60,7 +60,7 @@ describe('explainSplit', () => {
         'us-east': pass(),
       },
       expected: [
-        'addresses: eu-west\'s resolver (system (nameservers 10.0.0.2)) answers 198.51.100.7 for shop.example.com; its diagnostic resolver (DNS 9.9.9.9) answers 198.51.100.8',
+        'resolver: eu-west\'s resolver (system (nameservers 10.0.0.2)) answers 198.51.100.7 for shop.example.com; its diagnostic resolver (DNS 9.9.9.9) answers 198.51.100.8',
         'status: eu-west gets CONNECT_TIMEOUT, us-east status 200',
       ],
     },

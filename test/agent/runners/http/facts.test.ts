@@ -83,7 +83,7 @@ describe('network facts', () => {
   it('of a connection that failed: the address it tried, no HTTP version', async () => {
     const report = await runHttpCheck(httpCheck({ url: 'http://127.0.0.1:9/' }), runContext(5_000));
     expect(report.error?.code).toBe('CONNECT_REFUSED');
-    expect(report.network).toMatchObject({ host: '127.0.0.1', connectedAddress: null, httpVersion: null, edge: [] });
+    expect(report.network).toMatchObject({ host: '127.0.0.1', resolver: 'none (IP address)', addresses: ['127.0.0.1'], connectedAddress: null, httpVersion: null, edge: [] });
   });
 
   it('can be turned off (to measure their cost)', async () => {
