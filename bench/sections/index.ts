@@ -6,7 +6,8 @@ import { detectionKinds } from './detection-kinds.ts';
 import { httpThroughput } from './http-throughput.ts';
 import { ingest } from './ingest.ts';
 import { memory } from './memory.ts';
+import { networkFacts } from './network-facts.ts';
 import { scheduling } from './scheduling.ts';
 import { timingAccuracy } from './timing-accuracy.ts';
 
-export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, detection, detectionKinds, memory, browser];
+export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, networkFacts, scheduling, ingest, detection, detectionKinds, memory, browser];
