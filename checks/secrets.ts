@@ -96,8 +96,8 @@ export function resolveSecretFields<D extends object>(
 
 /**
  * A function that replaces every known secret value in a string with `[secret:NAME]`. Besides the raw
- * value it also catches its URL-encoded and JSON-escaped forms (how a value shows up in a URL or a
- * JSON body echoed back in an error). Longer values are replaced first, so that a secret containing
+ * value it also catches its URL-encoded forms (encodeURIComponent, and as a URL's path and query write it)
+ * and its JSON-escaped form (how a value shows up in a URL or a JSON body echoed back in an error). Longer values are replaced first, so that a secret containing
  * another one is not half-replaced.
  */
 export function createScrubber(secrets: Readonly<Record<string, string>>): (text: string) => string {
@@ -105,7 +105,7 @@ export function createScrubber(secrets: Readonly<Record<string, string>>): (text
   for (const [name, value] of Object.entries(secrets)) {
     if (value === '') continue;
     const label = `[secret:${name}]`;
-    for (const form of new Set([value, encodeURIComponent(value), JSON.stringify(value).slice(1, -1)])) forms.push({ form, label });
+    for (const form of new Set([value, encodeURIComponent(value), ...urlForms(value), JSON.stringify(value).slice(1, -1)])) forms.push({ form, label });
   }
   forms.sort((a, b) => b.form.length - a.form.length);
   if (forms.length === 0) return (text) => text;
@@ -114,6 +114,19 @@ export function createScrubber(secrets: Readonly<Record<string, string>>): (text
     for (const { form, label } of forms) if (out.includes(form)) out = out.split(form).join(label);
     return out;
   };
+}
+
+/**
+ * How a URL writes a value in its path and in its query (WHATWG percent-encode sets, which leave `/`, `+`,
+ * `&` and more as they are, unlike encodeURIComponent): a URL's `href` (in a message or in network facts)
+ * holds a secret that way.
+ */
+function urlForms(value: string): string[] {
+  const url = new URL('http://lookout.invalid/');
+  url.pathname = `/${value}`;
+  const path = url.pathname.slice(1);
+  url.search = `?${value}`;
+  return [path, url.search.slice(1)];
 }
 
 /** Applies `scrub` to every string inside `value` (objects and arrays walked; other values kept). */
