@@ -70,7 +70,7 @@ describe.skipIf(!support.ok)('why a region fails, with regions in network namesp
 
     redis = await startRedis(['--bind', ['127.0.0.1', ...network.hostAddresses].join(' '), '--protected-mode', 'no']);
     // A second resolver for eu-west's agent, on the host: it answers the shop's live address.
-    dns = await startDnsServer({ address: addresses.origin }, network.regions[FAILING]!.hostAddress);
+    dns = await startDnsServer({ address: addresses.origin, name: 'shop.example.test' }, network.regions[FAILING]!.hostAddress);
     receiver = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -147,7 +147,9 @@ describe.skipIf(!support.ok)('why a region fails, with regions in network namesp
       return incident?.evidence.differences.find((d: any) => d.kind === 'path');
     }, 20_000, 200);
     expect(path.text).toBe(`eu-west's path to ${addresses.api}:80 ends at hop 2 (${cutAt}): nothing answers beyond it`);
-    // Every region connects to the same address: nothing else is claimed before the path.
+    // Every region connects to the same address: nothing else is claimed before the path; the second resolver
+    // (which knows only the shop's name) claims nothing about the other checks.
+    for (const id of ['edge', 'blocked']) expect((await incidentOf(id)).evidence.differences.map((d: any) => d.kind)).not.toContain('resolver');
     expect((await incidentOf('path')).evidence.differences.map((d: any) => d.kind)).toEqual(['path', 'status']);
     const trace = (await incidentOf('path')).evidence.perRegion[FAILING].evidence.trace;
     expect(trace).toMatchObject({ status: 'done', tool: 'mtr', reachedTarget: false });

@@ -9,8 +9,11 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 
 export type DnsBehaviour =
-  /** NOERROR with this IPv4 address for A questions, and no records for other types. */
-  | { address: string }
+  /**
+   * NOERROR with this IPv4 address for A questions, and no records for other types; with `name`, only for
+   * that name (other names: NXDOMAIN).
+   */
+  | { address: string; name?: string }
   /** This response code and no records: 2 = SERVFAIL, 3 = NXDOMAIN, 5 = REFUSED. */
   | { rcode: number }
   /** Never answer. */
@@ -60,8 +63,9 @@ function answer(query: Buffer, behaviour: DnsBehaviour): Buffer | null {
   if (end > query.length) return null;
   const question = query.subarray(12, end);
   const qtype = query.readUInt16BE(end - 4);
-  const rcode = 'rcode' in behaviour ? behaviour.rcode : 0;
-  const record = 'address' in behaviour && qtype === TYPE_A ? aRecord(behaviour.address) : null;
+  const otherName = 'address' in behaviour && behaviour.name !== undefined && questionName(question) !== behaviour.name.toLowerCase();
+  const rcode = 'rcode' in behaviour ? behaviour.rcode : otherName ? 3 : 0;
+  const record = 'address' in behaviour && !otherName && qtype === TYPE_A ? aRecord(behaviour.address) : null;
 
   const header = Buffer.alloc(12);
   header.writeUInt16BE(query.readUInt16BE(0), 0); // id
@@ -69,6 +73,13 @@ function answer(query: Buffer, behaviour: DnsBehaviour): Buffer | null {
   header.writeUInt16BE(1, 4); // one question
   header.writeUInt16BE(record === null ? 0 : 1, 6); // answers
   return Buffer.concat(record === null ? [header, question] : [header, question, record]);
+}
+
+/** The dotted, lower-case name of a question (its labels up to the zero byte). */
+function questionName(question: Buffer): string {
+  const labels: string[] = [];
+  for (let i = 0; i < question.length && question[i] !== 0; i += question[i]! + 1) labels.push(question.subarray(i + 1, i + 1 + question[i]!).toString('latin1'));
+  return labels.join('.').toLowerCase();
 }
 
 function aRecord(address: string): Buffer {
