@@ -35,8 +35,8 @@ export const networkFacts: Section = {
   id: 'network-facts',
   title: 'Cost of the network facts on every HTTP run',
   async run(ctx: SectionContext): Promise<SectionOutput> {
-    const batches = ctx.smoke ? 3 : 41;
-    const perBatch = ctx.smoke ? 20 : 300;
+    const batches = ctx.smoke ? 3 : 31;
+    const perBatch = ctx.smoke ? 20 : 200;
     const certs = makeCertificates(join(ctx.resultsDir, 'facts-certs'), ['localhost']);
     const plain = await startTarget(ctx, 'facts-target-http');
     const secure = await startTarget(ctx, 'facts-target-https', ['--tls', join(ctx.resultsDir, 'facts-certs')]);

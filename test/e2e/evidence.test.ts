@@ -7,7 +7,8 @@
  * - Edge: every region reaches the same (anycast) edge address; eu-west lands on the FRA point of presence,
  *   which answers 502; the others on AMS. The incident names the POP.
  * - Path: the path to the API's address is cut at the second router for eu-west only (packets dropped);
- *   eu-west's trace ends at that router, and the incident says so.
+ *   eu-west's trace ends at that router, and the incident says so. The silent run's retry starts before
+ *   its timeout (detection/confirmation.ts `planForUnanswered`).
  * - Blocked: the target answers eu-west with 403 and `cf-mitigated: challenge`: BLOCKED_BY_TARGET, and the
  *   alert says eu-west's probes are being blocked.
  *
@@ -66,7 +67,6 @@ describe.skipIf(!support.ok)('why a region fails, with regions in network namesp
     for (const region of REGIONS) {
       network.writeEtc(region, { hosts: { 'shop.example.test': region === FAILING ? addresses.dead : addresses.origin, 'cdn.example.test': addresses.edge, 'waf.example.test': addresses.waf } });
     }
-    await network.cutAt(1, FAILING, { to: addresses.api });
 
     redis = await startRedis(['--bind', ['127.0.0.1', ...network.hostAddresses].join(' '), '--protected-mode', 'no']);
     // A second resolver for eu-west's agent, on the host: it answers the shop's live address.
@@ -123,6 +123,12 @@ describe.skipIf(!support.ok)('why a region fails, with regions in network namesp
       }),
     });
     expect(response.status).toBe(200);
+    // The path is cut once eu-west has seen the API up: the outage starts with a silent scheduled run.
+    await waitUntil('path: up in eu-west', async () => {
+      const detail = await (await fetch(`${coordinator.url}/api/checks/path`)).json() as { regions: Array<{ region: string; verdict: { status: string } }> };
+      return detail.regions.find((r) => r.region === FAILING)?.verdict.status === 'up';
+    }, 30_000, 100);
+    await network.cutAt(1, FAILING, { to: addresses.api });
     for (const id of ['geo', 'edge', 'path', 'blocked']) await waitUntil(`${id}: incident.opened`, () => opened(id), 30_000, 100);
     for (const id of ['geo', 'edge', 'path', 'blocked']) {
       expect(opened(id)!.body.incident, id).toMatchObject({ scope: 'regional', failingRegions: [FAILING], passingRegions: ['ap-south', 'us-east'] });
@@ -151,6 +157,12 @@ describe.skipIf(!support.ok)('why a region fails, with regions in network namesp
     // (which knows only the shop's name) claims nothing about the other checks.
     for (const id of ['edge', 'blocked']) expect((await incidentOf(id)).evidence.differences.map((d: any) => d.kind)).not.toContain('resolver');
     expect((await incidentOf('path')).evidence.differences.map((d: any) => d.kind)).toEqual(['path', 'status']);
+    // The dropped packets' retry was started while the silent run still waited for its timeout, not after it.
+    const runs = ((await (await fetch(`${coordinator.url}/api/checks/path`)).json()) as any).regions.find((r: any) => r.region === FAILING).recentRuns;
+    const silent = runs.filter((r: any) => r.trigger === 'schedule' && r.outcome === 'fail').at(-1);
+    const retry = runs.filter((r: any) => r.trigger === 'confirmation' && r.scheduledAt > silent.scheduledAt).at(-1);
+    expect(retry.scheduledAt).toBeLessThan(silent.endedAt);
+    expect(retry.outcome).toBe('fail');
     const trace = (await incidentOf('path')).evidence.perRegion[FAILING].evidence.trace;
     expect(trace).toMatchObject({ status: 'done', tool: 'mtr', reachedTarget: false });
     expect(trace.hops.map((h: any) => h.address)).toEqual([network.regions[FAILING]!.hops[0], cutAt, null]);

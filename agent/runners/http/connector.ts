@@ -60,6 +60,7 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
     // ClientHello was built (key shares included), which would move that work into connectMs.
     const tcp: Socket = connectTcp({ host: hostname, port: portNumber, lookup });
     tcp.setNoDelay(true);
+    if (options.facts) tcp.on('connectionAttempt', (address: string, attemptPort: number) => options.facts!.attempting(address, attemptPort));
     let socket: Socket = tcp;
 
     let settled = false;
@@ -83,7 +84,7 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
 
     tcp.once('connect', () => {
       marks.connected = performance.now();
-      options.facts?.connected(tcp);
+      options.facts?.connected();
       if (!secure) {
         onPhase('request');
         settle(null);

@@ -2,14 +2,17 @@
  * Network facts of an HTTP run (the contract's `NetworkFacts`), recorded as the connection goes: every
  * address the lookup answered and the resolver, the address connected to, the TLS session and leaf
  * certificate, the HTTP version, the edge the response came through (edge.ts) and, on failed runs, the
- * response's headers. Always on, so it must stay cheap: each step keeps references, and the strings are
- * built once, when the report is made. Facts describe the last hop (after redirects, the final URL).
+ * response's headers. Always on, so it must stay cheap: no system call of its own (the address connected
+ * to comes from the socket's `connectionAttempt` event, not getpeername), the certificate is kept as Node's
+ * X509Certificate and its fields read once, when the report is made. Facts describe the last hop (after
+ * redirects, the final URL).
  */
 import type { LookupAddress } from 'node:dns';
 import type { IncomingHttpHeaders } from 'node:http';
 import { getServers } from 'node:dns';
-import { isIP, type Socket } from 'node:net';
-import type { PeerCertificate, TLSSocket } from 'node:tls';
+import type { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { EVIDENCE_LIMITS, type NetworkFacts, type TlsFacts } from '../../../checks/contract.ts';
 import { edgeIdentities } from './edge.ts';
 
@@ -21,9 +24,11 @@ export interface FactsRecorder {
   hop(url: URL): void;
   /** The connector's lookup answered. */
   looked(answer: string | readonly LookupAddress[]): void;
-  /** TCP connected (the remote address is read here). */
-  connected(socket: Socket): void;
-  /** TLS established: the session and certificate are kept (read when the facts are made). */
+  /** A connection attempt to `address`:`port` started (the socket's `connectionAttempt` event). */
+  attempting(address: string, port: number): void;
+  /** TCP connected: to the address of the last attempt (no getpeername system call). */
+  connected(): void;
+  /** TLS established: the session and certificate are kept (their fields are read when the facts are made). */
   secured(socket: TLSSocket): void;
   /** The response's headers arrived. */
   responded(headers: IncomingHttpHeaders): void;
@@ -40,25 +45,25 @@ export function systemResolverName(): string {
 export function createFactsRecorder(resolver: string): FactsRecorder {
   let url: URL | null = null;
   let answer: string | readonly LookupAddress[] | null = null;
+  let attempt: { address: string; port: number } | null = null;
   let connectedAddress: string | null = null;
   let port: number | null = null;
-  let tls: TLSSocket | null = null;
-  let tlsFacts: TlsFacts | null = null;
+  let tls: TlsSession | null = null;
   let headers: IncomingHttpHeaders | null = null;
   return {
     hop(next) {
       url = next;
-      answer = null; connectedAddress = null; port = null; tls = null; tlsFacts = null; headers = null;
+      answer = null; attempt = null; connectedAddress = null; port = null; tls = null; headers = null;
     },
     looked(value) { answer = value; },
-    connected(socket) {
-      connectedAddress = socket.remoteAddress ?? null;
-      port = socket.remotePort ?? null;
+    attempting(address, attemptPort) { attempt = { address, port: attemptPort }; },
+    connected() {
+      connectedAddress = attempt?.address ?? null;
+      port = attempt?.port ?? null;
     },
     secured(socket) {
-      tls = socket;
-      // Read now: the socket is destroyed when the run ends, before the facts are made.
-      tlsFacts = readTls(socket);
+      // Kept now (the socket is destroyed when the run ends); the certificate's fields are read only when the facts are made.
+      tls = { certificate: socket.getPeerX509Certificate() ?? null, protocol: socket.getProtocol() ?? null, cipher: socket.getCipher()?.name ?? null };
     },
     responded(value) { headers = value; },
     facts(failed) {
@@ -74,7 +79,7 @@ export function createFactsRecorder(resolver: string): FactsRecorder {
         addresses: [...new Set(addresses)].slice(0, EVIDENCE_LIMITS.addresses),
         connectedAddress,
         port,
-        tls: tls ? tlsFacts : null,
+        tls: tls ? tlsFactsOf(tls) : null,
         httpVersion: headers ? '1.1' : null,
         edge: headers ? edgeIdentities(headers) : [],
         ...(failed && headers ? { responseHeaders: reportedHeaders(headers) } : {}),
@@ -83,26 +88,26 @@ export function createFactsRecorder(resolver: string): FactsRecorder {
   };
 }
 
-function readTls(socket: TLSSocket): TlsFacts {
-  let cert: PeerCertificate | null = null;
-  try { cert = socket.getPeerCertificate(false); } catch { cert = null; }
-  const has = cert !== null && Object.keys(cert).length > 0;
-  const cipher = socket.getCipher?.();
+interface TlsSession { certificate: X509Certificate | null; protocol: string | null; cipher: string | null }
+
+function tlsFactsOf(session: TlsSession): TlsFacts {
+  const cert = session.certificate;
   return {
-    protocol: socket.getProtocol() ?? null,
-    cipher: cipher?.name?.slice(0, 100) ?? null,
-    subject: has ? nameOf(cert!.subject) : null,
-    sans: has ? sansOf(cert!.subjectaltname) : [],
-    issuer: has ? nameOf(cert!.issuer) : null,
-    notAfter: has ? isoDate(cert!.valid_to) : null,
-    fingerprint256: has && typeof cert!.fingerprint256 === 'string' ? cert!.fingerprint256.slice(0, 100) : null,
+    protocol: session.protocol,
+    cipher: session.cipher?.slice(0, 100) ?? null,
+    subject: cert ? nameOf(cert.subject) : null,
+    sans: cert ? sansOf(cert.subjectAltName) : [],
+    issuer: cert ? nameOf(cert.issuer) : null,
+    notAfter: cert ? isoDate(cert.validTo) : null,
+    fingerprint256: cert?.fingerprint256?.slice(0, 100) ?? null,
   };
 }
 
-function nameOf(name: Record<string, string | string[] | undefined> | undefined): string | null {
+/** `CN=shop.example.com\nO=…` → the common name (or the organisation). */
+function nameOf(name: string | undefined): string | null {
   if (!name) return null;
-  const pick = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value[0] : value);
-  const value = pick(name.CN) ?? pick(name.O);
+  const field = (key: string): string | undefined => name.split('\n').find((line) => line.startsWith(`${key}=`))?.slice(key.length + 1);
+  const value = field('CN') ?? field('O');
   return value ? value.slice(0, 300) : null;
 }
 
