@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { assertNoEviction, connectRedis, describeTarget, type RedisSetupError } from '../lib/redis.ts';
 import { redisTargetOf } from '../lib/redis-options.ts';
-import { redisClock } from '../lib/clock.ts';
+import { redisClock, type RedisClock } from '../lib/clock.ts';
 import { JobVerifier } from '../checks/signing.ts';
 import { createCanaryResponder } from './jobs/canary.ts';
 import type { AgentConfig } from './config.ts';
@@ -38,7 +38,10 @@ export interface StartAgentOptions {
   logger?: Logger;
   /** Results kept in memory while Redis is away. @defaultValue 10000 */
   spoolCapacity?: number;
-  /** How long a runner may ignore its aborted signal before it is abandoned. @defaultValue 1000 */
+  /**
+   * How long a runner may ignore its aborted signal before it is abandoned. @defaultValue 1000 plus the
+   * evidence budget (a failed run may wait that long after its deadline for its path trace)
+   */
   graceMs?: number;
   /**
    * Check types this agent really serves, announced in heartbeats (a table entry may be a stub that
@@ -64,6 +67,8 @@ export interface RunningAgent {
    */
   ready: Promise<void>;
   metrics: AgentMetrics;
+  /** The agent's Redis time (lib/clock.ts): what its results' times are in. */
+  clock: RedisClock;
   /** Runs executing now. */
   inFlight(): number;
   /** Stops taking jobs, lets in-flight runs finish within `shutdownTimeoutMs`, cancels the rest, closes everything. Bounded. */
@@ -116,7 +121,7 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   const publisher = new ResultPublisher({ redis, prefix: config.prefix, region: config.region, logger, metrics, spoolCapacity: options.spoolCapacity });
   const canary = createCanaryResponder({ redis, prefix: config.prefix, region: config.region, agentId: config.agentId, verifier, now: clock.now });
   const checkWorker = createCheckWorker({
-    config, runners, publisher, metrics, logger, graceMs: options.graceMs, canary, connection: workerRedis, verifier, clock,
+    config, runners, publisher, metrics, logger, graceMs: options.graceMs ?? 1_000 + config.evidenceBudgetMs, canary, connection: workerRedis, verifier, clock,
   });
 
   let booted = false;
@@ -209,6 +214,7 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     healthUrl: health.url,
     ready,
     metrics,
+    clock,
     inFlight: checkWorker.inFlight,
     stop() {
       stopping$ ??= stop();

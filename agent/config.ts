@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { RegionName } from '../checks/contract.ts';
 import { parsePublicKey } from '../checks/signing.ts';
 import { redisOptionProblems, redisOptions } from '../lib/redis-options.ts';
+import { parseResolverAddress } from './evidence/resolver.ts';
 import {
   accept, duration, integer, list, onOff, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable, type Parser,
 } from '../lib/options.ts';
@@ -75,6 +76,23 @@ export interface AgentConfig {
   denyCidrs: string[];
   /** Exceptions to the denied ranges (an allowed range wins). @defaultValue [] */
   allowCidrs: string[];
+  /**
+   * On the first failure of a streak, trace the path to the target (mtr-tiny in TCP mode, or
+   * traceroute -T) and attach it to the result. @defaultValue true (`on`)
+   */
+  pathTrace: boolean;
+  /**
+   * A second resolver asked for the host on the first failure of a streak (`9.9.9.9`, `10.0.0.2:5353`), its
+   * answer attached beside the system resolver's. @defaultValue null (none)
+   */
+  diagnosticResolver: string | null;
+  /**
+   * The longest a failed run's result waits for its evidence (path trace, second resolver) after the run
+   * ended; a run that times out starts capturing while it waits, so usually adds nothing. A longer budget
+   * gives slow traces time, and delays a fast failure's result (and its alert) by up to that much.
+   * @defaultValue 1000 (`'1s'`)
+   */
+  evidenceBudgetMs: number;
 }
 
 const cidr: Parser<string> = (text) => {
@@ -120,6 +138,19 @@ export const AGENT_OPTIONS = {
     help: `Address ranges HTTP checks may not reach, besides the default ${DEFAULT_DENIED_CIDRS.join(', ')}`,
   }),
   allowCidrs: list({ flag: '--allow-cidr', env: ['LOOKOUT_ALLOW_CIDR'], placeholder: '<cidr>', parse: cidr, help: 'Exceptions to the denied ranges (e.g. a metadata proxy you mean to probe)' }),
+  evidenceBudgetMs: value({
+    flag: '--evidence-budget', env: ['LOOKOUT_EVIDENCE_BUDGET'], help: 'Longest a failed run waits for its path trace and second resolver, e.g. 1s',
+    default: 1_000, defaultText: '1s', parse: duration(200, 10_000),
+  }),
+  pathTrace: value({ flag: '--path-trace', env: ['LOOKOUT_PATH_TRACE'], help: 'Trace the path to a failing target (mtr-tiny or traceroute): on or off', default: true, defaultText: 'on', parse: onOff }),
+  diagnosticResolver: value({
+    flag: '--diagnostic-resolver', env: ['LOOKOUT_DIAGNOSTIC_RESOLVER'], help: 'A second DNS resolver asked on failure, e.g. 9.9.9.9 or 10.0.0.2:5353',
+    default: null as string | null, defaultText: 'none',
+    parse: (text: string) => {
+      const parsed = parseResolverAddress(text);
+      return parsed.ok ? accept<string | null>(parsed.server) : refuse(parsed.message);
+    },
+  }),
 } satisfies OptionTable;
 
 export type ParseAgentConfigResult = { config: AgentConfig } | { help: true } | { errors: string[] };

@@ -11,8 +11,10 @@
 import { z } from 'zod';
 import { Assertion, CheckDefinition, CheckId, RegionName } from './definitions.ts';
 import { MAX_ASSERTIONS_PER_CHECK, MAX_ASSERTION_TEXT_LENGTH, MAX_CAPABILITIES, MAX_RESULT_BYTES, atMost, jsonBytes } from './limits.ts';
+import { DeepEvidence, NetworkFacts } from './evidence.ts';
 
 export * from './definitions.ts';
+export * from './evidence.ts';
 
 /**
  * Version of every payload in this module. 2: jobs are signed slots issued by coordinators, results
@@ -83,6 +85,12 @@ export const TargetErrorCode = z.enum([
    * probe configuration problem, counted as a failed run on purpose so that it alerts (see checks/secrets.ts).
    */
   'SECRET_MISSING',
+  /**
+   * The target refused this probe rather than failing: 403, 429 or a bot challenge (`cf-mitigated:
+   * challenge`, a well-known challenge page). Counted as a failure; the alert says the region's probes
+   * are being blocked, which needs another fix than an outage.
+   */
+  'BLOCKED_BY_TARGET',
 ]);
 /** Failures of the probe itself: recorded, never counted against the target. */
 export const AgentErrorCode = z.enum([
@@ -188,6 +196,10 @@ export const RunResult = z.object({
   browser: BrowserRunDetails.optional(),
   /** The signed slot this result answers; null only for local runs (`lookout test`), which nothing ingests. */
   slot: SlotProof.nullable(),
+  /** What the run saw of the network (checks/evidence.ts): every HTTP run; a browser run's failing request. */
+  network: NetworkFacts.optional(),
+  /** Deeper evidence from a failing region: path trace, second resolver (checks/evidence.ts). */
+  evidence: DeepEvidence.optional(),
 }).refine((r) => (r.outcome === 'pass') === (r.error === null), { message: 'error must be set exactly when outcome is not "pass"', path: ['error'] })
   .refine((r) => r.outcome !== 'error' || AgentErrorCode.safeParse(r.error?.code).success, { message: 'outcome "error" needs an agent error code', path: ['error', 'code'] })
   .refine((r) => r.outcome !== 'fail' || TargetErrorCode.safeParse(r.error?.code).success, { message: 'outcome "fail" needs a target error code', path: ['error', 'code'] })

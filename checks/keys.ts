@@ -105,6 +105,14 @@ export const minuteRollupKey = (prefix: string, checkId: string, region: string,
 export const hourRollupKey = (prefix: string, checkId: string, region: string, dayStart: number): string =>
   `${ns(prefix)}:roll:h:${checkId}:${region}:${dayStart}`;
 
+/**
+ * Sorted set of runs issued and not answered yet (member `<checkId> <region> <scheduledAt> <trigger>`,
+ * score: when a coordinator should next look at it); see detection/unanswered-store.ts.
+ */
+export const unansweredRunsKey = (prefix: string): string => `${ns(prefix)}:unanswered`;
+/** Hash: region → JSON of the latest evidence of one check in that region (detection/evidence-store.ts). */
+export const regionEvidenceKey = (prefix: string, checkId: string): string => `${ns(prefix)}:evidence:${checkId}`;
+
 /** String: JSON {@link StoredAgent}, what the coordinators remember about one agent. */
 export const agentStateKey = (prefix: string, region: string, agentId: string): string => `${ns(prefix)}:agent:${region}:${agentId}`;
 

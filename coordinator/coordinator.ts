@@ -22,6 +22,8 @@ import type { AlertEvent } from './events/events.ts';
 import { OutboxPump, type Deliver } from './events/outbox.ts';
 import { createAuthorizer } from './http/auth.ts';
 import { answerClientError, createApiHandler } from './http/server.ts';
+import { UnansweredRunStore } from './detection/unanswered-store.ts';
+import { UnansweredWatcher } from './detection/unanswered-watch.ts';
 import { TokenStore } from './http/tokens.ts';
 import { CanarySender } from './liveness/canary-sender.ts';
 import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
@@ -100,6 +102,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const tx = new TransactionRunner(redis, { size: config.ingestConcurrency + 4, onConflict: () => metrics.transactionConflicts.inc() });
   const registry = new CheckRegistry({ redis, tx, prefix, logger });
   const store = new CheckStateStore({ redis, tx, prefix, registry, now: clock.now });
+  const unanswered = new UnansweredRunStore({ redis, prefix });
   // Regions the last sweep looked at, and those of them with a live, consuming agent. A region the
   // sweeper has not looked at yet (new in a deployment) takes runs: nothing says it cannot.
   let watchedRegions: ReadonlySet<string> = new Set();
@@ -107,6 +110,12 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const scheduler = new CheckScheduler({
     redis, prefix, registry, logger, metrics, signer, clock,
     regionAccepts: (region) => !watchedRegions.has(region) || runningRegions.has(region),
+    // Every run issued is watched until answered: a silent one starts its confirmations early.
+    onIssued: (runs) => unanswered.issued(runs),
+  });
+  const watcher = new UnansweredWatcher({
+    runs: unanswered, states: store, logger, metrics, now: clock.now,
+    confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs),
   });
   const deliver: Deliver = options.deliver ?? (async (event: AlertEvent) => logger.info('alert.event', { event }));
   const pump = new OutboxPump({ redis, prefix, deliver, logger, onMoved: (n) => metrics.outboxMoved.inc(n) });
@@ -204,6 +213,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     await step('sweeper', () => sweeper.stop());
+    await step('unanswered', () => watcher.stop(), 1_000);
     if (canaries) await step('canaries', () => canaries.stop(), 1_000);
     // In-flight results get `stepMs` to finish (none when Redis is away: they cannot finish anyway);
     // then the worker's connections are cut, since a second `close(true)` would only return the first,
@@ -226,12 +236,13 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
 
   try {
     ingest = startIngestWorkers({
-      redis, prefix, registry, store, metrics, logger, verifier, clock, onEvents: () => pump.kick(),
+      redis, prefix, registry, store, metrics, logger, verifier, clock, unanswered, onEvents: () => pump.kick(),
       confirm: (check, runs) => scheduler.addConfirmationRuns(check, runs),
     }, { connection: workerRedis, concurrency: config.ingestConcurrency });
     await reconcile(true);
     scheduler.start();
     sweeper.start(config.sweepIntervalMs);
+    watcher.start();
     canaries?.start();
     reconcileTimer = setInterval(() => { reconcileQuietly('periodic', true); applyRegionUsers(); }, config.reconcileIntervalMs);
     applyRegionUsers();

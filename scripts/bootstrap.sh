@@ -8,8 +8,10 @@
 #   - chromium (Debian package chromium) for browser checks, unless LOOKOUT_SKIP_CHROMIUM=1.
 # With `test`: everything the test suite starts, including the peers of the benchmark smoke test:
 #   prometheus-alertmanager (the alert tests run a real one; unless LOOKOUT_SKIP_ALERTMANAGER=1),
-#   prometheus-blackbox-exporter, curl and openssl.
-# With `bench`: prometheus-blackbox-exporter, curl and openssl (the benchmarks compare against them).
+#   prometheus-blackbox-exporter, curl and openssl; and for regions in network namespaces (the evidence
+#   tests and the detection benchmark): iproute2, iptables, mtr-tiny and traceroute.
+# With `bench`: prometheus-blackbox-exporter, curl and openssl (the benchmarks compare against them), and
+#   iproute2, iptables, mtr-tiny and traceroute (the detection benchmark stages outages in namespaces).
 # Debian packages are installed with apt-get when run as root; otherwise it prints the apt-get line.
 # Safe to run repeatedly: each step is skipped when already satisfied.
 #
@@ -101,6 +103,11 @@ if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   command -v prometheus-blackbox-exporter >/dev/null 2>&1 || command -v blackbox_exporter >/dev/null 2>&1 || missing+=(prometheus-blackbox-exporter)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+  # Regions in network namespaces (test/support/netns.ts) and the path traces agents take on failure.
+  [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+  [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || missing+=(iptables)
+  command -v mtr >/dev/null 2>&1 || missing+=(mtr-tiny)
+  [ -x /usr/sbin/traceroute ] || command -v traceroute >/dev/null 2>&1 || missing+=(traceroute)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -40,6 +40,8 @@ export function buildRunResult(meta: ResultMeta, report: RunReport): RunResult {
     responseBytes: report.responseBytes,
     ...(report.browser !== undefined ? { browser: report.browser } : {}),
     slot: meta.slot,
+    ...(report.network !== undefined ? { network: report.network } : {}),
+    ...(report.evidence !== undefined ? { evidence: report.evidence } : {}),
   };
 }
 
@@ -53,6 +55,12 @@ export function validResult(meta: ResultMeta, report: RunReport):
   const parsed = RunResult.safeParse(buildRunResult(meta, report));
   if (parsed.success) return { result: parsed.data };
   const problems = describeZodError(parsed.error);
+  // Network facts and evidence only explain a run: when they are what does not fit, the run's own verdict still counts.
+  if (report.network !== undefined || report.evidence !== undefined) {
+    const { network: _network, evidence: _evidence, ...plain } = report;
+    const without = RunResult.safeParse(buildRunResult(meta, plain));
+    if (without.success) return { result: without.data, replaced: problems };
+  }
   const fallback = RunResult.safeParse(buildRunResult(meta, agentErrorReport(
     safeMillis(report.startedAt), safeMillis(report.endedAt), 'AGENT_INTERNAL', `runner returned an invalid report: ${problems.join('; ')}`,
   )));

@@ -12,6 +12,7 @@ import { createRedisArtifactSink } from '../artifacts/store.ts';
 import type { AgentConfig } from '../config.ts';
 import { agentErrorReport } from '../runs/execute.ts';
 import { withSecrets } from '../secrets/apply.ts';
+import { withEvidence } from '../evidence/collector.ts';
 import { secretSafeArtifactSink } from '../secrets/artifacts.ts';
 import { loadSecrets } from '../secrets/load.ts';
 import { browserChecks } from './browser/index.ts';
@@ -71,8 +72,10 @@ export async function startRunners(types: Iterable<CheckType>, settings: RunnerS
     for (const resource of resources) await resource.close().catch(() => {});
     throw error;
   }
+  // Evidence inside the secrets wrapper: what it adds to a report is scrubbed with the rest.
+  const table = runnerTable(started as Partial<RunnerTable>);
   return {
-    runners: withSecrets(runnerTable(started as Partial<RunnerTable>), secrets),
+    runners: withSecrets(settings.evidence === false ? table : withEvidence(table, settings.evidence), secrets),
     served: CHECK_TYPE_NAMES.filter((type) => started[type] !== undefined),
     resources,
     async close() { for (const resource of resources) await resource.close(); },
@@ -112,5 +115,6 @@ export async function setUpRunners(config: AgentConfig, redis: Redis, logger: Lo
     browser: { executablePath: config.chromiumPath, concurrency: config.browserConcurrency },
     egress: { denied: [...DEFAULT_DENIED_CIDRS, ...config.denyCidrs], allowed: config.allowCidrs },
     log: (event, fields) => logger.info(event, fields),
+    evidence: { trace: config.pathTrace, diagnosticResolver: config.diagnosticResolver, extraMs: config.evidenceBudgetMs },
   });
 }

@@ -14,6 +14,7 @@ import type { AgentConfig } from '../config.ts';
 import type { Secrets } from '../secrets/load.ts';
 import type { BrowserRunnerOptions } from './browser/options.ts';
 import type { EgressPolicy } from './http/egress.ts';
+import type { EvidenceOptions } from '../evidence/collector.ts';
 
 /** What a runner gets besides the definition. */
 export interface RunContext {
@@ -43,7 +44,7 @@ export interface RunContext {
  * `browser` (optional) is set by browser runs only.
  */
 export type RunReport = Pick<RunResult,
-  'startedAt' | 'endedAt' | 'outcome' | 'error' | 'timings' | 'assertions' | 'statusCode' | 'responseBytes' | 'browser'>;
+  'startedAt' | 'endedAt' | 'outcome' | 'error' | 'timings' | 'assertions' | 'statusCode' | 'responseBytes' | 'browser' | 'network' | 'evidence'>;
 
 export type Runner<D extends CheckDefinition> = (definition: D, context: RunContext) => Promise<RunReport>;
 
@@ -68,6 +69,11 @@ export interface RunnerSettings {
   egress?: EgressPolicy;
   /** Structured log lines of runners, named after their type (`browser.launched`). @defaultValue no logging */
   log?: (event: string, fields: Record<string, unknown>) => void;
+  /**
+   * Deeper evidence on failure (path trace, second resolver; agent/evidence/), or `false` for none.
+   * @defaultValue the collector's defaults (traces on, no second resolver)
+   */
+  evidence?: EvidenceOptions | false;
 }
 
 /** A runner built for an agent or a local run, and how to release what it holds. */

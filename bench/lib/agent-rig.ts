@@ -51,7 +51,8 @@ export interface AgentRig {
   stop(): Promise<void>;
 }
 
-export async function startAgentRig(ctx: SectionContext, options: { targetUrl: string; concurrency: number; label: string }): Promise<AgentRig> {
+/** `env`: the agent's extra environment (e.g. `NODE_EXTRA_CA_CERTS` for an HTTPS target with a bench CA). */
+export async function startAgentRig(ctx: SectionContext, options: { targetUrl: string; concurrency: number; label: string; env?: NodeJS.ProcessEnv }): Promise<AgentRig> {
   const prefix = uniquePrefix(options.label);
   const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   ctx.defer(() => { redis.disconnect(); });
@@ -77,6 +78,7 @@ export async function startAgentRig(ctx: SectionContext, options: { targetUrl: s
   const agent = await startAgentProcess({
     redisUrl: ctx.redis.url, prefix, region: REGION, logDir: ctx.logDir, concurrency: options.concurrency, agentId: `${options.label}-agent`,
     nodeArgs: ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.resultsDir, 'profiles')}`] : [],
+    ...(options.env ? { env: options.env } : {}),
   });
   ctx.defer(() => agent.stop(5_000));
   await delay(300); // start-up work (first heartbeat, JIT of idle paths) settles before any window

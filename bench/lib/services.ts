@@ -5,7 +5,8 @@
  */
 import { benchSigner, benchSigningKeyFile } from './signing.ts';
 import { freePort } from './redis.ts';
-import { spawnNode, type Child } from './proc.ts';
+import { ROOT, spawnChild, spawnNode, type Child } from './proc.ts';
+import { join } from 'node:path';
 import { waitUntil } from './wait.ts';
 
 export interface AgentOptions {
@@ -21,6 +22,11 @@ export interface AgentOptions {
   /** Node flags, e.g. `--cpu-prof`. */
   nodeArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /**
+   * Run the agent inside this network namespace (`ip netns exec`), its health server on `healthHost` (an
+   * address of the namespace the benchmark reaches, e.g. its management link). @defaultValue the host's network
+   */
+  netns?: { namespace: string; healthHost: string };
 }
 
 export interface ServiceProcess extends Child {
@@ -54,12 +60,17 @@ const metricsOf = (url: string) => async (): Promise<string> => (await fetch(`${
 export async function startAgentProcess(options: AgentOptions): Promise<ServiceProcess> {
   const port = await freePort();
   const agentId = options.agentId ?? `bench-${options.region}-${port}`;
-  const child = spawnNode(`agent-${agentId}`, 'agent/main.ts', [
+  const args = [
     '--region', options.region, '--redis', options.redisUrl, '--prefix', options.prefix,
     '--concurrency', String(options.concurrency ?? 10), '--agent-id', agentId,
-    '--health-port', String(port), '--shutdown-timeout', '2s', ...(options.extraArgs ?? []),
-  ], { logDir: options.logDir, nodeArgs: options.nodeArgs, env: { LOOKOUT_JOB_PUBLIC_KEY: benchSigner.publicKey, ...options.env } });
-  const url = `http://127.0.0.1:${port}`;
+    '--health-port', String(port), '--shutdown-timeout', '2s', ...(options.netns ? ['--health-host', options.netns.healthHost] : []), ...(options.extraArgs ?? []),
+  ];
+  const spawnOptions = { logDir: options.logDir, nodeArgs: options.nodeArgs, env: { LOOKOUT_JOB_PUBLIC_KEY: benchSigner.publicKey, ...options.env } };
+  // `ip netns exec` execs the agent: the child's pid is the agent's own.
+  const child = options.netns
+    ? spawnChild(`agent-${agentId}`, 'ip', ['netns', 'exec', options.netns.namespace, process.execPath, '--disable-warning=ExperimentalWarning', ...(options.nodeArgs ?? []), join(ROOT, 'agent/main.ts'), ...args], spawnOptions)
+    : spawnNode(`agent-${agentId}`, 'agent/main.ts', args, spawnOptions);
+  const url = `http://${options.netns?.healthHost ?? '127.0.0.1'}:${port}`;
   await ready(child, url, 20_000);
   return { ...child, url, metrics: metricsOf(url) };
 }

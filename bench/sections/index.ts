@@ -3,11 +3,13 @@ import type { Section } from '../lib/section.ts';
 import { badInput } from './bad-input.ts';
 import { browser } from './browser-section.ts';
 import { detection } from './detection.ts';
+import { detectionKinds } from './detection-kinds.ts';
 import { httpThroughput } from './http-throughput.ts';
 import { ingest } from './ingest.ts';
 import { memory } from './memory.ts';
+import { networkFacts } from './network-facts.ts';
 import { scheduling } from './scheduling.ts';
 import { signing } from './signing.ts';
 import { timingAccuracy } from './timing-accuracy.ts';
 
-export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, signing, detection, memory, browser, badInput];
+export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, networkFacts, scheduling, ingest, signing, detection, detectionKinds, memory, browser, badInput];

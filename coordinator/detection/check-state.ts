@@ -11,7 +11,8 @@
 import type { RunResult, StoredCheck } from '../../checks/contract.ts';
 import { sameCanonicalJson } from '../../lib/canonical-json.ts';
 import {
-  awaitedRegions, planConfirmations, settleConfirmations, type PendingConfirmation, type PlannedConfirmation,
+  CONFIRMATION_GRACE_MS, awaitedRegions, nextAnswerMs, planConfirmations, planForUnanswered, settleConfirmations,
+  type PendingConfirmation, type PlannedConfirmation, type UnansweredDecision, type UnansweredRun,
 } from './confirmation.ts';
 import {
   degradedEventId, flappingEventId, incidentEventId, reminderEventId,
@@ -32,6 +33,13 @@ export interface CheckState {
   confirmations?: Record<string, PendingConfirmation>;
   /** Flapping detection, per region with recent changes (absent when none). */
   flapping?: Record<string, FlapState>;
+  /**
+   * Per region, the slot of a run whose confirmations were planned while it was unanswered
+   * (confirmation.ts `planForUnanswered`); its failure, when it comes, plans nothing more. Absent when none.
+   */
+  earlyConfirmed?: Record<string, number>;
+  /** Per region, the usual time from a run's slot to its passing result (confirmation.ts `nextAnswerMs`). */
+  answerMs?: Record<string, number>;
 }
 
 export interface VerdictChange { region: string; from: VerdictStatus; to: VerdictStatus }
@@ -76,7 +84,10 @@ export function alignRegions(state: CheckState, check: StoredCheck): CheckState 
   }
   const keep = <T>(map: Record<string, T> | undefined): Record<string, T> | undefined =>
     map && Object.fromEntries(Object.entries(map).filter(([region]) => region in verdicts));
-  return { ...state, checkName: check.definition.name, verdicts, confirmations: keep(state.confirmations), flapping: keep(state.flapping) };
+  return {
+    ...state, checkName: check.definition.name, verdicts, confirmations: keep(state.confirmations), flapping: keep(state.flapping),
+    earlyConfirmed: keep(state.earlyConfirmed), answerMs: keep(state.answerMs),
+  };
 }
 
 /** The transition one run result of `result.region` (one of the check's regions) makes: pure, committed by store.ts. */
@@ -91,20 +102,52 @@ export function resultTransition(
   const next = applyResult(verdict, { outcome: result.outcome, scheduledAt: result.scheduledAt, error: result.error, degraded: reason !== null }, policy, now);
   const verdicts = { ...aligned.verdicts, [result.region]: next };
 
+  const applied = next !== verdict;
   let pending = settleConfirmations(aligned.confirmations ?? {}, now, { region: result.region, scheduledAt: result.scheduledAt });
+  const early = aligned.earlyConfirmed?.[result.region];
   const planned = context.confirmations === true
     ? planConfirmations({
-      result, applied: next !== verdict, verdicts, pending, policy, timeoutMs: check.definition.timeoutMs,
-      inMaintenance: context.inMaintenance === true, now,
+      result, applied, verdicts, pending, policy, timeoutMs: check.definition.timeoutMs,
+      inMaintenance: context.inMaintenance === true, now, earlyConfirmed: early === result.scheduledAt,
     })
     : [];
+  // The mark has served once a result of its slot (or a later one) is in.
+  const earlyConfirmed = early !== undefined && result.scheduledAt >= early ? without(aligned.earlyConfirmed, result.region) : aligned.earlyConfirmed;
+  const answerMs = applied && result.outcome === 'pass'
+    ? { ...aligned.answerMs, [result.region]: nextAnswerMs(aligned.answerMs?.[result.region], now - result.scheduledAt, check.definition.timeoutMs) }
+    : aligned.answerMs;
   if (planned.length > 0) {
     pending = { ...pending };
     for (const { region, scheduledAt, expiresAt, reason: why } of planned) pending[region] = { scheduledAt, expiresAt, reason: why };
   }
-  return finish(state, { ...aligned, verdicts, confirmations: pending }, now, newIncidentId, policy, context, {
+  return finish(state, { ...aligned, verdicts, confirmations: pending, earlyConfirmed, answerMs }, now, newIncidentId, policy, context, {
     planned, degraded: reason ? { [result.region]: reason } : {},
   });
+}
+
+/**
+ * The transition for a run that has had no result so far (see confirmation.ts `planForUnanswered`): when
+ * its budget is over, its confirmation runs are planned (recorded as pending, the slot marked
+ * early-confirmed) exactly as its failure would plan them, and nothing else changes: the run is not
+ * counted as failed. `decision` tells the caller what to do with the run (start `transition.confirmations`,
+ * look again at `until`, or forget it).
+ */
+export function unansweredTransition(
+  state: CheckState, check: StoredCheck, run: UnansweredRun, now: number, newIncidentId: () => string, context: TransitionContext = {},
+): { transition: Transition; decision: UnansweredDecision } {
+  const policy = resolvePolicy(check.definition);
+  const aligned = alignRegions(state, check);
+  const pending = settleConfirmations(aligned.confirmations ?? {}, now);
+  const decision = planForUnanswered({
+    run, verdicts: aligned.verdicts, pending, earlyConfirmed: aligned.earlyConfirmed ?? {}, usualAnswerMs: aligned.answerMs?.[run.region],
+    policy, timeoutMs: check.definition.timeoutMs, inMaintenance: context.inMaintenance === true, now,
+  });
+  if (decision.kind !== 'confirm') return { transition: finish(state, aligned, now, newIncidentId, policy, context), decision };
+  const confirmations = { ...pending };
+  for (const { region, scheduledAt, expiresAt, reason } of decision.planned) confirmations[region] = { scheduledAt, expiresAt, reason };
+  const earlyConfirmed = { ...aligned.earlyConfirmed, [run.region]: run.scheduledAt };
+  const transition = finish(state, { ...aligned, confirmations, earlyConfirmed }, now, newIncidentId, policy, context, { planned: decision.planned });
+  return { transition, decision };
 }
 
 /**
@@ -123,12 +166,15 @@ export function sweepCheck(
     verdicts[region] = isStale(verdict, now, timing, liveRegions.has(region)) ? markNoData(verdict, now) : verdict;
   }
   const confirmations = settleConfirmations(aligned.confirmations ?? {}, now);
-  return finish(state, { ...aligned, verdicts, confirmations }, now, newIncidentId, resolvePolicy(check.definition), context);
+  // A mark outlives its run only until the run could no longer answer.
+  const forgetBefore = now - check.definition.timeoutMs - CONFIRMATION_GRACE_MS;
+  const earlyConfirmed = aligned.earlyConfirmed && Object.fromEntries(Object.entries(aligned.earlyConfirmed).filter(([, slot]) => slot >= forgetBefore));
+  return finish(state, { ...aligned, verdicts, confirmations, earlyConfirmed }, now, newIncidentId, resolvePolicy(check.definition), context);
 }
 
 /** A check was removed from the registry: its open incident (if any) resolves, and its state goes. */
 export function retireCheck(state: CheckState, now: number): Transition {
-  return finish(state, { ...state, verdicts: {}, confirmations: {}, flapping: {} }, now, () => 'unused', null, {});
+  return finish(state, { ...state, verdicts: {}, confirmations: {}, flapping: {}, earlyConfirmed: {}, answerMs: {} }, now, () => 'unused', null, {});
 }
 
 interface Extra {
@@ -221,12 +267,21 @@ function finish(
 
 /** Leaves out empty maps, so that a state with nothing pending compares (and stores) as before they existed. */
 function compact(state: CheckState): CheckState {
-  const { confirmations, flapping, ...rest } = state;
+  const { confirmations, flapping, earlyConfirmed, answerMs, ...rest } = state;
+  const some = <T>(map: Record<string, T> | undefined): map is Record<string, T> => map !== undefined && Object.keys(map).length > 0;
   return {
     ...rest,
-    ...(confirmations && Object.keys(confirmations).length > 0 ? { confirmations } : {}),
-    ...(flapping && Object.keys(flapping).length > 0 ? { flapping } : {}),
+    ...(some(confirmations) ? { confirmations } : {}),
+    ...(some(flapping) ? { flapping } : {}),
+    ...(some(earlyConfirmed) ? { earlyConfirmed } : {}),
+    ...(some(answerMs) ? { answerMs } : {}),
   };
+}
+
+function without<T>(map: Record<string, T> | undefined, key: string): Record<string, T> | undefined {
+  if (!map || !(key in map)) return map;
+  const { [key]: _dropped, ...rest } = map;
+  return rest;
 }
 
 function flappingEvent(check: { id: string; name: string }, region: string, state: 'started' | 'ended', since: number, status: string, now: number): FlappingAlertEvent {

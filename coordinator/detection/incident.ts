@@ -18,6 +18,7 @@
  *
  * `degraded` regions pass.
  */
+import type { IncidentEvidence } from './evidence.ts';
 import type { RegionVerdict } from './verdict.ts';
 
 export type IncidentScope = 'regional' | 'global';
@@ -51,6 +52,11 @@ export interface Incident {
   lastNotifiedAt?: number;
   /** Reminders sent so far. */
   reminders?: number;
+  /**
+   * Why the failing regions fail: what their latest results saw differently from the passing regions'
+   * (evidence.ts), and each region's latest facts. Recomputed as results come in (evidence-store.ts).
+   */
+  evidence?: IncidentEvidence;
 }
 
 /** How the scope is decided; the default is the historical rule (global when no reporting region passes, at once). */

@@ -11,9 +11,14 @@
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { RunResult, StoredCheck } from '../../checks/contract.ts';
-import { emptyCheckState, resultTransition, retireCheck, sweepCheck, type CheckState, type Transition, type TransitionContext } from './check-state.ts';
+import {
+  emptyCheckState, resultTransition, retireCheck, sweepCheck, unansweredTransition, type CheckState, type Transition, type TransitionContext,
+} from './check-state.ts';
+import type { UnansweredDecision, UnansweredRun } from './confirmation.ts';
 import type { Incident } from './incident.ts';
-import { checkStateKey, openIncidentsKey, outboxKey, recentRunsKey, registryRevisionKey, resolvedIncidentsKey } from '../../checks/keys.ts';
+import { checkStateKey, openIncidentsKey, outboxKey, recentRunsKey, regionEvidenceKey, registryRevisionKey, resolvedIncidentsKey } from '../../checks/keys.ts';
+import { attachEvidence, evidenceWrite, readEvidence, writeEvidence } from './evidence-store.ts';
+import type { RegionEvidence } from './evidence.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import { MaintenanceStore } from '../maintenance/store.ts';
 import type { CheckRegistry } from '../registry/store.ts';
@@ -64,7 +69,28 @@ export class CheckStateStore {
       if (!check || !check.definition.regions.includes(result.region)) return null;
       const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now), confirmations: options.confirmations === true };
       return resultTransition(state ?? emptyCheckState(check), check, result, now, () => newIncidentId(result.checkId, now), context);
+    }, { evidence: evidenceWrite(result) });
+  }
+
+  /**
+   * Decides about a run that has had no result so far (check-state.ts `unansweredTransition`) and commits
+   * the confirmations it plans. `check` is null (and the decision `done`) when the check or region is
+   * gone; the caller starts `transition.confirmations` with it.
+   */
+  async applyUnanswered(run: UnansweredRun): Promise<{ decision: UnansweredDecision; transition: Transition | null; check: StoredCheck | null }> {
+    const windows = await this.maintenance.list();
+    let decision: UnansweredDecision = { kind: 'done', reason: 'not-applicable' };
+    let decidedWith: StoredCheck | null = null;
+    const transition = await this.#transition(run.checkId, (state, check, now) => {
+      decidedWith = check;
+      decision = { kind: 'done', reason: 'not-applicable' };
+      if (!check || !check.definition.regions.includes(run.region)) return null;
+      const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now), confirmations: true };
+      const next = unansweredTransition(state ?? emptyCheckState(check), check, run, now, () => newIncidentId(run.checkId, now), context);
+      decision = next.decision;
+      return next.transition;
     });
+    return { decision, transition, check: decidedWith };
   }
 
   /** Marks silent regions of one check `no-data` and applies the time-based rules (see sweepCheck). Null when the check is gone. */
@@ -106,30 +132,40 @@ export class CheckStateStore {
     return raws.flatMap((raw) => parseIncident(raw));
   }
 
+  /**
+   * `evidence`: the facts the result being applied adds (written with the transition; see evidence-store.ts).
+   * While the check has an open incident, its evidence is recomputed here, from the stored facts.
+   */
   async #transition(
     checkId: string,
     decide: (state: CheckState | null, check: StoredCheck | null, now: number) => Transition | null,
-    options: { deleteState?: boolean } = {},
+    options: { deleteState?: boolean; evidence?: { region: string; facts: RegionEvidence } | null } = {},
   ): Promise<Transition | null> {
     const stateKey = checkStateKey(this.#prefix, checkId);
     return this.#tx.run([stateKey, registryRevisionKey(this.#prefix)], async (conn) => {
       // One command for both reads: the state, and the registry revision that tells whether the cached definition is current.
       const [rawState, rawRevision] = await conn.mget(stateKey, registryRevisionKey(this.#prefix));
       const check = await this.#registry.getCheckWithin(conn, checkId, Number(rawRevision ?? 0));
-      const transition = decide(parseState(rawState), check, this.#now());
+      let transition = decide(parseState(rawState), check, this.#now());
       if (!transition || (!transition.changed && !options.deleteState)) return { result: transition };
-      return { result: transition, write: (multi) => this.#write(multi, transition, options.deleteState ?? false) };
+      if (transition.state.incident && !options.deleteState) {
+        transition = attachEvidence(transition, await readEvidence(conn, this.#prefix, checkId), options.evidence ?? null);
+      }
+      const decided = transition;
+      return { result: decided, write: (multi) => this.#write(multi, decided, options.deleteState ?? false, options.evidence ?? null) };
     });
   }
 
-  #write(multi: ChainableCommander, transition: Transition, deleteState: boolean): void {
+  #write(multi: ChainableCommander, transition: Transition, deleteState: boolean, evidence: { region: string; facts: RegionEvidence } | null): void {
     const { state } = transition;
     const prefix = this.#prefix;
     if (deleteState) {
       multi.del(checkStateKey(prefix, state.checkId));
+      multi.del(regionEvidenceKey(prefix, state.checkId));
       for (const region of Object.keys(state.verdicts)) multi.del(recentRunsKey(prefix, state.checkId, region));
     } else {
       multi.set(checkStateKey(prefix, state.checkId), JSON.stringify(state));
+      if (evidence) writeEvidence(multi, prefix, state.checkId, evidence);
     }
     if (state.incident) multi.hset(openIncidentsKey(prefix), state.checkId, JSON.stringify(state.incident));
     else multi.hdel(openIncidentsKey(prefix), state.checkId);

@@ -6,6 +6,7 @@
  * - `Homepage is down in eu-west (regional; passing: ap-south, us-east) — CONNECT_REFUSED`
  * - `Homepage is down in all regions (global: eu-west, us-east) — TIMEOUT, CONNECT_REFUSED`
  * - `Homepage has recovered after 12m30s`
+ * - `Homepage: the target is blocking the probes of eu-west (regional; passing: us-east) — BLOCKED_BY_TARGET`
  * - `Probe agent agent-7 in eu-west is offline (last seen 2024-05-01T12:00:00.000Z)`
  * - `Reminder: Homepage is still down in eu-west (regional; passing: us-east) — TIMEOUT`
  * - `Homepage is flapping in eu-west (now down)`, `Homepage is degraded in eu-west — slow: 2300 ms`
@@ -38,7 +39,14 @@ export function summarizeIncident(event: IncidentAlertEvent): string {
     ? `in all regions (global: ${incident.failingRegions.join(', ')}${noData})`
     : `in ${incident.failingRegions.join(', ')} (regional; passing: ${incident.passingRegions.join(', ')}${noData})`;
   const codes = distinctErrorCodes(event);
-  return `${reminder ? 'Reminder: ' : tag}${name} ${verb} ${where}${codes.length > 0 ? ` — ${codes.join(', ')}` : ''}`;
+  const lead = reminder ? 'Reminder: ' : tag;
+  // Blocked, not down: the probes of these regions are refused by the target, which needs another fix.
+  const blocked = incident.failingRegions.length > 0 && incident.failingRegions.every((region) => incident.lastErrors[region]?.code === 'BLOCKED_BY_TARGET');
+  if (blocked) {
+    const scope = incident.scope === 'global' ? 'global' : `regional; passing: ${incident.passingRegions.join(', ')}${noData}`;
+    return `${lead}${name}: the target is blocking the probes of ${incident.failingRegions.join(', ')} (${scope}) — BLOCKED_BY_TARGET`;
+  }
+  return `${lead}${name} ${verb} ${where}${codes.length > 0 ? ` — ${codes.join(', ')}` : ''}`;
 }
 
 const record = (value: unknown): Record<string, unknown> => (typeof value === 'object' && value !== null ? value as Record<string, unknown> : {});

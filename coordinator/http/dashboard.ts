@@ -1,7 +1,9 @@
 /**
  * The dashboard: one self-contained page (no build, no external assets) that polls `/api/checks` and
  * `/api/incidents` every 2 s and shows a check × region table of verdicts with uptime, and the open
- * incidents. Everything from the API is inserted as text, never as HTML. When the API needs a token,
+ * incidents, each with why its regions fail: the differences between the failing and passing regions, a
+ * per-region comparison of their network facts, and the path trace of each failing region (the incident's
+ * `evidence`). Everything from the API is inserted as text, never as HTML. When the API needs a token,
  * open the page as `/#token=<read token>`: the fragment never leaves the browser.
  */
 export const DASHBOARD_HTML = `<!doctype html>
@@ -30,6 +32,14 @@ export const DASHBOARD_HTML = `<!doctype html>
   .muted { color: #667; }
   .global { color: #b42318; font-weight: 700; }
   .regional { color: #b54708; font-weight: 700; }
+  .why { margin: .75rem 0 1.5rem; }
+  .why h3 { font-size: 1rem; margin: 1rem 0 .35rem; }
+  .why ol { margin: .25rem 0 .75rem; padding-left: 1.4rem; }
+  .why ol li:first-child { font-weight: 700; }
+  .why td.failing, .why th.failing { background: #fef3f2; }
+  .why td.differs { color: #b42318; font-weight: 600; }
+  .why table { font-size: .85rem; margin-bottom: .75rem; }
+  .why code { font-size: .8rem; }
 </style>
 </head>
 <body>
@@ -42,6 +52,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <thead><tr><th>Check</th><th>Scope</th><th>Failing regions</th><th>Since</th><th>Last errors</th></tr></thead>
   <tbody></tbody>
 </table>
+<div id="why"></div>
 <script>
 "use strict";
 const el = (tag, attrs, ...children) => {
@@ -92,6 +103,50 @@ function renderIncidents(data) {
   document.getElementById('incidents').tBodies[0].replaceChildren(...(rows.length ? rows : [el('tr', {}, el('td', { class: 'muted', colspan: '5' }, 'No open incidents.'))]));
 }
 
+/** One row per fact, one column per region (failing first); a failing region's cell that no passing region shares is marked. */
+const FACTS = [
+  ['Result', (r) => r.outcome === 'pass' ? (r.statusCode !== null ? 'status ' + r.statusCode : 'pass') : (r.statusCode !== null ? 'status ' + r.statusCode + (r.code && r.code !== 'ASSERTION_FAILED' ? ' (' + r.code + ')' : '') : (r.code || 'fail'))],
+  ['Resolves to', (r) => r.network ? (r.network.addresses.join(', ') || 'nothing') : '–'],
+  ['Connected to', (r) => r.network && r.network.connectedAddress ? r.network.connectedAddress + (r.network.port ? ':' + r.network.port : '') : '–'],
+  ['Resolver', (r) => r.network ? r.network.resolver : '–'],
+  ['Second resolver', (r) => r.evidence && r.evidence.diagnosticDns ? r.evidence.diagnosticDns.resolver + ': ' + (r.evidence.diagnosticDns.addresses.join(', ') || r.evidence.diagnosticDns.error) : '–'],
+  ['Edge', (r) => { const e = r.network && (r.network.edge.find((x) => x.pop) || r.network.edge[0]); return e ? e.provider + (e.pop ? ' ' + e.pop : '') : '–'; }],
+  ['Certificate', (r) => r.network && r.network.tls && r.network.tls.fingerprint256 ? r.network.tls.subject + ' · ' + r.network.tls.issuer + ' · ' + r.network.tls.fingerprint256.slice(0, 17) + '…' : '–'],
+  ['TLS', (r) => r.network && r.network.tls ? r.network.tls.protocol + ' ' + r.network.tls.cipher : '–'],
+  ['HTTP', (r) => r.network && r.network.httpVersion ? r.network.httpVersion : '–'],
+];
+
+function renderWhy(data) {
+  const blocks = data.open.filter((i) => i.evidence).map((i) => {
+    const ev = i.evidence;
+    const regions = [...i.failingRegions, ...i.passingRegions, ...i.noDataRegions].filter((r) => ev.perRegion[r]);
+    const failing = new Set(i.failingRegions);
+    const head = el('tr', {}, el('th', {}, ''), ...regions.map((r) => el('th', { class: failing.has(r) ? 'failing' : '' }, r + (failing.has(r) ? ' (failing)' : ''))));
+    const rows = FACTS.map(([label, show]) => {
+      const passingValues = new Set(regions.filter((r) => !failing.has(r)).map((r) => show(ev.perRegion[r])));
+      return el('tr', {}, el('th', {}, label), ...regions.map((r) => {
+        const value = show(ev.perRegion[r]);
+        const differs = failing.has(r) && passingValues.size > 0 && !passingValues.has(value);
+        return el('td', { class: (failing.has(r) ? 'failing' : '') + (differs ? ' differs' : '') }, value);
+      }));
+    });
+    const traces = i.failingRegions.filter((r) => ev.perRegion[r] && ev.perRegion[r].evidence && ev.perRegion[r].evidence.trace).map((r) => {
+      const trace = ev.perRegion[r].evidence.trace;
+      if (trace.status !== 'done') return el('p', { 'data-trace': r }, 'Path trace from ' + r + ': ' + trace.status + ' (' + trace.reason + ')');
+      const hops = trace.hops.map((h) => el('tr', {}, el('td', {}, h.ttl), el('td', {}, h.address || '* (no answer)'), el('td', {}, h.rttMs === null ? '' : h.rttMs + ' ms')));
+      return el('div', { 'data-trace': r },
+        el('h3', {}, 'Path trace from ' + r + ' to ' + trace.target + ':' + trace.port + ' (' + trace.tool + (ev.perRegion[r].evidence.reused ? ', reused' : '') + ')' + (trace.reachedTarget ? '' : ': the target did not answer')),
+        el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, 'hop'), el('th', {}, 'address'), el('th', {}, 'rtt'))), el('tbody', {}, ...hops)));
+    });
+    return el('section', { class: 'why', 'data-incident': i.id },
+      el('h2', {}, 'Why ' + i.failingRegions.join(', ') + ' ' + (i.failingRegions.length === 1 ? 'fails' : 'fail') + ': ' + i.checkId),
+      ev.differences.length ? el('ol', {}, ...ev.differences.map((d) => el('li', { 'data-kind': d.kind }, d.text))) : el('p', { class: 'muted' }, 'No difference found between the failing and the passing regions.'),
+      el('table', { class: 'comparison' }, el('thead', {}, head), el('tbody', {}, ...rows)),
+      ...traces);
+  });
+  document.getElementById('why').replaceChildren(...blocks);
+}
+
 async function refresh() {
   const status = document.getElementById('status');
   try {
@@ -108,6 +163,7 @@ async function refresh() {
     }));
     renderChecks(checks);
     renderIncidents(incidents);
+    renderWhy(incidents);
     status.className = '';
     status.textContent = 'Updated ' + new Date().toLocaleTimeString();
   } catch (error) {

@@ -23,6 +23,7 @@ export interface CoordinatorMetrics {
   transactionConflicts: Counter;
   outboxMoved: Counter;
   sweepDuration: Histogram;
+  unansweredDecisions: Counter<'decision'>;
 }
 
 /**
@@ -54,5 +55,10 @@ export function createMetrics(countOpenIncidents: () => Promise<number>, registr
     transactionConflicts: new Counter({ name: 'lookout_transaction_conflicts_total', help: 'Optimistic transactions retried because another client changed a watched key.', registers }),
     outboxMoved: new Counter({ name: 'lookout_outbox_delivered_total', help: 'Alert events moved from the outbox to delivery.', registers }),
     sweepDuration: new Histogram({ name: 'lookout_sweep_duration_seconds', help: 'Time of one sweep of agents and verdicts.', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
+    unansweredDecisions: new Counter({
+      name: 'lookout_unanswered_run_decisions_total',
+      help: 'Decisions about runs still unanswered after their budget: confirm (confirmation runs started early), wait, answered, expired, already-confirmed, not-applicable.',
+      labelNames: ['decision'], registers,
+    }),
   };
 }

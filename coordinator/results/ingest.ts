@@ -35,6 +35,7 @@ import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { CheckRegistry } from '../registry/store.ts';
 import { NO_FENCES, recordRun, type Fences } from './recording.ts';
 import type { CheckStateStore } from '../detection/store.ts';
+import type { UnansweredRunStore } from '../detection/unanswered-store.ts';
 
 /** How long a result is remembered for de-duplication; covers redelivery and agents replaying a spool. */
 export const DEDUPE_TTL_MS = 24 * 3_600_000;
@@ -61,6 +62,8 @@ export interface IngestContext {
    * planned. @defaultValue none
    */
   confirm?: (check: StoredCheck, runs: readonly PlannedConfirmation[]) => Promise<unknown>;
+  /** Runs issued and not answered yet: every result answers its slot there. @defaultValue none */
+  unanswered?: UnansweredRunStore;
 }
 
 /**
@@ -117,7 +120,10 @@ export async function ingestResult(ctx: IngestContext, result: RunResult): Promi
   if (recorded) ctx.metrics.resultsIngested.inc({ outcome: result.outcome });
   else ctx.metrics.duplicateResults.inc();
 
+  // Any result answers its slot, whatever it says; in parallel with the verdict step (no added wait).
+  const answering = ctx.unanswered?.answered(result).catch((error: unknown) => ctx.logger.warn('ingest.unanswered_failed', { checkId: result.checkId, error }));
   const transition = await ctx.store.applyResult(result, { confirmations: ctx.confirm !== undefined, windows });
+  await answering;
   if (transition?.changed) {
     for (const change of transition.verdictChanges) {
       ctx.metrics.verdictChanges.inc({ to: change.to });

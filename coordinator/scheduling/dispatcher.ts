@@ -79,6 +79,16 @@ export interface RunDispatcherOptions {
   logger: Logger;
   /** The current definition of a check (for runs taken from the due set). */
   lookUp: (checkId: string) => Promise<StoredCheck | null>;
+  /** Told of the runs added to queues, after they were added; a failure is logged. @defaultValue nothing */
+  onIssued?: (runs: IssuedRun[]) => Promise<unknown>;
+}
+
+/** A run added to its region's queue: what names its slot. */
+export interface IssuedRun {
+  checkId: string;
+  region: string;
+  scheduledAt: number;
+  trigger: RunTrigger;
 }
 
 export class RunDispatcher {
@@ -131,10 +141,12 @@ export class RunDispatcher {
     const won = requests.filter((_, i) => claims[i] === 1);
     const byRegion = new Map<string, RunRequest[]>();
     for (const request of won) byRegion.set(request.region, [...(byRegion.get(request.region) ?? []), request]);
+    const added: RunRequest[] = [];
     await Promise.all([...byRegion.entries()].map(async ([region, runs]) => {
       const jobs = runs.flatMap((run) => {
         const data = this.jobFor(run);
         if (!data) return [];
+        added.push(run);
         const kept = Math.max(1, Math.min(FINISHED_JOBS_KEPT, Math.floor(FINISHED_JOB_BYTES_KEPT / jobBytes(data))));
         return [{
           name: run.check.definition.id,
@@ -149,6 +161,10 @@ export class RunDispatcher {
       });
       if (jobs.length > 0) await this.queue(region).addBulk(jobs);
     }));
+    if (added.length > 0 && this.#o.onIssued) {
+      const issued = added.map((r) => ({ checkId: r.check.definition.id, region: r.region, scheduledAt: r.scheduledAt, trigger: r.trigger }));
+      await this.#o.onIssued(issued).catch((error: unknown) => this.#o.logger.warn('scheduler.on_issued_failed', { runs: issued.length, error }));
+    }
     return won;
   }
 

@@ -23,7 +23,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { PlannedConfirmation } from '../detection/confirmation.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { CheckRegistry } from '../registry/store.ts';
-import { RunDispatcher, type RunRequest } from './dispatcher.ts';
+import { RunDispatcher, type IssuedRun, type RunRequest } from './dispatcher.ts';
 import { MinHeap } from './heap.ts';
 import { nextSlotAfter, pairId, phaseOf } from './slots.ts';
 
@@ -67,6 +67,11 @@ export interface CheckSchedulerOptions {
    * @defaultValue every region
    */
   regionAccepts?: (region: string) => boolean;
+  /**
+   * Told of every run this coordinator added to a queue, after it was added (detection watches them until
+   * answered). A failure is logged; the run stands. @defaultValue nothing
+   */
+  onIssued?: (runs: IssuedRun[]) => Promise<unknown>;
 }
 
 export class CheckScheduler {
@@ -84,7 +89,7 @@ export class CheckScheduler {
   constructor(options: CheckSchedulerOptions) {
     this.#o = options;
     this.dispatcher = new RunDispatcher({
-      redis: options.redis, prefix: options.prefix, signer: options.signer, logger: options.logger,
+      redis: options.redis, prefix: options.prefix, signer: options.signer, logger: options.logger, onIssued: options.onIssued,
       lookUp: async (checkId) => (await options.registry.getCheckAt(checkId)).check,
     });
   }

@@ -20,6 +20,9 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   browserConcurrency: 2,
   secretsFile: null,
   jobPublicKey: TEST_JOB_PUBLIC_KEY,
+  pathTrace: true,
+  diagnosticResolver: null,
+  evidenceBudgetMs: 1_000,
 };
 
 describe('parseAgentConfig', () => {
@@ -50,6 +53,12 @@ describe('parseAgentConfig', () => {
       expected: { redisUrl: 'rediss://eu:pw@redis.internal:6380', redisCa: '/etc/lookout/ca.pem', redisCert: '/c.pem', redisKey: '/k.pem' },
     },
     { name: 'the job key as a flag', argv: ['--region', 'r1', '--job-public-key', TEST_JOB_PUBLIC_KEY], expected: { jobPublicKey: TEST_JOB_PUBLIC_KEY } },
+    {
+      name: 'evidence options',
+      argv: ['--region', 'r1', '--path-trace', 'off', '--diagnostic-resolver', '10.0.0.2:5353', '--evidence-budget', '2500ms'],
+      expected: { pathTrace: false, diagnosticResolver: '10.0.0.2:5353', evidenceBudgetMs: 2_500 },
+    },
+    { name: 'an IPv6 diagnostic resolver with a port', argv: ['--region', 'r1'], env: { LOOKOUT_DIAGNOSTIC_RESOLVER: '[2620:fe::fe]:53' }, expected: { diagnosticResolver: '[2620:fe::fe]:53' } },
   ];
   it.each(valid)('accepts $name', ({ argv, env, expected }) => {
     const result = parseAgentConfig(argv, { ...KEY, ...env }, facts);
@@ -78,6 +87,11 @@ describe('parseAgentConfig', () => {
     { name: 'browser checks neither on nor off', argv: ['--region', 'r1', '--browser-checks', 'yes'], errors: ['--browser-checks: expected "on" or "off", got "yes"'] },
     { name: 'relative chromium path', argv: ['--region', 'r1', '--chromium', 'chromium'], errors: ['--chromium: expected an absolute path, got "chromium"'] },
     { name: 'flag given twice', argv: ['--region', 'r1', '--region', 'r2'], errors: ['--region: given more than once'] },
+    {
+      name: 'a diagnostic resolver that is not an address',
+      argv: ['--region', 'r1', '--diagnostic-resolver', 'dns.google'],
+      errors: ['--diagnostic-resolver: expected an IP address, optionally with :port (e.g. 9.9.9.9 or 10.0.0.2:5353), got "dns.google"'],
+    },
     {
       name: 'every problem at once',
       argv: ['--region', 'US EAST', '--concurrency', 'many', '--agent-id', 'has space'], env: { LOOKOUT_HEALTH_PORT: 'x' },

@@ -100,7 +100,8 @@ export function agentConfig(redisUrl: string, overrides: Partial<AgentConfig> = 
   return {
     region: 'r1', redisUrl, prefix: uniquePrefix('agent'), concurrency: 4, agentId: `test-agent-${process.pid}`,
     healthPort: 0, healthHost: '127.0.0.1', shutdownTimeoutMs: 2_000,
-    browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null, jobPublicKey: TEST_JOB_PUBLIC_KEY, denyCidrs: [], allowCidrs: [], ...overrides,
+    browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null, jobPublicKey: TEST_JOB_PUBLIC_KEY, denyCidrs: [], allowCidrs: [],
+    pathTrace: true, diagnosticResolver: null, evidenceBudgetMs: 1_000, ...overrides,
   };
 }
 

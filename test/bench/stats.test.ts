@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, quantile, round } from '../../bench/lib/stats.ts';
+import { median, quantile, round, trimmedMean } from '../../bench/lib/stats.ts';
 
 describe('bench stats', () => {
   it.each([
@@ -12,6 +12,15 @@ describe('bench stats', () => {
     { values: [5, 1, 4, 2, 3], q: 1, expected: 5 },
   ])('quantile($values, $q) = $expected', ({ values, q, expected }) => {
     expect(quantile(values, q)).toBe(expected);
+  });
+
+  it.each([
+    { values: [], trim: 0.2, expected: null },
+    { values: [1, 2, 3], trim: 0, expected: 2 },
+    { values: [100, 1, 2, 3, -100], trim: 0.2, expected: 2 },
+    { values: [1, 2, 3, 4, 5, 6, 7, 8, 9, 1000], trim: 0.1, expected: 5.5 },
+  ])('trimmedMean($values, $trim) = $expected', ({ values, trim, expected }) => {
+    expect(trimmedMean(values, trim)).toBe(expected);
   });
 
   it('refuses a quantile outside 0..1', () => {

@@ -122,6 +122,8 @@ describe('browser journeys', () => {
     expect(result.error!.message).toMatch(/^step "check heading": expect\(.*h1.*\)\.toHaveText\("Closed for holidays"\) failed after 600ms; received "Acme Shop"/);
     expect(result.browser!.failedStep).toBe('check heading');
     expect(result.browser!.steps.map((s) => s.name)).toEqual(['open home', 'check heading']);
+    // The failing request's URL, address and edge (none here), for the evidence of why a region fails.
+    expect(result.network).toMatchObject({ url: `${site.url}/missing.png`, resolver: 'browser', connectedAddress: '127.0.0.1', httpVersion: '1.1', edge: [] });
     expect(artifactNames(result)).toEqual(['network.har', 'screenshot.png', 'trace.zip']);
 
     const runId = result.browser!.runId;

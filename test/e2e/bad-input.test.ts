@@ -73,21 +73,30 @@ function rawCall(bytes: string): Promise<Answer> {
   });
 }
 
-/** Every key under the prefix with its DUMP, hashed: equal digests mean nothing stored changed. */
-async function digest(): Promise<string> {
+/**
+ * Keys an idle coordinator rewrites by itself, whatever any request does: the schedule issuing the
+ * deployed check's runs (claimed slots, its region's queue), the watch of runs no agent answers and the
+ * sweep (the check's state), and BullMQ's stalled-job checker on the results queues.
+ */
+const BACKGROUND_KEY = /:lookout:(slots:issued|slots:due|unanswered|state:existing)$|:checks\.[a-z0-9-]+:|:results\.[a-z0-9-]+:stalled-check$/;
+
+/**
+ * Every other key under the prefix with a hash of its DUMP: equal snapshots mean no request changed
+ * anything stored (a diff names the keys).
+ */
+async function digest(): Promise<Record<string, string>> {
   const keys: string[] = [];
   let cursor = '0';
   do {
     const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
     cursor = next;
-    keys.push(...batch);
+    keys.push(...batch.filter((key) => !BACKGROUND_KEY.test(key)));
   } while (cursor !== '0');
-  const hash = createHash('sha256');
+  const snapshot: Record<string, string> = {};
   for (const key of keys.sort()) {
-    hash.update(key);
-    hash.update((await redis.dumpBuffer(key)) ?? Buffer.alloc(0));
+    snapshot[key] = createHash('sha256').update((await redis.dumpBuffer(key)) ?? Buffer.alloc(0)).digest('hex');
   }
-  return hash.digest('hex');
+  return snapshot;
 }
 
 const deployBody = (checks: unknown[]): string => JSON.stringify({ checks, prune: false });
@@ -120,12 +129,12 @@ const cases: Array<[string, () => Promise<Answer>, number, string]> = [
 ];
 
 describe('bad input', () => {
-  it.each(cases)('%s → %i %s, the coordinator stays up, nothing stored changes', async (_name, send, status, code) => {
+  it.each(cases.map(([name, send, status, code]) => [`${name} → ${status} ${code}`, send, status, code] as const))('%s, the coordinator stays up, nothing stored changes', async (_name, send, status, code) => {
     const before = await digest();
     const answer = await send();
     expect({ status: answer.status, code: answer.code }).toEqual({ status, code });
     expect((await fetch(`${coordinator.url}/healthz`)).status).toBe(200);
-    expect(await digest()).toBe(before);
+    expect(await digest()).toEqual(before);
   });
 
   it('names the field and the limit when refusing a check with too many regions', async () => {

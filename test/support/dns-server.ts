@@ -9,8 +9,11 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 
 export type DnsBehaviour =
-  /** NOERROR with this IPv4 address for A questions, and no records for other types. */
-  | { address: string }
+  /**
+   * NOERROR with this IPv4 address for A questions, and no records for other types; with `name`, only for
+   * that name (other names: NXDOMAIN).
+   */
+  | { address: string; name?: string }
   /** This response code and no records: 2 = SERVFAIL, 3 = NXDOMAIN, 5 = REFUSED. */
   | { rcode: number }
   /** Never answer. */
@@ -26,7 +29,8 @@ export interface TestDnsServer {
 
 const TYPE_A = 1;
 
-export async function startDnsServer(behaviour: DnsBehaviour): Promise<TestDnsServer> {
+/** `host`: the address to listen on (an address of a namespace's management link, say). @defaultValue 127.0.0.1 */
+export async function startDnsServer(behaviour: DnsBehaviour, host = '127.0.0.1'): Promise<TestDnsServer> {
   const socket = createSocket('udp4');
   let queries = 0;
   socket.on('message', (query, peer) => {
@@ -34,12 +38,12 @@ export async function startDnsServer(behaviour: DnsBehaviour): Promise<TestDnsSe
     const response = answer(query, behaviour);
     if (response !== null) socket.send(response, peer.port, peer.address);
   });
-  socket.bind(0, '127.0.0.1');
+  socket.bind(0, host);
   await once(socket, 'listening');
   const { port } = socket.address();
   return {
     port,
-    server: `127.0.0.1:${port}`,
+    server: `${host}:${port}`,
     get queries() { return queries; },
     async close() {
       const closed = once(socket, 'close');
@@ -59,8 +63,9 @@ function answer(query: Buffer, behaviour: DnsBehaviour): Buffer | null {
   if (end > query.length) return null;
   const question = query.subarray(12, end);
   const qtype = query.readUInt16BE(end - 4);
-  const rcode = 'rcode' in behaviour ? behaviour.rcode : 0;
-  const record = 'address' in behaviour && qtype === TYPE_A ? aRecord(behaviour.address) : null;
+  const otherName = 'address' in behaviour && behaviour.name !== undefined && questionName(question) !== behaviour.name.toLowerCase();
+  const rcode = 'rcode' in behaviour ? behaviour.rcode : otherName ? 3 : 0;
+  const record = 'address' in behaviour && !otherName && qtype === TYPE_A ? aRecord(behaviour.address) : null;
 
   const header = Buffer.alloc(12);
   header.writeUInt16BE(query.readUInt16BE(0), 0); // id
@@ -68,6 +73,13 @@ function answer(query: Buffer, behaviour: DnsBehaviour): Buffer | null {
   header.writeUInt16BE(1, 4); // one question
   header.writeUInt16BE(record === null ? 0 : 1, 6); // answers
   return Buffer.concat(record === null ? [header, question] : [header, question, record]);
+}
+
+/** The dotted, lower-case name of a question (its labels up to the zero byte). */
+function questionName(question: Buffer): string {
+  const labels: string[] = [];
+  for (let i = 0; i < question.length && question[i] !== 0; i += question[i]! + 1) labels.push(question.subarray(i + 1, i + 1 + question[i]!).toString('latin1'));
+  return labels.join('.').toLowerCase();
 }
 
 function aRecord(address: string): Buffer {

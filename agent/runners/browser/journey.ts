@@ -8,13 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { BrowserScript } from '../../../checks/browser.ts';
-import type { BrowserRunDetails, ErrorCode } from '../../../checks/contract.ts';
+import type { BrowserRunDetails, ErrorCode, NetworkFacts } from '../../../checks/contract.ts';
 import type { Artifact, ArtifactSink } from '../../artifacts/sink.ts';
 import { settlesWithin } from '../../../lib/bounded.ts';
 import type { BrowserLease } from './browser-host.ts';
 import { classifyScriptError, withStep } from './errors.ts';
 import { createExpect, RunStoppedError } from './expect.ts';
 import { RunObserver } from './observe.ts';
+import { FailingRequestWatch } from './network.ts';
 import type { ResolvedBrowserOptions } from './options.ts';
 import { StepRecorder } from './steps.ts';
 
@@ -36,6 +37,8 @@ export interface JourneyOutcome {
   error: { code: ErrorCode; message: string } | null;
   details: BrowserRunDetails;
   scriptMs: number;
+  /** The failing request's URL, address and edge (network.ts), when a request failed. */
+  network?: NetworkFacts;
 }
 
 type Ending =
@@ -53,6 +56,7 @@ export async function runJourney(lease: BrowserLease, input: JourneyInput, optio
   const tracePath = join(runDir, 'trace.zip');
   const steps = new StepRecorder();
   const observer = new RunObserver();
+  const failing = new FailingRequestWatch();
   // Tracing and HAR cost time on every run; only pay for them when failures' artifacts can be kept.
   const collect = options.artifacts && sink !== undefined;
   let stopped = false;
@@ -64,6 +68,7 @@ export async function runJourney(lease: BrowserLease, input: JourneyInput, optio
     try {
       context = await lease.browser.newContext({ recordHar: collect ? { path: harPath, content: 'omit' } : undefined });
       await observer.attach(context);
+      failing.attach(context);
       if (collect) await context.tracing.start({ screenshots: true, snapshots: true });
       const left = Math.max(1, input.scriptDeadlineAt - Date.now());
       context.setDefaultTimeout(left);
@@ -109,10 +114,12 @@ export async function runJourney(lease: BrowserLease, input: JourneyInput, optio
     const storedArtifacts = wantArtifacts && artifacts.length > 0
       ? await sink!.store({ runId: input.runId, checkId: input.checkId, region: input.region }, artifacts)
       : { stored: [], notes: [] };
+    const network = verdict.outcome === 'fail' ? await failing.facts() : undefined;
     return {
       outcome: verdict.outcome,
       error: verdict.error,
       scriptMs,
+      ...(network ? { network } : {}),
       details: {
         runId: input.runId,
         steps: steps.steps,

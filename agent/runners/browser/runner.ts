@@ -99,7 +99,8 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
           runId, checkId: definition.id, region: context.region, script: script.script, signal: context.signal, runDeadlineAt: context.deadlineAt,
           scriptDeadlineAt: now + scriptBudgetMs(context.deadlineAt - now, definition.timeoutMs, resolved.teardownReserveMs),
         }, resolved, artifactSink);
-        return report(journey.outcome, journey.error, journey.details, Math.round(journey.scriptMs));
+        const done = report(journey.outcome, journey.error, journey.details, Math.round(journey.scriptMs));
+        return journey.network ? { ...done, network: journey.network } : done;
       } finally {
         lease.release();
       }

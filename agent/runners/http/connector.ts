@@ -13,6 +13,7 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import type { buildConnector } from 'undici';
 import { DEFAULT_EGRESS_POLICY, deniedLiteral, guardLookup, type EgressPolicy } from './egress.ts';
 import type { RunPhase } from './errors.ts';
+import type { FactsRecorder } from './facts.ts';
 import type { HopMarks } from './timings.ts';
 
 /** Same shape as `dns.lookup` (and Node's `LookupFunction`): answers one address or, with `all`, a list. */
@@ -34,6 +35,8 @@ export interface TimedConnectorOptions {
   onPhase: (phase: RunPhase) => void;
   /** Addresses this connection may not reach (checked after DNS, egress.ts). @defaultValue {@link DEFAULT_EGRESS_POLICY} */
   egress?: EgressPolicy;
+  /** Records the network facts (addresses, the one connected to, TLS). @defaultValue none */
+  facts?: FactsRecorder;
 }
 
 export function createTimedConnector(options: TimedConnectorOptions): buildConnector.connector {
@@ -52,7 +55,10 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
       marks.dnsStart = performance.now();
       guarded(host, lookupOptions, (error, address, family) => {
         marks.dnsEnd = performance.now();
-        if (!error) onPhase('connect');
+        if (!error) {
+          onPhase('connect');
+          options.facts?.looked(address);
+        }
         done(error, address, family);
       });
     };
@@ -61,6 +67,7 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
     // ClientHello was built (key shares included), which would move that work into connectMs.
     const tcp: Socket = connectTcp({ host: hostname, port: portNumber, lookup });
     tcp.setNoDelay(true);
+    if (options.facts) tcp.on('connectionAttempt', (address: string, attemptPort: number) => options.facts!.attempting(address, attemptPort));
     let socket: Socket = tcp;
 
     let settled = false;
@@ -84,6 +91,7 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
 
     tcp.once('connect', () => {
       marks.connected = performance.now();
+      options.facts?.connected();
       if (!secure) {
         onPhase('request');
         settle(null);
@@ -102,6 +110,7 @@ export function createTimedConnector(options: TimedConnectorOptions): buildConne
       tls.on('error', onError);
       tls.once('secureConnect', () => {
         marks.secured = performance.now();
+        options.facts?.secured(tls);
         onPhase('request');
         settle(null);
       });

@@ -10,6 +10,7 @@ import { Client } from 'undici';
 import { createTimedConnector, type Lookup } from './connector.ts';
 import type { EgressPolicy } from './egress.ts';
 import type { RunPhase } from './errors.ts';
+import type { FactsRecorder } from './facts.ts';
 import type { HopRequest } from './redirects.ts';
 import type { RequestHeaders } from './request-headers.ts';
 import type { HopMarks } from './timings.ts';
@@ -29,6 +30,8 @@ export interface HopInput {
   onPhase: (phase: RunPhase) => void;
   /** @defaultValue the default egress policy (egress.ts) */
   egress?: EgressPolicy;
+  /** Records the network facts of the hop (facts.ts). @defaultValue none */
+  facts?: FactsRecorder;
 }
 
 export interface HopResponse {
@@ -43,7 +46,7 @@ export interface HopResponse {
 export async function sendRequest(input: HopInput): Promise<HopResponse> {
   const { request, marks } = input;
   const client = new Client(request.url.origin, {
-    connect: createTimedConnector({ lookup: input.lookup, secureContext: input.secureContext, signal: input.signal, marks, onPhase: input.onPhase, ...(input.egress ? { egress: input.egress } : {}) }),
+    connect: createTimedConnector({ lookup: input.lookup, secureContext: input.secureContext, signal: input.signal, marks, onPhase: input.onPhase, facts: input.facts, ...(input.egress ? { egress: input.egress } : {}) }),
     allowH2: false,
     pipelining: 1,
     headersTimeout: input.backstopMs,

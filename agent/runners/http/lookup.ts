@@ -13,8 +13,8 @@ export const defaultLookup: Lookup = systemLookup;
  * AAAA records when the name has no A record. Errors keep c-ares' codes: `ENOTFOUND` for NXDOMAIN,
  * `ESERVFAIL`, `ETIMEOUT`, `ENODATA`, `EREFUSED`...
  */
-export function lookupVia(resolver: Resolver): Lookup {
-  return (hostname, options, callback) => {
+export function lookupVia(resolver: Resolver): Lookup & { description: string } {
+  const lookup: Lookup = (hostname, options, callback) => {
     const answer = (addresses: LookupAddress[]): void => {
       if (options.all) callback(null, addresses);
       else callback(null, addresses[0]!.address, addresses[0]!.family);
@@ -29,4 +29,6 @@ export function lookupVia(resolver: Resolver): Lookup {
       });
     });
   };
+  // How the network facts name this resolver.
+  return Object.assign(lookup, { description: `DNS ${resolver.getServers().join(', ')}`.slice(0, 200) });
 }

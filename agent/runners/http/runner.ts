@@ -28,6 +28,8 @@ import { DEFAULT_EGRESS_POLICY, type EgressPolicy } from './egress.ts';
 import { decideRedirect, withoutSecretBody, type HopRequest } from './redirects.ts';
 import { buildRequestHeaders, redirectHeaders } from './request-headers.ts';
 import { combineTimings, emptyMarks, type HopMarks } from './timings.ts';
+import { createFactsRecorder, systemResolverName, type FactsRecorder } from './facts.ts';
+import { blockSignal } from './blocked.ts';
 
 /** Options of {@link createHttpRunner}; the agent uses the defaults, tests and special set-ups set them. */
 export interface HttpRunnerOptions {
@@ -53,16 +55,29 @@ export interface HttpRunnerOptions {
    * @defaultValue the `version` of Lookout's package.json
    */
   version?: string;
+  /**
+   * Record the network facts of every run (resolved addresses, the address connected to, TLS, HTTP version,
+   * edge identity; the response headers of failed runs). Off only to measure what they cost.
+   * @defaultValue true
+   */
+  facts?: boolean;
+  /**
+   * How the facts name the resolver. @defaultValue `system (nameservers …)`, or the servers of a
+   * `lookupVia` lookup
+   */
+  resolverName?: string;
 }
 
 /** undici's own timeouts sit this far behind the run's deadline so that the deadline always wins. */
 const BACKSTOP_MARGIN_MS = 1_000;
 
 export function createHttpRunner(options: HttpRunnerOptions = {}): Runner<HttpCheckDefinition> {
+  const resolverName = options.resolverName ?? (options.lookup ? (options.lookup as { description?: string }).description ?? 'custom lookup' : systemResolverName());
   const environment: RunEnvironment = {
     lookup: options.lookup ?? defaultLookup,
     egress: options.egress ?? DEFAULT_EGRESS_POLICY,
     version: options.version ?? LOOKOUT_VERSION,
+    facts: options.facts === false ? null : resolverName,
     secureContext: once(() => createSecureContext(
       options.ca === undefined ? {} : { ca: [...getCACertificates('default'), ...(typeof options.ca === 'string' || Buffer.isBuffer(options.ca) ? [options.ca] : options.ca)] },
     )),
@@ -74,6 +89,8 @@ interface RunEnvironment {
   lookup: Lookup;
   egress: EgressPolicy;
   version: string;
+  /** The resolver's name for the facts; null: facts off. */
+  facts: string | null;
   secureContext: () => SecureContext;
 }
 
@@ -87,6 +104,7 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
   let statusCode: number | null = null;
   let responseBytes: number | null = null;
   const progress: BodyProgress = { bytes: 0 };
+  const recorder: FactsRecorder | null = environment.facts === null ? null : createFactsRecorder(environment.facts);
 
   const finish = (failure: ClassifiedFailure | null, assertions: RunReport['assertions'] = [], totalMs = performance.now() - t0): RunReport => ({
     startedAt,
@@ -98,6 +116,8 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
     assertions,
     statusCode,
     responseBytes,
+    // Facts of the target's network; an agent error says nothing about the target.
+    ...(recorder && failure?.outcome !== 'error' ? withNetwork(recorder.facts(failure !== null)) : {}),
   });
   const failed = (error: unknown, request: HopRequest): RunReport => {
     const where = { host: request.url.hostname, port: portOf(request.url), url: request.url.href, ...(context.redact ? { redact: context.redact } : {}) };
@@ -121,6 +141,7 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
       const marks = emptyMarks();
       hops.push(marks);
       phase = 'dns';
+      recorder?.hop(request.url);
       let response: HopResponse;
       try {
         response = await sendRequest({
@@ -132,7 +153,9 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
           backstopMs: budgetMs + BACKSTOP_MARGIN_MS,
           // Once the run is aborted the phase it was in is what the report names.
           onPhase: (next) => { if (!guard.signal.aborted) phase = next; },
+          ...(recorder ? { facts: recorder } : {}),
         });
+        recorder?.responded(response.headers);
       } catch (error) {
         return failed(error, request);
       }
@@ -186,7 +209,12 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
         const results = evaluateAssertions(definition.assertions, facts);
         // A failed soft assertion does not fail the run (the coordinator shows the region degraded).
         const passed = results.every((r) => r.passed || r.assertion.soft === true);
-        return finish(passed ? null : { outcome: 'fail', code: 'ASSERTION_FAILED', message: truncateMessage(describeFailures(results), context.redact) }, results, totalMs);
+        if (passed) return finish(null, results, totalMs);
+        // Blocked, not down: a WAF, bot challenge or rate limit refused this probe (blocked.ts).
+        const blocked = blockSignal(response.status, response.headers, chunks === null ? undefined : bodyText());
+        return finish(blocked
+          ? { outcome: 'fail', code: 'BLOCKED_BY_TARGET', message: truncateMessage(`the target blocked this probe: ${blocked.reason}; ${describeFailures(results)}`, context.redact) }
+          : { outcome: 'fail', code: 'ASSERTION_FAILED', message: truncateMessage(describeFailures(results), context.redact) }, results, totalMs);
       } finally {
         response.body.on('error', ignore).destroy();
         await response.close();
@@ -195,6 +223,10 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
   } finally {
     guard.dispose();
   }
+}
+
+function withNetwork(network: RunReport['network']): Pick<RunReport, 'network'> {
+  return network === undefined ? {} : { network };
 }
 
 function portOf(url: URL): number {

@@ -30,6 +30,7 @@ import { isHttpUrl } from '../../../lib/urls.ts';
 import { z } from 'zod';
 import { explicitSeverity, viewEvent, type AnyAlertEvent, type Severity } from '../../events/view.ts';
 import { truncate } from './facts.ts';
+import { evidenceOf, regionRows, whyLine } from './evidence.ts';
 import { postOnce } from './http.ts';
 import { summarize } from '../../events/catalog.ts';
 import { ChannelCommonConfig, type ChannelModule, type ChannelRequest } from './types.ts';
@@ -114,6 +115,12 @@ export function buildAlertmanagerAlerts(
 
   if (view.kind === 'incident') {
     const { incident, check } = view.event;
+    const evidence = evidenceOf(view);
+    // Annotations are strings: the top difference as one, the evidence as JSON (regions as compact rows).
+    const evidenceAnnotations = evidence && view.firing ? {
+      ...(whyLine(view) ? { why: truncate(whyLine(view)!, 1024) } : {}),
+      evidence: truncate(JSON.stringify({ differences: evidence.differences, regions: regionRows(evidence) }), 16_384),
+    } : {};
     const generatorURL = options.dashboardUrl ? `${options.dashboardUrl}/api/checks/${encodeURIComponent(check.id)}` : undefined;
     const regions = [...new Set([...incident.failingRegions, ...incident.passingRegions, ...incident.noDataRegions])].sort();
     const alerts: AlertmanagerAlert[] = [];
@@ -131,6 +138,7 @@ export function buildAlertmanagerAlerts(
             summary,
             check_name: check.name || check.id,
             ...(firing && failure ? { description: truncate(`${failure.code}: ${failure.message}`, 1024), error_code: failure.code } : {}),
+            ...(firing ? evidenceAnnotations : {}),
           },
           startsAt: iso(startsAt),
           endsAt: firing ? firingEnd : resolvedEnd(startsAt),

@@ -102,12 +102,13 @@ const idPart = (text: string): string => text.replace(/[^A-Za-z0-9.!#$%&'*+/=?^_
 export function buildEmail(event: AnyAlertEvent, config: Pick<EmailConfig, 'from' | 'to' | 'subjectPrefix'>, context: { deliveryId: string; dashboardUrl?: string }): EmailMessage {
   const view = viewEvent(event);
   const summary = summarize(event);
-  const { title, facts, errors } = eventFacts(view);
+  const { title, facts, errors, why } = eventFacts(view);
   const domain = senderDomain(config.from);
   const subject = truncate(`${config.subjectPrefix ? `${config.subjectPrefix} ` : ''}${summary}`.replace(/[\r\n]+/g, ' '), 250);
 
   const text = [
     summary,
+    ...(why ? [`Why: ${why}`] : []),
     '',
     ...facts.map(([label, value]) => `${label}: ${value}`),
     ...(errors.length > 0 ? ['', 'Last error per failing region:', ...errors.map((e) => `  ${e.region}: ${e.code} ${e.message} (${new Date(e.at).toISOString()})`)] : []),
@@ -122,6 +123,7 @@ export function buildEmail(event: AnyAlertEvent, config: Pick<EmailConfig, 'from
     '<!doctype html><html><body style="font-family: sans-serif">',
     `<h2>${escapeHtml(title)}</h2>`,
     `<p>${escapeHtml(summary)}</p>`,
+    ...(why ? [`<p><b>Why:</b> ${escapeHtml(why)}</p>`] : []),
     '<table cellpadding="4" style="border-collapse: collapse">',
     ...facts.map(([label, value]) => `<tr><th align="left">${escapeHtml(label)}</th><td>${escapeHtml(value)}</td></tr>`),
     '</table>',

@@ -5,6 +5,7 @@
  */
 import { formatDuration } from '../../../checks/duration.ts';
 import { flattenFields, type EventView } from '../../events/view.ts';
+import { whyLine } from './evidence.ts';
 
 export interface RegionError { region: string; code: string; message: string; at: number }
 
@@ -15,6 +16,8 @@ export interface EventFacts {
   facts: Array<[label: string, value: string]>;
   /** Last error per failing region (incidents only), in region order. */
   errors: RegionError[];
+  /** Why the failing regions fail, in one line: the incident's top difference (open incidents with evidence only). */
+  why: string | null;
 }
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -39,7 +42,7 @@ export function eventFacts(view: EventView): EventFacts {
       const failure = incident.lastErrors[region];
       return failure ? [{ region, code: failure.code, message: failure.message, at: failure.at }] : [];
     });
-    return { title: `${name}: ${state}`, facts, errors };
+    return { title: `${name}: ${state}`, facts, errors, why: whyLine(view) };
   }
   if (view.kind === 'probe') {
     const { agent } = view.event;
@@ -47,6 +50,7 @@ export function eventFacts(view: EventView): EventFacts {
       title: `Probe agent ${agent.agentId}: ${view.firing ? 'OFFLINE' : 'ONLINE'}`,
       facts: [['Agent', agent.agentId], ['Region', agent.region], ['Last seen', iso(agent.lastSeenAt)], ['Severity', view.severity]],
       errors: [],
+      why: null,
     };
   }
   const subject = view.check ? `${view.check.name}: ` : '';
@@ -54,6 +58,7 @@ export function eventFacts(view: EventView): EventFacts {
     title: `${subject}${view.event.type}`,
     facts: [['Event', view.event.type], ...flattenFields(view.fields)],
     errors: [],
+    why: null,
   };
 }
 

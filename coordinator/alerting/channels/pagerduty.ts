@@ -18,6 +18,7 @@
 import { isHttpUrl } from '../../../lib/urls.ts';
 import { z } from 'zod';
 import { distinctErrorCodes } from '../../events/summary.ts';
+import { evidenceOf, regionRows, whyLine } from './evidence.ts';
 import { summarize } from '../../events/catalog.ts';
 import { flattenFields, viewEvent, type AnyAlertEvent, type Severity } from '../../events/view.ts';
 import { truncate } from './facts.ts';
@@ -92,6 +93,11 @@ export function buildPagerDutyEvent(event: AnyAlertEvent, routingKey: string, da
       })),
       firstFailureAt: new Date(incident.firstFailureAt).toISOString(), incidentId: incident.id, eventId: event.id, eventType: event.type,
     };
+    const evidence = evidenceOf(view);
+    if (evidence) {
+      // The top difference first, as its own line; then every difference and the per-region comparison.
+      details = { why: whyLine(view), ...details, differences: evidence.differences.map((d) => d.text), regions: regionRows(evidence) };
+    }
   } else if (view.kind === 'probe') {
     const { agent } = view.event;
     dedupKey = `lookout/agent/${agent.agentId}`;

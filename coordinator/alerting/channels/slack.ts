@@ -56,12 +56,14 @@ const ICON: Record<string, string> = { firing: ':red_circle:', resolved: ':large
 export function buildSlackMessage(event: AnyAlertEvent, dashboardUrl?: string): SlackMessage {
   const view = viewEvent(event);
   const summary = summarize(event);
-  const { title, facts, errors } = eventFacts(view);
+  const { title, facts, errors, why } = eventFacts(view);
   const icon = view.kind === 'other' && view.condition === null ? ICON.notice : view.firing ? ICON.firing : ICON.resolved;
   const blocks: SlackBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: truncate(title, SLACK_LIMITS.headerText), emoji: true } },
     { type: 'section', text: { type: 'mrkdwn', text: truncate(`${icon} ${escapeMrkdwn(summary)}`, SLACK_LIMITS.sectionText) } },
   ];
+  // Why the region fails, in one line: the incident's top difference.
+  if (why) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: truncate(`*Why:* ${escapeMrkdwn(why)}`, SLACK_LIMITS.sectionText) } });
   if (facts.length > 0) {
     blocks.push({
       type: 'section',

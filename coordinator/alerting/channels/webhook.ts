@@ -27,6 +27,8 @@ import type { AlertEventType } from '../../events/events.ts';
 import { INCIDENT_EVENT_TYPES } from '../../events/events.ts';
 import { viewEvent, type AnyAlertEvent } from '../../events/view.ts';
 import { postOnce } from './http.ts';
+import { evidenceOf, whyLine } from './evidence.ts';
+import type { IncidentEvidence } from '../../detection/evidence.ts';
 import { summarize } from '../../events/catalog.ts';
 import { ChannelCommonConfig, type ChannelModule, type ChannelRequest, type PayloadContext } from './types.ts';
 
@@ -79,6 +81,14 @@ export interface WebhookIncidentPayload extends WebhookPayloadBase {
   };
   /** Last error of each failing region, in region order; empty once resolved. */
   errors: Array<{ region: string; code: string; message: string; at: string }>;
+  /** Why the failing regions fail, in one line (the top difference); null when resolved or not known. */
+  why: string | null;
+  /**
+   * What the failing regions saw differently from the passing ones, most telling first, and each region's
+   * latest network facts (addresses, edge, certificate, path trace of a failing region). Null when the
+   * incident carries none (checks whose agents report no facts).
+   */
+  evidence: IncidentEvidence | null;
   /** The event's other fields, for types besides opened/updated/resolved (e.g. `{ reminder: 2 }`). */
   data?: Record<string, unknown>;
 }
@@ -134,6 +144,8 @@ export function buildWebhookPayload(anyEvent: AnyAlertEvent, context: PayloadCon
         const failure = incident.lastErrors[region];
         return failure ? [{ region, code: failure.code, message: failure.message, at: iso(failure.at) }] : [];
       }),
+      why: whyLine(view),
+      evidence: evidenceOf(view),
     };
   }
   const { event } = view;

@@ -54,7 +54,7 @@ async function harness(options: { runners?: RunnerTable; config?: Partial<AgentC
 
 describe('agent worker', () => {
   it('turns a job on checks.<region> into a valid result with the right fields', async () => {
-    const { checks, results, config } = await harness();
+    const { agent, checks, results, config } = await harness();
     const scheduledAt = Date.now() - 1_500;
     const hitsBefore = target.hits;
     const data = httpJob('r1', target.url, { scheduledAt, trigger: 'confirmation' });
@@ -68,7 +68,8 @@ describe('agent worker', () => {
       trigger: 'confirmation', scheduledAt, outcome: 'pass', error: null, statusCode: 200,
       responseBytes: Buffer.byteLength('hello from r1'),
     });
-    expect(result.startedAt).toBeGreaterThanOrEqual(scheduledAt + 1_500);
+    // Results are in Redis time, which the agent knows to within its clock's uncertainty (lib/clock.ts).
+    expect(result.startedAt).toBeGreaterThanOrEqual(scheduledAt + 1_500 - agent.clock.uncertaintyMs());
     expect(result.endedAt).toBeGreaterThanOrEqual(result.startedAt);
     expect(id).toBe(resultJobId({ checkId: 'homepage', region: 'r1', scheduledAt, trigger: 'confirmation' }));
     expect(target.hits).toBe(hitsBefore + 1);

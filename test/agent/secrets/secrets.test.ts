@@ -118,6 +118,15 @@ describe('runners with secrets', () => {
     expect(text).not.toContain(encodeURIComponent(API_KEY));
     expect(report.error!.message).toContain('x-echo: "Bearer [secret:API_KEY]"');
     expect(report.assertions[0]!.actual).toBe('x-echo: "Bearer [secret:API_KEY]"');
+    // The network facts (the failed run's response headers, with the echo) and the evidence are scrubbed too.
+    expect(Object.fromEntries(report.network!.responseHeaders!)['x-echo']).toBe('Bearer [secret:API_KEY]');
+    expect(report.evidence).toBeDefined();
+  });
+
+  it('scrubs a secret in the URL from the network facts', async () => {
+    const report = await runners.http(httpCheck({ url: target.url(`/v1?key=${secret('API_KEY')}`) }), runContext(5_000));
+    expect(report.network!.url).toBe(target.url('/v1?key=[secret:API_KEY]'));
+    expect(JSON.stringify(report)).not.toContain(API_KEY);
   });
 
   it('fails with SECRET_MISSING, naming every missing secret, without contacting the target', async () => {

@@ -58,7 +58,6 @@ async function setup(checks = [httpCheck('web')]) {
   };
 }
 
-/** Confirmation jobs waiting or delayed in one region's queue. */
 /** Confirmation runs of a region: queued (added when due) and still waiting in the coordinators' due set. */
 async function confirmationJobs(prefix: string, region: string) {
   const queue = new Queue(checkQueueName(region), { connection: shared.redis, prefix });
@@ -79,7 +78,8 @@ describe('confirmation runs', () => {
     const s = await setup();
     const t = Date.now() - 30_000;
     await s.push(runResult({ checkId: 'web', region: 'us-east', scheduledAt: t }), runResult({ checkId: 'web', region: 'eu-west', scheduledAt: t }));
-    const failure = runResult({ checkId: 'web', region: 'us-east', scheduledAt: t + 1_000, outcome: 'fail' });
+    // The failing run started just now (its slot is older): the retry's back-off counts from its start.
+    const failure = runResult({ checkId: 'web', region: 'us-east', scheduledAt: t + 1_000, startedAt: Date.now(), endedAt: Date.now() + 1, outcome: 'fail' });
     await s.push(...Array(8).fill(failure));
 
     // eu-west runs at once; the retry in us-east waits its back-off in the coordinators' due set, then is

@@ -136,8 +136,8 @@ describe('scheduler', () => {
     await registry.applyDeployment([httpCheck('w', { regions: ['us-east', 'eu-west'] })], { prune: false });
     const check = (await registry.getCheck('w'))!;
     await scheduler.addConfirmationRuns(check, [
-      { region: 'eu-west', scheduledAt: now, delayMs: 0, expiresAt: now + 10_000, reason: 'other-region' },
-      { region: 'us-east', scheduledAt: now + 1_000, delayMs: 1_000, expiresAt: now + 10_000, reason: 'retry' },
+      { region: 'eu-west', scheduledAt: now, delayMs: 0, expiresAt: now + 10_000, reason: 'other-region', after: 'failure' },
+      { region: 'us-east', scheduledAt: now + 1_000, delayMs: 1_000, expiresAt: now + 10_000, reason: 'retry', after: 'failure' },
     ]);
     expect((await jobsOf(scheduler, 'eu-west')).map((j) => j.id)).toEqual([runJobId('w', 'eu-west', now, 'confirmation')]);
     expect(await jobsOf(scheduler, 'us-east')).toEqual([]);
