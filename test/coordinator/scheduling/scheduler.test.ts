@@ -12,6 +12,7 @@ import { JobVerifier, definitionDigest } from '../../../checks/signing.ts';
 import { silentLogger } from '../../../lib/log.ts';
 import { CheckRegistry } from '../../../coordinator/registry/store.ts';
 import { CheckScheduler } from '../../../coordinator/scheduling/scheduler.ts';
+import type { IssuedRun } from '../../../coordinator/scheduling/dispatcher.ts';
 import { MAX_START_DELAY_MS, expiresAtFor, nextSlotAfter, phaseOf, runJobId } from '../../../coordinator/scheduling/slots.ts';
 import { TransactionRunner } from '../../../coordinator/platform/transaction.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../../support/redis.ts';
@@ -41,12 +42,17 @@ function setup(options: { now?: number; prefix?: string } = {}) {
   const prefix = options.prefix ?? uniquePrefix('sch');
   const registry = new CheckRegistry({ redis, tx, prefix, logger: silentLogger });
   const clock = { value: options.now ?? Date.now(), now() { return this.value; } };
+  /** Every run any scheduler of this setup said it issued. */
+  const issued: IssuedRun[] = [];
   const make = () => {
-    const scheduler = new CheckScheduler({ redis, prefix, registry, logger: silentLogger, signer: testSigner, clock: { now: () => clock.now() } });
+    const scheduler = new CheckScheduler({
+      redis, prefix, registry, logger: silentLogger, signer: testSigner, clock: { now: () => clock.now() },
+      onIssued: async (runs) => { issued.push(...runs); },
+    });
     closers.push(() => scheduler.close());
     return scheduler;
   };
-  return { prefix, registry, clock, scheduler: make(), another: make };
+  return { prefix, registry, clock, issued, scheduler: make(), another: make };
 }
 
 const jobsOf = async (scheduler: CheckScheduler, region: string): Promise<Job[]> =>
@@ -63,7 +69,7 @@ describe('scheduler', () => {
   });
 
   it('runs a new check once at once, with a signed job of its deploy time, and never again on a second coordinator', async () => {
-    const { registry, scheduler, another } = setup();
+    const { registry, scheduler, another, issued } = setup();
     await registry.applyDeployment([httpCheck('c', { regions: ['us-east'] })], { prune: false });
     const deployedAt = (await registry.getCheck('c'))!.updatedAt;
     await Promise.all([scheduler.reconcile(), another().reconcile(), scheduler.reconcile({ force: true })]);
@@ -75,6 +81,8 @@ describe('scheduler', () => {
     expect(verifier.verifyRun({ region: 'us-east', checkId: 'c', checkVersion: 1, trigger: 'schedule', scheduledAt: deployedAt, expiresAt: job.expiresAt, definitionDigest: job.definitionDigest }, job.signature)).toBe(true);
     // No BullMQ delay: the job is due now, so no agent's clock decides when it runs.
     expect(jobs[0]!.opts.delay ?? 0).toBe(0);
+    // Detection hears of the run once (it watches it until answered), from the coordinator that added it.
+    expect(issued).toEqual([{ checkId: 'c', region: 'us-east', scheduledAt: deployedAt, trigger: 'schedule' }]);
   });
 
   it('issues each slot at its time, exactly once across coordinators, and skips slots a stalled scheduler missed', async () => {
