@@ -25,18 +25,19 @@ import { parseCoordinatorConfig } from '../../coordinator/config.ts';
 import { startCoordinatorService, type CoordinatorService } from '../../coordinator/service.ts';
 import { TEST_KEYS_ENV } from '../support/signing.ts';
 import { startDnsServer, type TestDnsServer } from '../support/dns-server.ts';
-import { createNetwork, netnsSupport, spawnAgent, startNetnsTarget, type Network, type NetnsAgent, type NetnsTarget } from '../support/netns.ts';
+import { createNetwork, netnsTestPlan, spawnAgent, startNetnsTarget, type Network, type NetnsAgent, type NetnsTarget } from '../support/netns.ts';
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-south'];
 const FAILING = 'eu-west';
-const support = netnsSupport();
+const plan = netnsTestPlan();
 const quiet = { info() {}, warn() {}, error() {}, debug() {}, child() { return quiet; } };
 
 interface Delivered { at: number; body: any }
 
-describe.skipIf(!support.ok)('why a region fails, with regions in network namespaces', () => {
+describe.skipIf(!plan.run && plan.skip)('why a region fails, with regions in network namespaces', () => {
+  beforeAll(() => { if (!plan.run) throw new Error(plan.reason); });
   let network: Network;
   let redis: TestRedis;
   let target: NetnsTarget;

@@ -4,14 +4,15 @@
  * a region's /etc/hosts answers only there). Needs root, ip and iptables (the suite runs as root here).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetwork, netnsSupport, startNetnsTarget, type Network, type NetnsTarget } from './netns.ts';
+import { createNetwork, netnsTestPlan, startNetnsTarget, type Network, type NetnsTarget } from './netns.ts';
 
-const support = netnsSupport();
+const plan = netnsTestPlan();
 const curl = (network: Network, region: string, url: string, extra: string[] = []) =>
   network.exec(network.regions[region]!.namespace, 'curl', ['-sS', '-m', '2', '-o', '/dev/null', '-w', '%{http_code} %{remote_ip}', ...extra, url])
     .then((out) => out.trim(), (error: Error) => `error: ${error.message}`);
 
-describe.skipIf(!support.ok)('network namespaces for regions', () => {
+describe.skipIf(!plan.run && plan.skip)('network namespaces for regions', () => {
+  beforeAll(() => { if (!plan.run) throw new Error(plan.reason); });
   let network: Network;
   let target: NetnsTarget;
   beforeAll(async () => {

@@ -107,6 +107,17 @@ export function netnsSupport(): { ok: true } | { ok: false; reason: string } {
   return { ok: true };
 }
 
+/**
+ * Whether a test file of network namespaces runs: yes where they work; where they do not, it fails with
+ * the reason, unless `LOOKOUT_SKIP_NETNS=1` says to skip (never set by `.ci/run`), so a missing install
+ * step cannot turn these tests into silent skips.
+ */
+export function netnsTestPlan(env: NodeJS.ProcessEnv = process.env): { run: true } | { run: false; skip: boolean; reason: string } {
+  const support = netnsSupport();
+  if (support.ok) return { run: true };
+  return { run: false, skip: env.LOOKOUT_SKIP_NETNS === '1', reason: `NETNS_UNSUPPORTED: ${support.reason} (LOOKOUT_SKIP_NETNS=1 skips these tests)` };
+}
+
 function run(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(command, args, { timeout: 20_000 }, (error, stdout, stderr) => {
