@@ -57,6 +57,11 @@ export const TargetErrorCode = z.enum([
    * probe configuration problem, counted as a failed run on purpose so that it alerts (see checks/secrets.ts).
    */
   'SECRET_MISSING',
+  /**
+   * A request would have carried a secret to an origin the agent's secrets file does not allow for it
+   * (a redirect to another host, a page sending it elsewhere): refused before it was sent.
+   */
+  'SECRET_ORIGIN_DENIED',
 ]);
 /** Failures of the probe itself: recorded, never counted against the target. */
 export const AgentErrorCode = z.enum([

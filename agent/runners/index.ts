@@ -71,7 +71,7 @@ export async function startRunners(types: Iterable<CheckType>, settings: RunnerS
     throw error;
   }
   return {
-    runners: withSecrets(runnerTable(started as Partial<RunnerTable>), secrets),
+    runners: withSecrets(runnerTable(started as Partial<RunnerTable>), secrets, settings.secretOrigins ?? {}),
     served: CHECK_TYPE_NAMES.filter((type) => started[type] !== undefined),
     resources,
     async close() { for (const resource of resources) await resource.close(); },
@@ -102,11 +102,12 @@ function notServed(type: CheckType): Runner<CheckDefinition> {
  * problem listed) when the secrets file or variables are unusable.
  */
 export async function setUpRunners(config: AgentConfig, redis: Redis, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<StartedRunners> {
-  const secrets = loadSecrets({ env, file: config.secretsFile });
+  const { values: secrets, origins } = loadSecrets({ env, file: config.secretsFile });
   // Names only: values are never logged.
-  if (Object.keys(secrets).length > 0) logger.info('secrets.loaded', { names: Object.keys(secrets).sort() });
+  if (Object.keys(secrets).length > 0) logger.info('secrets.loaded', { names: Object.keys(secrets).sort(), boundToOrigins: Object.keys(origins).sort() });
   return startRunners(agentCheckTypes(config), {
     secrets,
+    secretOrigins: origins,
     artifactSink: createRedisArtifactSink(redis, { prefix: config.prefix }),
     browser: { executablePath: config.chromiumPath, concurrency: config.browserConcurrency },
     log: (event, fields) => logger.info(event, fields),

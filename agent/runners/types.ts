@@ -10,7 +10,8 @@
 import type { CheckDefinition, CheckDefinitionOf, CheckType, RunResult } from '../../checks/contract.ts';
 import type { ArtifactSink } from '../artifacts/sink.ts';
 import type { AgentConfig } from '../config.ts';
-import type { Secrets } from '../secrets/load.ts';
+import type { SecretOrigins, Secrets } from '../secrets/load.ts';
+import type { BoundSecret } from '../secrets/origins.ts';
 import type { BrowserRunnerOptions } from './browser/options.ts';
 
 /** What a runner gets besides the definition. */
@@ -27,6 +28,11 @@ export interface RunContext {
   signal: AbortSignal;
   /** Epoch ms at which the run must be over; `signal` fires then too. */
   deadlineAt: number;
+  /**
+   * The secrets this run may use that are bound to origins (set by the secrets wrapper, agent/secrets):
+   * a request carrying one to another origin must not be sent (`SECRET_ORIGIN_DENIED`). @defaultValue none
+   */
+  boundSecrets?: readonly BoundSecret[];
 }
 
 /**
@@ -48,6 +54,8 @@ export interface RunnerSettings {
    * scrubbed from every report and stored artifact. @defaultValue {} (none)
    */
   secrets?: Secrets;
+  /** Origins that some of `secrets` are bound to (the agent's secrets file). @defaultValue {} (none bound) */
+  secretOrigins?: SecretOrigins;
   /**
    * Where failed runs keep their artifacts (screenshot, trace, HAR). Runners receive it wrapped so that
    * no secret value is stored. @defaultValue none: no artifacts are collected
