@@ -1,7 +1,7 @@
 /**
- * The browser runner: runs browser checks' Playwright scripts on the agent's one Chromium, with its own
- * concurrency limit (separate from HTTP runs) and memory admission. Importing this module does not load
- * Playwright; the first run does.
+ * The browser runner: runs browser checks' Playwright scripts on the agent's one Chromium, each in a
+ * sandbox process (sandbox/), with its own concurrency limit (separate from HTTP runs) and memory
+ * admission. Importing this module does not load Playwright; the first run does.
  *
  * ```ts
  * const browser = createBrowserRunner({ concurrency: 2, artifactSink: createRedisArtifactSink(redis, { prefix }) });
@@ -10,16 +10,26 @@
  * await browser.close();   // on shutdown, after the worker stopped
  * ```
  *
- * Agents and `lookout test` start it through the runner table (index.ts), which adds the secrets.
+ * A run: the bundle is checked against the browser-script policy (once per bundle); a slot, the browser
+ * and a sandbox process for the check are taken; the sandbox gets a one-connection relay URL, the
+ * secrets the definition lists and the deadlines, runs the journey and sends back its outcome and
+ * artifacts, which are stored here. The agent ends the run itself when the sandbox does not: at the
+ * script's deadline (plus a grace) if the script has not ended (a synchronous loop), at the run's deadline,
+ * on cancellation; each time by SIGKILL of the sandbox process and closing its relay connection.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { BrowserCheckDefinition, BrowserRunDetails, ErrorCode, Outcome } from '../../../checks/contract.ts';
+import { formatDiagnostic } from '../../../checks/diagnostics.ts';
+import { checkScriptPolicy } from '../../../checks/script-policy.ts';
 import type { ArtifactSink } from '../../artifacts/sink.ts';
+import { boundSecrets } from '../../secrets/origins.ts';
 import type { RunContext, RunReport, Runner } from '../types.ts';
 import { BrowserHost, type BrowserHostStats, type HostLog } from './browser-host.ts';
-import { runJourney } from './journey.ts';
+import { blameLostBudget, endOfRun } from './ending.ts';
 import { resolveBrowserOptions, scriptBudgetMs, type BrowserRunnerOptions } from './options.ts';
-import { loadBrowserScript } from './script.ts';
+import { BrowserRelay } from './relay.ts';
+import { SandboxPool, type SandboxPoolStats } from './sandbox/pool.ts';
+import type { RunEnd } from './sandbox/process.ts';
 import { Semaphore } from './semaphore.ts';
 
 export type { BrowserRunnerOptions } from './options.ts';
@@ -34,6 +44,9 @@ export interface CreateBrowserRunnerOptions extends BrowserRunnerOptions {
 export interface BrowserRunnerStats extends BrowserHostStats {
   /** Runs waiting for a browser slot. */
   waiting: number;
+  sandboxes: SandboxPoolStats;
+  /** Protocol messages the relay refused (CDP sessions and the like). */
+  relayRefused: number;
 }
 
 export interface BrowserRunner {
@@ -41,9 +54,14 @@ export interface BrowserRunner {
   stats(): BrowserRunnerStats;
   /** Pids of the browser's processes right now (for metrics and tests). */
   browserPids(): number[];
-  /** Closes the browser, bounded; call after the worker stopped taking runs. */
+  /** Pids of the sandbox processes right now (for metrics and tests). */
+  sandboxPids(): number[];
+  /** Closes the browser and the sandboxes, bounded; call after the worker stopped taking runs. */
   close(): Promise<void>;
 }
+
+/** How long after the script's deadline a sandbox that has not stopped its script is killed. */
+const BLOCKED_GRACE_MS = 500;
 
 /** Creates the runner; throws at once, listing every bad option. */
 export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): BrowserRunner {
@@ -51,17 +69,21 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
   const resolved = resolveBrowserOptions(rest);
   const host = new BrowserHost(resolved, log);
   const slots = new Semaphore(resolved.concurrency);
+  const pool = new SandboxPool({ maxIdle: resolved.idleSandboxes ?? 2 * resolved.concurrency, idleTtlMs: resolved.sandboxIdleMs, ...(resolved.tempDir ? { tempDir: resolved.tempDir } : {}) });
+  const policies = new Map<string, Promise<string[]>>();
+  let relay: Promise<BrowserRelay> | undefined;
+  let relayStarted: BrowserRelay | undefined;
 
   async function run(definition: BrowserCheckDefinition, context: RunContext): Promise<RunReport> {
     const startedAt = Date.now();
     const runId = randomUUID();
-    const report = (outcome: Outcome, error: { code: ErrorCode; message: string } | null, details?: BrowserRunDetails, totalMs?: number): RunReport => {
+    const report = (outcome: Outcome, error: { code: ErrorCode; message: string } | null, details?: Partial<BrowserRunDetails>, totalMs?: number): RunReport => {
       const endedAt = Date.now();
+      const browser = { ...emptyDetails(runId), ...details, runId };
       return {
         startedAt, endedAt, outcome, error,
-        timings: { dnsMs: null, connectMs: null, tlsMs: null, firstByteMs: details?.pageLoads[0]?.ttfbMs ?? null, downloadMs: null, totalMs: totalMs ?? endedAt - startedAt },
-        assertions: [], statusCode: null, responseBytes: null,
-        browser: details ?? emptyDetails(runId),
+        timings: { dnsMs: null, connectMs: null, tlsMs: null, firstByteMs: browser.pageLoads[0]?.ttfbMs ?? null, downloadMs: null, totalMs: totalMs ?? endedAt - startedAt },
+        assertions: [], statusCode: null, responseBytes: null, browser,
       };
     };
     const aborted = (what: string): RunReport => {
@@ -72,12 +94,18 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
       return report('error', { code: 'RUN_CANCELLED', message: 'run cancelled: the agent is shutting down' });
     };
 
-    const script = await loadBrowserScript(definition);
-    if (!script.ok) {
-      return script.kind === 'threw'
-        ? report('fail', { code: 'SCRIPT_ERROR', message: script.message.slice(0, 2000) })
-        : report('error', { code: 'INVALID_JOB', message: script.message.slice(0, 2000) });
-    }
+    // The agent checks what it runs, whatever the coordinator let through.
+    const digest = createHash('sha256').update(definition.script.bundle).digest('hex');
+    let policy = policies.get(digest);
+    if (!policy) policies.set(digest, policy = checkScriptPolicy(definition.script.bundle, definition.script.file).then((found) => found.map(formatDiagnostic)));
+    const refused = await policy;
+    if (refused.length > 0) return report('error', { code: 'INVALID_JOB', message: `the script breaks the browser-script policy: ${refused.join('; ')}`.slice(0, 2000) });
+
+    const listed = definition.secrets;
+    const secrets = Object.fromEntries(listed.filter((name) => Object.hasOwn(resolved.secrets, name)).map((name) => [name, resolved.secrets[name]!]));
+    const bound = boundSecrets(listed, resolved.secrets, resolved.secretOrigins);
+    const key = createHash('sha256').update(JSON.stringify([definition.id, digest, secrets, bound])).digest('hex');
+
     let releaseSlot: () => void;
     try {
       releaseSlot = await slots.acquire(context.signal);
@@ -85,21 +113,64 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
       return aborted(`no browser slot was free (concurrency ${resolved.concurrency})`);
     }
     try {
-      let lease;
-      try {
-        lease = await host.acquire(context.signal);
-      } catch (error) {
+      const [leased, sandboxed] = await Promise.allSettled([host.acquire(context.signal), pool.acquire(key, context.signal), relay ??= BrowserRelay.start().then((started) => (relayStarted = started))]);
+      if (leased.status === 'fulfilled' && sandboxed.status === 'rejected') leased.value.release();
+      if (sandboxed.status === 'fulfilled' && leased.status === 'rejected') pool.release(sandboxed.value, true);
+      if (leased.status === 'rejected' || sandboxed.status === 'rejected') {
         if (context.signal.aborted) return aborted(`the browser could not take the run (${host.waitReason ?? 'busy'})`);
-        return report('error', { code: 'BROWSER_CRASHED', message: (error as Error).message.slice(0, 2000) });
+        const error = leased.status === 'rejected' ? leased.reason : (sandboxed as PromiseRejectedResult).reason;
+        return report('error', { code: leased.status === 'rejected' ? 'BROWSER_CRASHED' : 'AGENT_INTERNAL', message: String((error as Error)?.message ?? error).slice(0, 2000) });
       }
+      const lease = leased.value;
+      const sandbox = sandboxed.value;
+      const session = (await relay).open(lease.wsEndpoint);
+      let end: RunEnd | { kind: 'killed'; why: 'blocked' | 'deadline' | 'cancelled' } | undefined;
+      let crashed = false;
+      let released = false;
       try {
         const now = Date.now();
-        const journey = await runJourney(lease, {
-          runId, checkId: definition.id, region: context.region, script: script.script, signal: context.signal, runDeadlineAt: context.deadlineAt,
-          scriptDeadlineAt: now + scriptBudgetMs(context.deadlineAt - now, definition.timeoutMs, resolved.teardownReserveMs),
-        }, resolved, artifactSink);
-        return report(journey.outcome, journey.error, journey.details, Math.round(journey.scriptMs));
+        const lostMs = now - startedAt;
+        const scriptDeadlineAt = now + scriptBudgetMs(context.deadlineAt - now, definition.timeoutMs, resolved.teardownReserveMs);
+        if (scriptDeadlineAt - now < 1) return aborted(`the browser took the run's whole budget (${lostMs}ms) to start`);
+        let ended = false;
+        const timers: NodeJS.Timeout[] = [];
+        const stop = (why: 'blocked' | 'deadline' | 'cancelled'): void => {
+          if (end) return;
+          end = { kind: 'killed', why };
+          sandbox.kill();
+        };
+        timers.push(setTimeout(() => { if (!ended) stop('blocked'); }, scriptDeadlineAt - Date.now() + BLOCKED_GRACE_MS));
+        timers.push(setTimeout(() => stop('deadline'), Math.max(0, context.deadlineAt - Date.now())));
+        const onAbort = (): void => {
+          const code = (context.signal.reason as { code?: unknown } | undefined)?.code;
+          stop(code === 'TIMEOUT' ? 'deadline' : 'cancelled');
+        };
+        context.signal.addEventListener('abort', onAbort, { once: true });
+        lease.disconnected.then(() => { crashed = true; }, () => {});
+        try {
+          const result = await sandbox.run({
+            type: 'run', runId, checkId: definition.id, file: definition.script.file, bundle: definition.script.bundle,
+            secrets, listedSecrets: listed, boundSecrets: bound, relayUrl: session.url, scriptDeadlineAt, runDeadlineAt: context.deadlineAt,
+            collect: resolved.artifacts && artifactSink !== undefined, closeTimeoutMs: resolved.closeTimeoutMs,
+          }, { onEnded: () => { ended = true; } });
+          end ??= result;
+        } finally {
+          for (const timer of timers) clearTimeout(timer);
+          context.signal.removeEventListener('abort', onAbort);
+        }
+        const ending = endOfRun(end!, { crashed, budgetMs: scriptDeadlineAt - now });
+        if (ending.closeHung) lease.kill(`a context close took over ${resolved.closeTimeoutMs}ms`);
+        const stored = ending.artifacts.length > 0 && artifactSink
+          ? await artifactSink.store({ runId, checkId: definition.id, region: context.region }, ending.artifacts)
+          : { stored: [], notes: [] };
+        const verdict = blameLostBudget(ending, lostMs, definition.timeoutMs);
+        released = true;
+        pool.release(sandbox, ending.reusable);
+        return report(verdict.outcome, verdict.error, { ...ending.details, artifacts: stored.stored, artifactNotes: [...ending.notes, ...stored.notes] }, ending.scriptMs);
       } finally {
+        session.close();
+        // A run that ended before its script was sent leaves its process as good as it was.
+        if (!released) pool.release(sandbox, end === undefined);
         lease.release();
       }
     } finally {
@@ -109,9 +180,14 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
 
   return {
     run,
-    stats: () => ({ ...host.stats(), waiting: slots.waiting }),
+    stats: () => ({ ...host.stats(), waiting: slots.waiting, sandboxes: pool.stats(), relayRefused: relayStarted?.refused ?? 0 }),
     browserPids: () => host.treePids(),
-    close: () => host.close(),
+    sandboxPids: () => pool.pids(),
+    async close() {
+      pool.close();
+      await host.close();
+      if (relay) await (await relay).close();
+    },
   };
 }
 

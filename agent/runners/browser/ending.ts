@@ -1,0 +1,68 @@
+/**
+ * How a browser run ended, from what its sandbox sent (or did not) and what the agent saw: pure, so that
+ * each case is table-tested. What a sandbox sends is the check's own code's to shape, so an outcome only
+ * stands with a code of its kind (a target code for `fail`, an agent code for `error`), and a browser that
+ * went away during the run makes it the agent's error whatever the sandbox said.
+ */
+import { AgentErrorCode, TargetErrorCode, type BrowserRunDetails, type ErrorCode, type Outcome } from '../../../checks/contract.ts';
+import type { Artifact } from '../../artifacts/sink.ts';
+import { withStep } from './errors.ts';
+import type { RunEnd } from './sandbox/process.ts';
+
+export type Killed = { kind: 'killed'; why: 'blocked' | 'deadline' | 'cancelled' };
+
+export interface RunEnding {
+  outcome: Outcome;
+  error: { code: ErrorCode; message: string } | null;
+  details: Omit<BrowserRunDetails, 'runId' | 'artifacts' | 'artifactNotes'> | null;
+  scriptMs: number | undefined;
+  artifacts: Artifact[];
+  notes: string[];
+  /** The sandbox's context close hung: replace the browser. */
+  closeHung: boolean;
+  /** The process may serve its check's next run (its run ended cleanly, nothing of it still runs). */
+  reusable: boolean;
+}
+
+const base = { details: null, scriptMs: undefined, artifacts: [], notes: [], closeHung: false, reusable: false };
+
+export function endOfRun(end: RunEnd | Killed, seen: { crashed: boolean; budgetMs: number }): RunEnding {
+  const crash = (detail: string): RunEnding => ({ ...base, outcome: 'error', error: { code: 'BROWSER_CRASHED', message: detail } });
+  if (end.kind === 'killed') {
+    if (end.why === 'cancelled') return { ...base, outcome: 'error', error: { code: 'RUN_CANCELLED', message: 'run cancelled: the agent is shutting down' } };
+    if (seen.crashed) return crash('the browser disconnected during the run');
+    const message = end.why === 'blocked'
+      ? `script did not finish within ${Math.round(seen.budgetMs)}ms and kept its process from stopping it (a synchronous loop?): its sandbox process was killed`
+      : `the run did not end by its deadline: its sandbox process was killed`;
+    return { ...base, outcome: 'fail', error: { code: 'TIMEOUT', message }, notes: ['no artifacts: the sandbox process was killed'] };
+  }
+  if (end.kind === 'exited') {
+    if (seen.crashed) return crash('the browser disconnected during the run');
+    if (!end.started) return { ...base, outcome: 'error', error: { code: 'AGENT_INTERNAL', message: `the sandbox process ended before the run started (${end.detail})` } };
+    return { ...base, outcome: 'fail', error: { code: 'SCRIPT_ERROR', message: `the script's process ended during the run (${end.detail})`.slice(0, 2000) } };
+  }
+  const result = end.message;
+  const artifacts = result.artifacts.map((a) => ({ name: a.name, contentType: a.contentType, data: Buffer.from(a.data) }));
+  const common = { details: result.details, scriptMs: result.scriptMs, artifacts, notes: [], closeHung: result.closeHung };
+  if (seen.crashed && result.outcome !== 'pass') return { ...crash(withStep('the browser disconnected during the run', result.details?.failedStep ?? null)), details: result.details, scriptMs: result.scriptMs };
+  const consistent = result.outcome === 'pass' ? result.error === null
+    : result.outcome === 'fail' ? TargetErrorCode.safeParse(result.error?.code).success
+      : AgentErrorCode.safeParse(result.error?.code).success;
+  if (!consistent) return { ...base, outcome: 'error', error: { code: 'AGENT_INTERNAL', message: `the sandbox reported "${result.outcome}" with ${result.error ? `code ${result.error.code}` : 'no error'}` } };
+  // A run stopped at its timeout may leave the script going in the background: its process is not reused.
+  const reusable = result.outcome !== 'error' && result.error?.code !== 'TIMEOUT' && !result.closeHung;
+  return { ...common, outcome: result.outcome, error: result.error, reusable };
+}
+
+/**
+ * A TIMEOUT after the agent spent a real part of the run's budget before the script started (launching
+ * the browser, starting a sandbox, waiting for memory) is the agent's, not the target's: the script did
+ * not get its time. It becomes `BROWSER_CAPACITY`.
+ */
+export function blameLostBudget(ending: Pick<RunEnding, 'outcome' | 'error'>, lostMs: number, timeoutMs: number): Pick<RunEnding, 'outcome' | 'error'> {
+  if (ending.outcome !== 'fail' || ending.error?.code !== 'TIMEOUT' || lostMs <= Math.max(500, timeoutMs / 10)) return ending;
+  return {
+    outcome: 'error',
+    error: { code: 'BROWSER_CAPACITY', message: `the script timed out after the agent took ${lostMs}ms of the run's ${timeoutMs}ms to start the browser and its sandbox (${ending.error.message})`.slice(0, 2000) },
+  };
+}

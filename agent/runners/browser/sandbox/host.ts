@@ -1,0 +1,61 @@
+/**
+ * The sandbox process: runs browser scripts for the agent, one run at a time, and only runs of one check
+ * (the pool binds it to a check, its bundle and its secrets at its first run). It starts with no
+ * environment, no Redis credentials and no secrets but those its runs are sent, as an unprivileged user
+ * when the agent is root, under Node's permission model (it may read only Lookout's browser code and
+ * playwright-core, and write only its own folder; no child processes, workers or native addons) and with
+ * code generation from strings off. It drives the agent's browser over a relay URL that is good for one
+ * connection of one run (relay.ts). Messages with the agent go over fd 3 (channel.ts).
+ *
+ * Started by sandbox/process.ts as `node <flags> host.ts <folder>`; never run it by hand.
+ */
+import { Socket } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+import { settlesWithin } from '../../../../lib/bounded.ts';
+import { runJourney } from '../journey.ts';
+import { loadBrowserScript } from '../script.ts';
+import { MAX_FRAME_BYTES, openChannel } from './channel.ts';
+import type { RunRequest, SandboxMessage } from './protocol.ts';
+
+const folder = process.argv[2]!;
+const channel = openChannel(new Socket({ fd: 3, readable: true, writable: true }), {
+  maxFrameBytes: MAX_FRAME_BYTES,
+  onMessage: (message) => { void onMessage(message as RunRequest); },
+  // The agent went away: nothing is left to do.
+  onError: () => process.exit(0),
+});
+const send = (message: SandboxMessage): void => channel.send(message);
+send({ type: 'ready' });
+
+let busy = false;
+
+async function onMessage(request: RunRequest): Promise<void> {
+  if (request?.type !== 'run' || busy) return;
+  busy = true;
+  let browser: Browser | undefined;
+  try {
+    // From here on the check's own code runs (the bundle's top level, then the script).
+    send({ type: 'started', runId: request.runId });
+    const script = await loadBrowserScript({ id: request.checkId, script: { bundle: request.bundle, file: request.file } });
+    if (!script.ok) {
+      send({ type: 'result', runId: request.runId, outcome: script.kind === 'threw' ? 'fail' : 'error',
+        error: { code: script.kind === 'threw' ? 'SCRIPT_ERROR' : 'INVALID_JOB', message: script.message.slice(0, 2000) },
+        details: null, scriptMs: 0, artifacts: [], closeHung: false });
+      return;
+    }
+    browser = await chromium.connect(request.relayUrl, { timeout: Math.max(1_000, request.scriptDeadlineAt - Date.now()) });
+    const outcome = await runJourney(browser, {
+      runId: request.runId, script: script.script, secrets: request.secrets, listedSecrets: request.listedSecrets, boundSecrets: request.boundSecrets,
+      scriptDeadlineAt: request.scriptDeadlineAt, runDeadlineAt: request.runDeadlineAt, signal: new AbortController().signal,
+      onScriptEnded: () => send({ type: 'ended', runId: request.runId }),
+    }, { collect: request.collect, closeTimeoutMs: request.closeTimeoutMs, tempDir: folder });
+    // Shapes are checked by the agent (protocol.ts); this side is not trusted to get them right.
+    send({ type: 'result', runId: request.runId, ...outcome } as SandboxMessage);
+  } catch (error) {
+    send({ type: 'result', runId: request.runId, outcome: 'error', error: { code: 'BROWSER_CRASHED', message: `the sandbox could not reach the browser: ${String((error as Error)?.message ?? error).split('\n')[0]}` },
+      details: null, scriptMs: 0, artifacts: [], closeHung: false });
+  } finally {
+    if (browser) await settlesWithin(browser.close(), 1_000);
+    busy = false;
+  }
+}
