@@ -109,7 +109,7 @@ export class BrowserRelay {
         this.#refused++;
         let id: unknown;
         try { id = (JSON.parse(text) as { id?: unknown } | null)?.id; } catch { id = undefined; }
-        if (typeof id === 'number') client.send(JSON.stringify({ id, error: { error: { name: 'Error', message: `Lookout: ${reason}`, stack: '' } } }));
+        if (typeof id === 'number' || typeof id === 'string') client.send(JSON.stringify({ id, error: { error: { name: 'Error', message: `Lookout: ${reason}`, stack: '' } } }));
         return;
       }
       if (upstream.readyState === WebSocket.OPEN) upstream.send(text);

@@ -62,6 +62,8 @@ export interface BrowserRunner {
 
 /** How long after the script's deadline a sandbox that has not stopped its script is killed. */
 const BLOCKED_GRACE_MS = 500;
+/** How long past the run's deadline a sandbox whose script ended may finish its teardown (the worker allows 1 s). */
+const TEARDOWN_GRACE_MS = 750;
 
 /** Creates the runner; throws at once, listing every bad option. */
 export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): BrowserRunner {
@@ -140,10 +142,12 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
           sandbox.kill();
         };
         timers.push(setTimeout(() => { if (!ended) stop('blocked'); }, scriptDeadlineAt - Date.now() + BLOCKED_GRACE_MS));
-        timers.push(setTimeout(() => stop('deadline'), Math.max(0, context.deadlineAt - Date.now())));
+        // A teardown under way (screenshot, trace, closes, each bounded by the sandbox) may use the worker's grace.
+        const hardStop = (): void => { if (!ended) stop('deadline'); else timers.push(setTimeout(() => stop('deadline'), TEARDOWN_GRACE_MS)); };
+        timers.push(setTimeout(hardStop, Math.max(0, context.deadlineAt - Date.now())));
         const onAbort = (): void => {
           const code = (context.signal.reason as { code?: unknown } | undefined)?.code;
-          stop(code === 'TIMEOUT' ? 'deadline' : 'cancelled');
+          if (code !== 'TIMEOUT') stop('cancelled');
         };
         context.signal.addEventListener('abort', onAbort, { once: true });
         lease.disconnected.then(() => { crashed = true; }, () => {});
