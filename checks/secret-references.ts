@@ -26,7 +26,8 @@ export function scriptSecretNames(code: string): string[] {
   for (const pattern of [NESTED_PATTERN, DESTRUCTURED]) {
     for (const match of code.matchAll(pattern)) {
       for (const part of match[1]!.split(',')) {
-        const key = /^\s*(?:\.\.\.)?\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(part)?.[1];
+        // A rest element (`...others`) names no secret.
+        const key = /^\s*([A-Za-z_][A-Za-z0-9_]*)/.exec(part)?.[1];
         if (key) names.add(key);
       }
     }

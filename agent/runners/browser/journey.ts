@@ -87,12 +87,20 @@ export async function runJourney(browser: Browser, input: JourneyInput, options:
       context = await browser.newContext({ recordHar: collect ? { path: harPath, content: 'omit' } : undefined });
       await observer.attach(context);
       if (input.boundSecrets.length > 0) {
+        const denial = (request: import('playwright-core').Request): string | undefined =>
+          deniedSecretOrigin(new URL(request.url()), [request.url(), ...Object.values(request.headers()), request.postData() ?? undefined], input.boundSecrets);
         // Only runs that hold a secret bound to origins pay for intercepting every request.
         await context.route('**/*', (route, request) => {
-          const denied = deniedSecretOrigin(new URL(request.url()), [request.url(), ...Object.values(request.headers()), request.postData() ?? undefined], input.boundSecrets);
+          const denied = denial(request);
           if (!denied) return route.fallback();
           deniedOrigin ??= denied;
           return route.abort('blockedbyclient');
+        });
+        // Chromium follows a redirect without routing the next hop, so such a hop can only be reported.
+        context.on('request', (request) => {
+          if (!request.redirectedFrom()) return;
+          const denied = denial(request);
+          if (denied) deniedOrigin ??= `${denied} (the browser sent it following a redirect from ${new URL(request.redirectedFrom()!.url()).origin}: Chromium follows redirects without letting them be stopped)`;
         });
       }
       if (collect) await context.tracing.start({ screenshots: true, snapshots: true });
