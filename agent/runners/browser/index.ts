@@ -13,6 +13,7 @@ export const browserChecks: CheckTypeRunner<'browser'> = {
     const browser = createBrowserRunner({
       ...settings.browser,
       secrets: { ...settings.secrets },
+      secretOrigins: { ...settings.secretOrigins },
       artifactSink: settings.artifactSink,
       ...(log ? { log: (event: string, fields: Record<string, unknown>) => log(`browser.${event}`, fields) } : {}),
     });
