@@ -12,7 +12,7 @@
  * scripts in (no environment, Node's permission model, no code generation from strings) is the second
  * line. This module only reads text: it never runs the bundle.
  */
-import { build, type Message } from 'esbuild';
+import { build, stop as stopBundler, type Message } from 'esbuild';
 import { SourceMap } from 'node:module';
 import { relative, resolve } from 'node:path';
 import type { Diagnostic } from './diagnostics.ts';
@@ -40,6 +40,19 @@ const TEXT_RULES: ReadonlyArray<{ pattern: RegExp; message: (match: RegExpExecAr
  * `file` names the bundle when its source map cannot place a problem. Never throws.
  */
 export async function checkScriptPolicy(code: string, file: string): Promise<Diagnostic[]> {
+  inFlight++;
+  try {
+    return await check(code, file);
+  } finally {
+    // esbuild keeps a helper process for later builds; a coordinator or agent checks bundles rarely, so
+    // it is not kept (the next check starts it again).
+    if (--inFlight === 0) await stopBundler();
+  }
+}
+
+let inFlight = 0;
+
+async function check(code: string, file: string): Promise<Diagnostic[]> {
   const mapMatch = SOURCE_MAP.exec(code);
   const body = mapMatch ? code.slice(0, mapMatch.index) : code;
   const locate = locator(body, mapMatch?.[1], file);

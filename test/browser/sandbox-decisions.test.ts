@@ -9,6 +9,7 @@ import { textFindings } from '../../checks/script-policy.ts';
 import { scriptSecretNames } from '../../checks/secret-references.ts';
 import { deniedSecretOrigin } from '../../agent/secrets/origins.ts';
 import { blameLostBudget, endOfRun } from '../../agent/runners/browser/ending.ts';
+import { harFromTrace } from '../../agent/runners/browser/har.ts';
 import { refusal } from '../../agent/runners/browser/relay.ts';
 import { SandboxPool } from '../../agent/runners/browser/sandbox/pool.ts';
 import { sandboxArgs, type SandboxProcess } from '../../agent/runners/browser/sandbox/process.ts';
@@ -25,7 +26,8 @@ describe('refusal (relay)', () => {
     ['uploading files from the agent\'s disk', call('setInputFiles', { localPaths: ['/etc/shadow'] }), true],
     ['a trace name that is a path', call('tracingStart', { name: '../../etc/x' }), true],
     ['a launch', call('launch', { executablePath: '/bin/sh' }), true],
-    ['not JSON', 'nope', true],
+    ['a refused method spelt with JSON escapes', '{"id":"a@1","guid":"page@1","method":"newCDP\\u0053ession","params":{}}', true],
+    ['not JSON (forwarded: Playwright\'s server drops such a connection)', 'nope', false],
     ['a new context', call('newContext', { recordHar: { content: 'omit' } }), false],
     ['a navigation', call('goto', { url: 'https://example.com/' }), false],
     ['an upload from buffers', call('setInputFiles', { payloads: [{ name: 'a.txt', buffer: 'YQ==' }] }), false],
@@ -135,7 +137,7 @@ describe('SandboxPool', () => {
   function fakes() {
     const made: Array<SandboxProcess & { killed: boolean }> = [];
     const spawn = (): SandboxProcess => {
-      const process = { pid: made.length + 1, key: undefined, ready: Promise.resolve(), killed: false, get alive() { return !this.killed; },
+      const process = { pid: made.length + 1, key: undefined, ready: Promise.resolve(), exited: new Promise<void>(() => {}), killed: false, get alive() { return !this.killed; },
         run: async () => ({ kind: 'exited' as const, started: false, detail: '' }), kill() { this.killed = true; } };
       made.push(process);
       return process;
@@ -175,3 +177,42 @@ describe('SandboxPool', () => {
     pool.close();
   });
 });
+
+describe('harFromTrace', () => {
+  it('makes a HAR of the resource snapshots in a trace, and nothing of what is not a trace', async () => {
+    const { deflateRawSync } = await import('node:zlib');
+    const network = [
+      JSON.stringify({ type: 'resource-snapshot', snapshot: { request: { method: 'GET', url: 'http://127.0.0.1/a' }, response: { status: 200 } } }),
+      '{"type":"resource-snapshot","snapshot":', // a torn line
+      JSON.stringify({ type: 'other' }),
+    ].join('\n');
+    const zip = zipOf([['trace.trace', '{}'], ['trace.network', network]], deflateRawSync);
+    const har = JSON.parse(harFromTrace(zip)!.toString());
+    expect(har.log.entries).toEqual([{ request: { method: 'GET', url: 'http://127.0.0.1/a' }, response: { status: 200 } }]);
+    expect(harFromTrace(Buffer.from('not a zip'))).toBeUndefined();
+  });
+});
+
+/** A ZIP of deflated entries, as Playwright writes traces. */
+function zipOf(files: Array<[string, string]>, deflate: (data: Buffer) => Buffer): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, text] of files) {
+    const data = deflate(Buffer.from(text));
+    const nameBytes = Buffer.from(name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0); local.writeUInt16LE(8, 8); local.writeUInt32LE(data.length, 18); local.writeUInt32LE(text.length, 22); local.writeUInt16LE(nameBytes.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0); central.writeUInt16LE(8, 10); central.writeUInt32LE(data.length, 20); central.writeUInt32LE(text.length, 24);
+    central.writeUInt16LE(nameBytes.length, 28); central.writeUInt32LE(offset, 42);
+    locals.push(local, nameBytes, data);
+    centrals.push(central, nameBytes);
+    offset += local.length + nameBytes.length + data.length;
+  }
+  const centralBytes = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(files.length, 8); end.writeUInt16LE(files.length, 10);
+  end.writeUInt32LE(centralBytes.length, 12); end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, centralBytes, end]);
+}

@@ -51,6 +51,9 @@ interface Instance {
 
 export type HostLog = (event: string, fields: Record<string, unknown>) => void;
 
+/** How long a reading of the browser tree's RSS is used for admission. */
+const RSS_READ_INTERVAL_MS = 1_000;
+
 export class BrowserHost {
   readonly #options: ResolvedBrowserOptions;
   readonly #log: HostLog;
@@ -71,6 +74,21 @@ export class BrowserHost {
   stats(): BrowserHostStats {
     return { ...this.#stats, browserPid: this.#current?.pid, runsOnBrowser: this.#current?.runs ?? 0, activeRuns: this.#current?.active ?? 0 };
   }
+
+  /**
+   * The RSS of `instance`'s tree, read at most once per {@link RSS_READ_INTERVAL_MS}: finding the tree reads
+   * every process's /proc entries, which costs milliseconds of CPU per run on a busy machine, and a tree's
+   * RSS does not move much between two runs a fraction of a second apart.
+   */
+  #treeRss(instance: Instance): number {
+    const now = Date.now();
+    if (this.#rssRead?.instance !== instance || now - this.#rssRead.at >= RSS_READ_INTERVAL_MS) {
+      this.#rssRead = { instance, at: now, bytes: treeRssBytes(this.treePids()) };
+    }
+    return this.#rssRead.bytes;
+  }
+
+  #rssRead: { instance: Instance; at: number; bytes: number } | undefined;
 
   /** Pids of the current browser's process tree (empty when none is up). */
   treePids(): number[] {
@@ -93,7 +111,7 @@ export class BrowserHost {
           browserUp: current !== undefined,
           runsOnBrowser: current?.runs ?? 0,
           activeRuns: current?.active ?? 0,
-          treeRssBytes: current ? treeRssBytes(this.treePids()) : 0,
+          treeRssBytes: current ? this.#treeRss(current) : 0,
           memAvailableBytes: memAvailableBytes(),
         }, this.#options);
         if (decision.action === 'recycle' && current) {

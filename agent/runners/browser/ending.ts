@@ -7,6 +7,7 @@
 import { AgentErrorCode, TargetErrorCode, type BrowserRunDetails, type ErrorCode, type Outcome } from '../../../checks/contract.ts';
 import type { Artifact } from '../../artifacts/sink.ts';
 import { withStep } from './errors.ts';
+import { harFromTrace } from './har.ts';
 import type { RunEnd } from './sandbox/process.ts';
 
 export type Killed = { kind: 'killed'; why: 'blocked' | 'deadline' | 'cancelled' };
@@ -42,7 +43,10 @@ export function endOfRun(end: RunEnd | Killed, seen: { crashed: boolean; budgetM
     return { ...base, outcome: 'fail', error: { code: 'SCRIPT_ERROR', message: `the script's process ended during the run (${end.detail})`.slice(0, 2000) } };
   }
   const result = end.message;
-  const artifacts = result.artifacts.map((a) => ({ name: a.name, contentType: a.contentType, data: Buffer.from(a.data) }));
+  const artifacts: Artifact[] = result.artifacts.filter((a) => a.name !== 'network.har').map((a) => ({ name: a.name, contentType: a.contentType, data: Buffer.from(a.data) }));
+  const trace = artifacts.find((a) => a.name === 'trace.zip');
+  const har = trace ? harFromTrace(trace.data) : undefined;
+  if (har) artifacts.push({ name: 'network.har', contentType: 'application/json', data: har });
   const common = { details: result.details, scriptMs: result.scriptMs, artifacts, notes: [], closeHung: result.closeHung };
   if (seen.crashed && result.outcome !== 'pass') return { ...crash(withStep('the browser disconnected during the run', result.details?.failedStep ?? null)), details: result.details, scriptMs: result.scriptMs };
   const consistent = result.outcome === 'pass' ? result.error === null

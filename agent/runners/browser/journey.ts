@@ -1,6 +1,6 @@
 /**
  * One browser run, inside the sandbox process (sandbox/host.ts), on the browser it reached through the
- * agent's relay: a fresh context (HAR recorded, tracing on), the script raced against its deadline, the
+ * agent's relay: a fresh context (tracing on: a failed run's HAR is made from its trace), the script raced against its deadline, the
  * browser's disconnect, a page crash and cancellation; then artifacts when it failed or timed out, and
  * the context closed with a deadline. What it cannot do from here (kill a browser whose close hangs,
  * store artifacts) it reports to the agent: `closeHung`, `artifacts`.
@@ -20,10 +20,10 @@ import { StepRecorder } from './steps.ts';
 
 /** What a journey needs besides its input (the sandbox's part of the runner options). */
 export interface JourneyOptions {
-  /** Collect a screenshot, trace and HAR when the run fails (tracing and HAR recording on every run). */
+  /** Collect a screenshot and trace (the agent makes the HAR from it) when the run fails; tracing runs on every run. */
   collect: boolean;
   closeTimeoutMs: number;
-  /** A folder of this run's own, for the trace and HAR. */
+  /** A folder of this run's own, for the trace. */
   tempDir: string;
 }
 
@@ -68,12 +68,11 @@ const SCREENSHOT_TIMEOUT_MS = 2_000;
 
 export async function runJourney(browser: Browser, input: JourneyInput, options: JourneyOptions): Promise<JourneyOutcome> {
   const runDir = mkdtempSync(join(options.tempDir, 'run-'));
-  const harPath = join(runDir, 'network.har');
   const tracePath = join(runDir, 'trace.zip');
   const steps = new StepRecorder();
   const observer = new RunObserver();
   const lease = leaseOf(browser);
-  // Tracing and HAR cost time on every run; only pay for them when failures' artifacts can be kept.
+  // Tracing costs time on every run; only pay for it when failures' artifacts can be kept.
   const collect = options.collect;
   let deniedOrigin: string | undefined;
   let closeHung = false;
@@ -84,7 +83,8 @@ export async function runJourney(browser: Browser, input: JourneyInput, options:
   const budgetMs = Math.max(1, input.scriptDeadlineAt - Date.now());
   try {
     try {
-      context = await browser.newContext({ recordHar: collect ? { path: harPath, content: 'omit' } : undefined });
+      // No recordHar: the agent makes the HAR from the trace of a failed run (har.ts), so passing runs pay nothing for it.
+      context = await browser.newContext();
       await observer.attach(context);
       if (input.boundSecrets.length > 0) {
         const denial = (request: import('playwright-core').Request): string | undefined =>
@@ -146,7 +146,6 @@ export async function runJourney(browser: Browser, input: JourneyInput, options:
     if (context) {
       const closed = await settlesWithin(context.close(), left(1_000));
       if (!closed) closeHung = true;
-      else if (wantArtifacts) pushFile(artifacts, harPath, 'network.har', 'application/json');
     }
     return {
       outcome: verdict.outcome,

@@ -27,8 +27,15 @@ const SAFE_TRACE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 /** Largest message a sandbox may send (setInputFiles payloads are the big ones). */
 const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Whether `text` could be refused: every refused method or parameter name appears in it literally, unless
+ * JSON escapes spell it (`\u0073aveAs`), so a message with neither is forwarded without being parsed.
+ */
+const SUSPECT = new RegExp(`\\\\u|${[...REFUSED_METHODS, ...REFUSED_PARAMS, 'tracingStart'].join('|')}`);
+
 /** Why a message from a sandbox must not reach the browser server, or `undefined` when it may. Pure. */
 export function refusal(text: string): string | undefined {
+  if (!SUSPECT.test(text)) return undefined;
   let message: { id?: unknown; method?: unknown; params?: Record<string, unknown> };
   try { message = JSON.parse(text) as typeof message; } catch { return 'not a Playwright protocol message'; }
   if (message === null || typeof message !== 'object') return 'not a Playwright protocol message';
@@ -45,15 +52,17 @@ export function refusal(text: string): string | undefined {
 export interface RelaySession {
   /** The URL to hand the sandbox: `ws://127.0.0.1:<port>/<random>`. */
   url: string;
-  /** Whether the sandbox connected. */
-  readonly connected: boolean;
+  /** The browser server it forwards to. */
+  upstream: string;
+  /** False once closed, from either side: the URL then accepts nothing more. */
+  readonly open: boolean;
   /** Closes the sandbox's connection (and its upstream one: Playwright then closes its contexts). */
   close(): void;
 }
 
 export class BrowserRelay {
   readonly #server: WebSocketServer;
-  readonly #sessions = new Map<string, { upstream: string; open: boolean; sockets: WebSocket[] }>();
+  readonly #sessions = new Map<string, { upstream: string; used: boolean; closed: boolean; sockets: WebSocket[] }>();
   #refused = 0;
 
   private constructor(server: WebSocketServer) {
@@ -63,7 +72,8 @@ export class BrowserRelay {
 
   /** Starts a relay on a free loopback port. */
   static async start(): Promise<BrowserRelay> {
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false });
+    // Text is not validated as UTF-8 here: what is forwarded is checked by refusal() or by Playwright.
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: false, skipUTF8Validation: true });
     await new Promise<void>((resolve, reject) => { server.once('listening', resolve); server.once('error', reject); });
     return new BrowserRelay(server);
   }
@@ -71,16 +81,21 @@ export class BrowserRelay {
   /** Messages refused so far (for metrics and tests). */
   get refused(): number { return this.#refused; }
 
-  /** A one-connection URL forwarding to the browser server at `upstream` (its wsEndpoint). */
+  /**
+   * A one-connection URL forwarding to the browser server at `upstream` (its wsEndpoint). The runner
+   * opens one per sandbox process (so per check) and browser, and closes it when the process goes.
+   */
   open(upstream: string): RelaySession {
     const token = randomBytes(24).toString('base64url');
-    const session = { upstream, open: false, sockets: [] as WebSocket[] };
+    const session = { upstream, used: false, closed: false, sockets: [] as WebSocket[] };
     this.#sessions.set(token, session);
     const port = (this.#server.address() as AddressInfo).port;
     return {
       url: `ws://127.0.0.1:${port}/${token}`,
-      get connected() { return session.open; },
+      upstream,
+      get open() { return !session.closed; },
       close: () => {
+        session.closed = true;
         this.#sessions.delete(token);
         for (const socket of session.sockets) socket.terminate();
       },
@@ -94,14 +109,20 @@ export class BrowserRelay {
   }
 
   #onConnection(client: WebSocket, path: string): void {
-    const session = this.#sessions.get(path.slice(1));
+    const token = path.slice(1);
+    const session = this.#sessions.get(token);
     // Unknown, closed, or already used: a URL is good for one connection.
-    if (!session || session.open) { client.close(1008, 'unknown relay path'); return; }
-    session.open = true;
-    const upstream = new WebSocket(session.upstream, { perMessageDeflate: false, maxPayload: 512 * 1024 * 1024 });
+    if (!session || session.used) { client.close(1008, 'unknown relay path'); return; }
+    session.used = true;
+    const upstream = new WebSocket(session.upstream, { perMessageDeflate: false, maxPayload: 512 * 1024 * 1024, skipUTF8Validation: true });
     session.sockets.push(client, upstream);
     const pending: string[] = [];
-    const end = (): void => { client.terminate(); upstream.terminate(); };
+    const end = (): void => {
+      session.closed = true;
+      this.#sessions.delete(token);
+      client.terminate();
+      upstream.terminate();
+    };
     client.on('message', (data: RawData) => {
       const text = data.toString();
       const reason = refusal(text);

@@ -11,15 +11,16 @@
  * ```
  *
  * A run: the bundle is checked against the browser-script policy (once per bundle); a slot, the browser
- * and a sandbox process for the check are taken; the sandbox gets a one-connection relay URL, the
- * secrets the definition lists and the deadlines, runs the journey and sends back its outcome and
- * artifacts, which are stored here. The agent ends the run itself when the sandbox does not: at the
+ * and a sandbox process for the check are taken; the sandbox gets its relay URL (one per process and
+ * browser: later runs of the same check reuse its connection), the secrets the definition lists and the
+ * deadlines, runs the journey and sends back its outcome and artifacts, which are stored here. The agent ends the run itself when the sandbox does not: at the
  * script's deadline (plus a grace) if the script has not ended (a synchronous loop), at the run's deadline,
  * on cancellation; each time by SIGKILL of the sandbox process and closing its relay connection.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { BrowserCheckDefinition, BrowserRunDetails, ErrorCode, Outcome } from '../../../checks/contract.ts';
 import { formatDiagnostic } from '../../../checks/diagnostics.ts';
+import { settlesWithin } from '../../../lib/bounded.ts';
 import { checkScriptPolicy } from '../../../checks/script-policy.ts';
 import type { ArtifactSink } from '../../artifacts/sink.ts';
 import { boundSecrets } from '../../secrets/origins.ts';
@@ -27,9 +28,9 @@ import type { RunContext, RunReport, Runner } from '../types.ts';
 import { BrowserHost, type BrowserHostStats, type HostLog } from './browser-host.ts';
 import { blameLostBudget, endOfRun } from './ending.ts';
 import { resolveBrowserOptions, scriptBudgetMs, type BrowserRunnerOptions } from './options.ts';
-import { BrowserRelay } from './relay.ts';
+import { BrowserRelay, type RelaySession } from './relay.ts';
 import { SandboxPool, type SandboxPoolStats } from './sandbox/pool.ts';
-import type { RunEnd } from './sandbox/process.ts';
+import type { RunEnd, SandboxProcess } from './sandbox/process.ts';
 import { Semaphore } from './semaphore.ts';
 
 export type { BrowserRunnerOptions } from './options.ts';
@@ -75,6 +76,17 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
   const policies = new Map<string, Promise<string[]>>();
   let relay: Promise<BrowserRelay> | undefined;
   let relayStarted: BrowserRelay | undefined;
+  /** Each sandbox process's relay session, for the browser it was opened for; closed when the process ends. */
+  const sessions = new Map<SandboxProcess, RelaySession>();
+  const sessionFor = (sandbox: SandboxProcess, started: BrowserRelay, endpoint: string): RelaySession => {
+    const existing = sessions.get(sandbox);
+    if (existing?.open && existing.upstream === endpoint) return existing;
+    existing?.close();
+    const session = started.open(endpoint);
+    if (!sessions.has(sandbox)) void sandbox.exited.then(() => { sessions.get(sandbox)?.close(); sessions.delete(sandbox); });
+    sessions.set(sandbox, session);
+    return session;
+  };
 
   async function run(definition: BrowserCheckDefinition, context: RunContext): Promise<RunReport> {
     const startedAt = Date.now();
@@ -125,7 +137,7 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
       }
       const lease = leased.value;
       const sandbox = sandboxed.value;
-      const session = (await relay).open(lease.wsEndpoint);
+      const session = sessionFor(sandbox, await relay, lease.wsEndpoint);
       let end: RunEnd | { kind: 'killed'; why: 'blocked' | 'deadline' | 'cancelled' } | undefined;
       let crashed = false;
       let released = false;
@@ -162,6 +174,8 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
           for (const timer of timers) clearTimeout(timer);
           context.signal.removeEventListener('abort', onAbort);
         }
+        // The sandbox can see its connection drop before the agent sees the browser go: wait for the browser's side.
+        if (end?.kind === 'result' && end.message.error?.code === 'BROWSER_CRASHED' && /disconnected/.test(end.message.error.message)) await settlesWithin(lease.disconnected, 1_000);
         const ending = endOfRun(end!, { crashed, budgetMs: scriptDeadlineAt - now });
         if (ending.closeHung) lease.kill(`a context close took over ${resolved.closeTimeoutMs}ms`);
         const stored = ending.artifacts.length > 0 && artifactSink
@@ -172,7 +186,8 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
         pool.release(sandbox, ending.reusable);
         return report(verdict.outcome, verdict.error, { ...ending.details, artifacts: stored.stored, artifactNotes: [...ending.notes, ...stored.notes] }, ending.scriptMs);
       } finally {
-        session.close();
+        // A run that did not end cleanly loses its connection now (Playwright then closes its contexts).
+        if (end?.kind !== 'result') session.close();
         // A run that ended before its script was sent leaves its process as good as it was.
         if (!released) pool.release(sandbox, end === undefined);
         lease.release();

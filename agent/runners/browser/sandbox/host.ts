@@ -28,11 +28,19 @@ const send = (message: SandboxMessage): void => channel.send(message);
 send({ type: 'ready' });
 
 let busy = false;
+/** The connection of the last run: later runs of this process's check reuse it while its URL is the same. */
+let connection: { url: string; browser: Browser } | undefined;
+
+async function connect(url: string, deadlineAt: number): Promise<Browser> {
+  if (connection?.url === url && connection.browser.isConnected()) return connection.browser;
+  if (connection) await settlesWithin(connection.browser.close(), 1_000);
+  connection = { url, browser: await chromium.connect(url, { timeout: Math.max(1_000, deadlineAt - Date.now()) }) };
+  return connection.browser;
+}
 
 async function onMessage(request: RunRequest): Promise<void> {
   if (request?.type !== 'run' || busy) return;
   busy = true;
-  let browser: Browser | undefined;
   try {
     // From here on the check's own code runs (the bundle's top level, then the script).
     send({ type: 'started', runId: request.runId });
@@ -43,7 +51,7 @@ async function onMessage(request: RunRequest): Promise<void> {
         details: null, scriptMs: 0, artifacts: [], closeHung: false });
       return;
     }
-    browser = await chromium.connect(request.relayUrl, { timeout: Math.max(1_000, request.scriptDeadlineAt - Date.now()) });
+    const browser = await connect(request.relayUrl, request.scriptDeadlineAt);
     const outcome = await runJourney(browser, {
       runId: request.runId, script: script.script, secrets: request.secrets, listedSecrets: request.listedSecrets, boundSecrets: request.boundSecrets,
       scriptDeadlineAt: request.scriptDeadlineAt, runDeadlineAt: request.runDeadlineAt, signal: new AbortController().signal,
@@ -55,7 +63,6 @@ async function onMessage(request: RunRequest): Promise<void> {
     send({ type: 'result', runId: request.runId, outcome: 'error', error: { code: 'BROWSER_CRASHED', message: `the sandbox could not reach the browser: ${String((error as Error)?.message ?? error).split('\n')[0]}` },
       details: null, scriptMs: 0, artifacts: [], closeHung: false });
   } finally {
-    if (browser) await settlesWithin(browser.close(), 1_000);
     busy = false;
   }
 }

@@ -48,6 +48,8 @@ export interface SandboxProcess {
   key: string | undefined;
   /** Resolves once playwright-core is loaded; rejects if the process ends first. */
   readonly ready: Promise<void>;
+  /** Resolves when the process has ended. */
+  readonly exited: Promise<void>;
   readonly alive: boolean;
   /** Runs one journey; resolves with its result, or how the process ended. `onEnded`: the script ended. */
   run(request: RunRequest, hooks: { onEnded(): void }): Promise<RunEnd>;
@@ -71,6 +73,8 @@ export function spawnSandbox(options: { tempDir?: string; onExit?: (process: San
   let onNotReady!: (error: Error) => void;
   const ready = new Promise<void>((resolve, reject) => { onReady = resolve; onNotReady = reject; });
   ready.catch(() => {});
+  let onExited!: () => void;
+  const exited = new Promise<void>((resolve) => { onExited = resolve; });
   let current: { runId: string; started: boolean; hooks: { onEnded(): void }; done(end: RunEnd): void } | undefined;
 
   const channel: Channel = openChannel(child.stdio[3] as Duplex, {
@@ -97,6 +101,7 @@ export function spawnSandbox(options: { tempDir?: string; onExit?: (process: San
     if (current) { const run = current; current = undefined; run.done({ kind: 'exited', started: run.started, detail }); }
     rmSync(folder, { recursive: true, force: true });
     options.onExit?.(handle);
+    onExited();
   });
   child.on('error', () => { /* spawn failures end in 'exit' too */ });
 
@@ -104,6 +109,7 @@ export function spawnSandbox(options: { tempDir?: string; onExit?: (process: San
     pid: child.pid ?? -1,
     key: undefined,
     ready,
+    exited,
     get alive() { return alive; },
     run(request, hooks) {
       if (!alive) return Promise.resolve({ kind: 'exited', started: false, detail: 'the sandbox process is gone' });
