@@ -31,7 +31,10 @@ export interface BrowserRunnerOptions {
   secrets?: Record<string, string>;
   /** Origins some of `secrets` are bound to: a browser request carrying one elsewhere is aborted. @defaultValue {} */
   secretOrigins?: Record<string, readonly string[]>;
-  /** Sandbox processes kept idle for their checks' next runs. @defaultValue twice `concurrency` */
+  /**
+   * Sandbox processes kept idle for their checks' next runs (each holds ~130 MiB: Node and playwright-core).
+   * @defaultValue `concurrency`
+   */
   idleSandboxes?: number;
   /** How long an idle sandbox process is kept for its check's next run. @defaultValue 120000 */
   sandboxIdleMs?: number;

@@ -72,7 +72,7 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
   const resolved = resolveBrowserOptions(rest);
   const host = new BrowserHost(resolved, log);
   const slots = new Semaphore(resolved.concurrency);
-  const pool = new SandboxPool({ maxIdle: resolved.idleSandboxes ?? 2 * resolved.concurrency, idleTtlMs: resolved.sandboxIdleMs, ...(resolved.tempDir ? { tempDir: resolved.tempDir } : {}) });
+  const pool = new SandboxPool({ maxIdle: resolved.idleSandboxes ?? resolved.concurrency, idleTtlMs: resolved.sandboxIdleMs, ...(resolved.tempDir ? { tempDir: resolved.tempDir } : {}) });
   const policies = new Map<string, Promise<string[]>>();
   let relay: Promise<BrowserRelay> | undefined;
   let relayStarted: BrowserRelay | undefined;
@@ -137,11 +137,12 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
       }
       const lease = leased.value;
       const sandbox = sandboxed.value;
-      const session = sessionFor(sandbox, await relay, lease.wsEndpoint);
+      let session: RelaySession | undefined;
       let end: RunEnd | { kind: 'killed'; why: 'blocked' | 'deadline' | 'cancelled' } | undefined;
       let crashed = false;
       let released = false;
       try {
+        session = sessionFor(sandbox, await relay, lease.wsEndpoint);
         const now = Date.now();
         const lostMs = now - startedAt;
         const scriptDeadlineAt = now + scriptBudgetMs(context.deadlineAt - now, definition.timeoutMs, resolved.teardownReserveMs);
@@ -187,7 +188,7 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
         return report(verdict.outcome, verdict.error, { ...ending.details, artifacts: stored.stored, artifactNotes: [...ending.notes, ...stored.notes] }, ending.scriptMs);
       } finally {
         // A run that did not end cleanly loses its connection now (Playwright then closes its contexts).
-        if (end?.kind !== 'result') session.close();
+        if (end?.kind !== 'result') session?.close();
         // A run that ended before its script was sent leaves its process as good as it was.
         if (!released) pool.release(sandbox, end === undefined);
         lease.release();
