@@ -41,7 +41,7 @@ describe('refusal (relay)', () => {
 describe('endOfRun', () => {
   const result = (fields: Record<string, unknown>) => ({
     kind: 'result' as const,
-    message: { type: 'result' as const, runId: 'r', outcome: 'pass' as const, error: null, details: null, scriptMs: 10, artifacts: [], closeHung: false, ...fields },
+    message: { type: 'result' as const, runId: 'r', outcome: 'pass' as const, error: null, details: null, scriptMs: 10, setupMs: 0, artifacts: [], closeHung: false, ...fields },
   });
   it.each<[string, Parameters<typeof endOfRun>[0], boolean, string | null, string, boolean]>([
     ['a pass', result({}), false, null, 'pass', true],
@@ -52,6 +52,8 @@ describe('endOfRun', () => {
     ['a sandbox claiming a pass with an error', result({ error: { code: 'TIMEOUT', message: 'x' } }), false, 'AGENT_INTERNAL', 'error', false],
     ['a loop killed past the script deadline', { kind: 'killed', why: 'blocked' }, false, 'TIMEOUT', 'fail', false],
     ['a run killed at its deadline', { kind: 'killed', why: 'deadline' }, false, 'TIMEOUT', 'fail', false],
+    ['a teardown killed after the script passed', { kind: 'killed', why: 'deadline', sofar: { type: 'ended', runId: 'r', outcome: 'pass', error: null, details: null, scriptMs: 5, setupMs: 0 } }, false, null, 'pass', false],
+    ['a teardown killed after a failed assertion', { kind: 'killed', why: 'deadline', sofar: { type: 'ended', runId: 'r', outcome: 'fail', error: { code: 'ASSERTION_FAILED', message: 'x' }, details: null, scriptMs: 5, setupMs: 0 } }, false, 'ASSERTION_FAILED', 'fail', false],
     ['a shutdown', { kind: 'killed', why: 'cancelled' }, false, 'RUN_CANCELLED', 'error', false],
     ['the script ended its process', { kind: 'exited', started: true, detail: 'exited with code 0' }, false, 'SCRIPT_ERROR', 'fail', false],
     ['the sandbox died before the run', { kind: 'exited', started: false, detail: 'killed by SIGKILL' }, false, 'AGENT_INTERNAL', 'error', false],
@@ -68,7 +70,8 @@ describe('blameLostBudget', () => {
   it.each<[string, typeof timeout | { outcome: 'pass'; error: null }, number, number, string]>([
     ['a timeout after a quick start stays the target\'s', timeout, 40, 10_000, 'TIMEOUT'],
     ['a timeout after a slow launch is the agent\'s', timeout, 8_000, 10_000, 'BROWSER_CAPACITY'],
-    ['a small loss under the floor stays the target\'s', timeout, 450, 2_000, 'TIMEOUT'],
+    ['a small loss under the floor stays the target\'s', timeout, 900, 2_000, 'TIMEOUT'],
+    ['a loss under a quarter of the timeout stays the target\'s', timeout, 2_400, 10_000, 'TIMEOUT'],
     ['a pass after a slow launch is a pass', { outcome: 'pass', error: null }, 8_000, 10_000, 'none'],
   ])('%s', (_name, ending, lostMs, timeoutMs, code) => {
     expect(blameLostBudget(ending, lostMs, timeoutMs).error?.code ?? 'none').toBe(code);

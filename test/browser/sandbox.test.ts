@@ -182,7 +182,7 @@ describe('at run time, a script that gets past the static check finds nothing', 
     const spinning = runner.sandboxPids();
     const result = await running;
     // TIMEOUT; or BROWSER_CAPACITY when starting its sandbox took a real part of the 3 s (a loaded machine).
-    expect(['TIMEOUT', 'BROWSER_CAPACITY']).toContain(result.error?.code);
+    expect(['TIMEOUT', 'BROWSER_CAPACITY'], JSON.stringify(result.error)).toContain(result.error?.code);
     expect(result.error!.message).toMatch(/synchronous loop\?\): its sandbox process was killed/);
     expect(result.endedAt - result.startedAt).toBeLessThan(3_000 + 1_000);
     // The agent's event loop was never blocked, and the next run of the same check gets a fresh process.

@@ -42,8 +42,11 @@ export interface JourneyInput {
   runDeadlineAt: number;
   /** Aborted on the run's deadline or agent shutdown (a shutdown cancels; a deadline is handled by `scriptDeadlineAt`). */
   signal: AbortSignal;
-  /** Called once the script ended or was stopped, before the teardown. @defaultValue nothing */
-  onScriptEnded?: () => void;
+  /**
+   * Called once the script ended or was stopped, before the teardown, with the run's outcome as it then
+   * stands (what the agent reports if the teardown does not finish in time). @defaultValue nothing
+   */
+  onScriptEnded?: (sofar: Pick<JourneyOutcome, 'outcome' | 'error' | 'details' | 'scriptMs'>) => void;
 }
 
 export interface JourneyOutcome {
@@ -119,7 +122,6 @@ export async function runJourney(browser: Browser, input: JourneyInput, options:
       ending = input.signal.aborted ? { kind: 'cancelled' } : { kind: 'crashed', reason: `could not set up the browser context: ${(error as Error).message.split('\n')[0]}` };
     }
     stopped = true;
-    input.onScriptEnded?.();
     const scriptMs = performance.now() - startedAt;
     // Steps still running were cut by the timeout, crash or cancellation; after a normal end they are
     // steps the script did not await, and are dropped.
@@ -129,6 +131,7 @@ export async function runJourney(browser: Browser, input: JourneyInput, options:
     const verdict = deniedOrigin !== undefined && ending.kind !== 'crashed' && ending.kind !== 'cancelled'
       ? { outcome: 'fail' as const, error: { code: 'SECRET_ORIGIN_DENIED' as const, message: deniedOrigin } }
       : judge(ending, steps.failedStep, budgetMs);
+    input.onScriptEnded?.({ ...verdict, scriptMs, details: detailsOf(steps, observer) });
     const wantArtifacts = collect && verdict.outcome === 'fail';
     const artifacts: Artifact[] = [];
     // Each teardown step gets what is left of the run (at least a floor), never more than closeTimeoutMs.
@@ -153,17 +156,15 @@ export async function runJourney(browser: Browser, input: JourneyInput, options:
       scriptMs,
       artifacts,
       closeHung,
-      details: {
-        steps: steps.steps,
-        failedStep: steps.failedStep,
-        pageLoads: observer.pageLoads,
-        consoleErrors: observer.consoleErrors,
-        failedRequests: observer.failedRequests,
-      },
+      details: detailsOf(steps, observer),
     };
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
+}
+
+function detailsOf(steps: StepRecorder, observer: RunObserver): JourneyOutcome['details'] {
+  return { steps: steps.steps, failedStep: steps.failedStep, pageLoads: observer.pageLoads, consoleErrors: observer.consoleErrors, failedRequests: observer.failedRequests };
 }
 
 /** The connected browser as the race sees it: whether and when it went away. */

@@ -14,7 +14,8 @@
  * and a sandbox process for the check are taken; the sandbox gets its relay URL (one per process and
  * browser: later runs of the same check reuse its connection), the secrets the definition lists and the
  * deadlines, runs the journey and sends back its outcome and artifacts, which are stored here. The agent ends the run itself when the sandbox does not: at the
- * script's deadline (plus a grace) if the script has not ended (a synchronous loop), at the run's deadline,
+ * run's deadline (or half a second after the script's, if later) if the script has not ended (a synchronous
+ * loop, or a process starved of CPU), shortly after the run's deadline if its teardown has not finished,
  * on cancellation; each time by SIGKILL of the sandbox process and closing its relay connection.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -31,6 +32,7 @@ import { resolveBrowserOptions, scriptBudgetMs, type BrowserRunnerOptions } from
 import { BrowserRelay, type RelaySession } from './relay.ts';
 import { SandboxPool, type SandboxPoolStats } from './sandbox/pool.ts';
 import type { RunEnd, SandboxProcess } from './sandbox/process.ts';
+import type { SandboxMessage } from './sandbox/protocol.ts';
 import { Semaphore } from './semaphore.ts';
 
 export type { BrowserRunnerOptions } from './options.ts';
@@ -61,7 +63,7 @@ export interface BrowserRunner {
   close(): Promise<void>;
 }
 
-/** How long after the script's deadline a sandbox that has not stopped its script is killed. */
+/** How long after the script's deadline (at the earliest: the run's deadline) a sandbox that has not stopped its script is killed. */
 const BLOCKED_GRACE_MS = 500;
 /** How long past the run's deadline a sandbox whose script ended may finish its teardown (the worker allows 1 s). */
 const TEARDOWN_GRACE_MS = 750;
@@ -113,6 +115,8 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
     let policy = policies.get(digest);
     if (!policy) policies.set(digest, policy = checkScriptPolicy(definition.script.bundle, definition.script.file).then((found) => found.map(formatDiagnostic)));
     const refused = await policy;
+    // The budget the browser side may lose starts here: the check above is about the job, not capacity.
+    const preparedAt = Date.now();
     if (refused.length > 0) return report('error', { code: 'INVALID_JOB', message: `the script breaks the browser-script policy: ${refused.join('; ')}`.slice(0, 2000) });
 
     const listed = definition.secrets;
@@ -144,19 +148,22 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
       try {
         session = sessionFor(sandbox, await relay, lease.wsEndpoint);
         const now = Date.now();
-        const lostMs = now - startedAt;
+        const lostMs = now - preparedAt;
         const scriptDeadlineAt = now + scriptBudgetMs(context.deadlineAt - now, definition.timeoutMs, resolved.teardownReserveMs);
         if (scriptDeadlineAt - now < 1) return aborted(`the browser took the run's whole budget (${lostMs}ms) to start`);
-        let ended = false;
+        let ended: Extract<SandboxMessage, { type: 'ended' }> | undefined;
         const timers: NodeJS.Timeout[] = [];
         const stop = (why: 'blocked' | 'deadline' | 'cancelled'): void => {
           if (end) return;
-          end = { kind: 'killed', why };
+          end = { kind: 'killed', why, ...(ended ? { sofar: ended } : {}) };
           sandbox.kill();
         };
-        timers.push(setTimeout(() => { if (!ended) stop('blocked'); }, scriptDeadlineAt - Date.now() + BLOCKED_GRACE_MS));
+        // A script that has not ended by then keeps its process from stopping it (or the process is starved
+        // of CPU): not before the run's deadline, so that a loaded machine does not cut a teardown short.
+        const blockedAt = Math.max(scriptDeadlineAt + BLOCKED_GRACE_MS, context.deadlineAt);
+        timers.push(setTimeout(() => { if (!ended) stop('blocked'); }, blockedAt - Date.now()));
         // A teardown under way (screenshot, trace, closes, each bounded by the sandbox) may use the worker's grace.
-        const hardStop = (): void => { if (!ended) stop('deadline'); else timers.push(setTimeout(() => stop('deadline'), TEARDOWN_GRACE_MS)); };
+        const hardStop = (): void => { if (ended) timers.push(setTimeout(() => stop('deadline'), TEARDOWN_GRACE_MS)); };
         timers.push(setTimeout(hardStop, Math.max(0, context.deadlineAt - Date.now())));
         const onAbort = (): void => {
           const code = (context.signal.reason as { code?: unknown } | undefined)?.code;
@@ -169,7 +176,7 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
             type: 'run', runId, checkId: definition.id, file: definition.script.file, bundle: definition.script.bundle,
             secrets, listedSecrets: listed, boundSecrets: bound, relayUrl: session.url, scriptDeadlineAt, runDeadlineAt: context.deadlineAt,
             collect: resolved.artifacts && artifactSink !== undefined, closeTimeoutMs: resolved.closeTimeoutMs,
-          }, { onEnded: () => { ended = true; } });
+          }, { onEnded: (sofar) => { ended = sofar; } });
           end ??= result;
         } finally {
           for (const timer of timers) clearTimeout(timer);
@@ -182,7 +189,7 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
         const stored = ending.artifacts.length > 0 && artifactSink
           ? await artifactSink.store({ runId, checkId: definition.id, region: context.region }, ending.artifacts)
           : { stored: [], notes: [] };
-        const verdict = blameLostBudget(ending, lostMs, definition.timeoutMs);
+        const verdict = blameLostBudget(ending, Math.round(lostMs + ending.setupMs), definition.timeoutMs);
         released = true;
         pool.release(sandbox, ending.reusable);
         return report(verdict.outcome, verdict.error, { ...ending.details, artifacts: stored.stored, artifactNotes: [...ending.notes, ...stored.notes] }, ending.scriptMs);

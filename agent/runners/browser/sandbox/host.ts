@@ -41,6 +41,8 @@ async function connect(url: string, deadlineAt: number): Promise<Browser> {
 async function onMessage(request: RunRequest): Promise<void> {
   if (request?.type !== 'run' || busy) return;
   busy = true;
+  const receivedAt = performance.now();
+  let setupMs = 0;
   try {
     // From here on the check's own code runs (the bundle's top level, then the script).
     send({ type: 'started', runId: request.runId });
@@ -48,20 +50,21 @@ async function onMessage(request: RunRequest): Promise<void> {
     if (!script.ok) {
       send({ type: 'result', runId: request.runId, outcome: script.kind === 'threw' ? 'fail' : 'error',
         error: { code: script.kind === 'threw' ? 'SCRIPT_ERROR' : 'INVALID_JOB', message: script.message.slice(0, 2000) },
-        details: null, scriptMs: 0, artifacts: [], closeHung: false });
+        details: null, scriptMs: 0, setupMs: performance.now() - receivedAt, artifacts: [], closeHung: false });
       return;
     }
     const browser = await connect(request.relayUrl, request.scriptDeadlineAt);
+    setupMs = performance.now() - receivedAt;
     const outcome = await runJourney(browser, {
       runId: request.runId, script: script.script, secrets: request.secrets, listedSecrets: request.listedSecrets, boundSecrets: request.boundSecrets,
       scriptDeadlineAt: request.scriptDeadlineAt, runDeadlineAt: request.runDeadlineAt, signal: new AbortController().signal,
-      onScriptEnded: () => send({ type: 'ended', runId: request.runId }),
+      onScriptEnded: (sofar) => send({ type: 'ended', runId: request.runId, ...sofar, setupMs } as SandboxMessage),
     }, { collect: request.collect, closeTimeoutMs: request.closeTimeoutMs, tempDir: folder });
     // Shapes are checked by the agent (protocol.ts); this side is not trusted to get them right.
-    send({ type: 'result', runId: request.runId, ...outcome } as SandboxMessage);
+    send({ type: 'result', runId: request.runId, ...outcome, setupMs } as SandboxMessage);
   } catch (error) {
     send({ type: 'result', runId: request.runId, outcome: 'error', error: { code: 'BROWSER_CRASHED', message: `the sandbox could not reach the browser: ${String((error as Error)?.message ?? error).split('\n')[0]}` },
-      details: null, scriptMs: 0, artifacts: [], closeHung: false });
+      details: null, scriptMs: 0, setupMs, artifacts: [], closeHung: false });
   } finally {
     busy = false;
   }

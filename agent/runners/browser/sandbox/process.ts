@@ -51,8 +51,8 @@ export interface SandboxProcess {
   /** Resolves when the process has ended. */
   readonly exited: Promise<void>;
   readonly alive: boolean;
-  /** Runs one journey; resolves with its result, or how the process ended. `onEnded`: the script ended. */
-  run(request: RunRequest, hooks: { onEnded(): void }): Promise<RunEnd>;
+  /** Runs one journey; resolves with its result, or how the process ended. `onEnded`: the script ended, with its outcome so far. */
+  run(request: RunRequest, hooks: { onEnded(sofar: Extract<SandboxMessage, { type: 'ended' }>): void }): Promise<RunEnd>;
   kill(): void;
 }
 
@@ -75,7 +75,7 @@ export function spawnSandbox(options: { tempDir?: string; onExit?: (process: San
   ready.catch(() => {});
   let onExited!: () => void;
   const exited = new Promise<void>((resolve) => { onExited = resolve; });
-  let current: { runId: string; started: boolean; hooks: { onEnded(): void }; done(end: RunEnd): void } | undefined;
+  let current: { runId: string; started: boolean; hooks: { onEnded(sofar: Extract<SandboxMessage, { type: 'ended' }>): void }; done(end: RunEnd): void } | undefined;
 
   const channel: Channel = openChannel(child.stdio[3] as Duplex, {
     maxFrameBytes: MAX_FRAME_BYTES,
@@ -86,7 +86,7 @@ export function spawnSandbox(options: { tempDir?: string; onExit?: (process: San
       if (message.type === 'ready') { onReady(); return; }
       if (!current || message.runId !== current.runId) return;
       if (message.type === 'started') current.started = true;
-      else if (message.type === 'ended') current.hooks.onEnded();
+      else if (message.type === 'ended') current.hooks.onEnded(message);
       else { const run = current; current = undefined; run.done({ kind: 'result', message }); }
     },
     // A broken or oversized channel: the process cannot be trusted to go on.

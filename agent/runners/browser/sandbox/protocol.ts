@@ -29,6 +29,14 @@ export interface RunRequest {
 
 const Details = BrowserRunDetails.omit({ runId: true, artifacts: true, artifactNotes: true });
 const RunId = z.string().max(100);
+const Outcome = {
+  outcome: z.enum(['pass', 'fail', 'error']),
+  error: z.object({ code: ErrorCode, message: z.string().max(4000) }).nullable(),
+  details: Details.nullable(),
+  scriptMs: z.number().nonnegative(),
+  /** What the sandbox spent before the script could start (loading the bundle, connecting): the agent's time, not the target's. */
+  setupMs: z.number().nonnegative().max(3_600_000),
+};
 
 /** Sandbox → agent. */
 export const SandboxMessage = z.discriminatedUnion('type', [
@@ -36,15 +44,12 @@ export const SandboxMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready') }),
   /** The check's code is about to run (its bundle's top level, then its script). */
   z.object({ type: z.literal('started'), runId: RunId }),
-  /** The script ended or was stopped: teardown (screenshot, trace, closes) follows. */
-  z.object({ type: z.literal('ended'), runId: RunId }),
+  /** The script ended or was stopped, with the outcome as it stands: teardown (screenshot, trace, closes) follows. */
+  z.object({ type: z.literal('ended'), runId: RunId, ...Outcome }),
   z.object({
     type: z.literal('result'),
     runId: RunId,
-    outcome: z.enum(['pass', 'fail', 'error']),
-    error: z.object({ code: ErrorCode, message: z.string().max(4000) }).nullable(),
-    details: Details.nullable(),
-    scriptMs: z.number().nonnegative(),
+    ...Outcome,
     artifacts: z.array(z.object({
       name: z.enum(['screenshot.png', 'trace.zip', 'network.har']),
       contentType: z.enum(['image/png', 'application/zip', 'application/json']),
