@@ -141,7 +141,7 @@ describe('SandboxPool', () => {
     const made: Array<SandboxProcess & { killed: boolean }> = [];
     const spawn = (): SandboxProcess => {
       const process = { pid: made.length + 1, key: undefined, ready: Promise.resolve(), exited: new Promise<void>(() => {}), killed: false, get alive() { return !this.killed; },
-        run: async () => ({ kind: 'exited' as const, started: false, detail: '' }), kill() { this.killed = true; } };
+        run: async () => ({ kind: 'exited' as const, started: false, detail: '' }), connect() {}, kill() { this.killed = true; } };
       made.push(process);
       return process;
     };

@@ -38,7 +38,10 @@ afterAll(async () => {
 }, 30_000);
 
 /** As an agent runs it: the runner wrapped with the secrets (resolution by need, scrubbing). */
-const run = (definition: BrowserCheckDefinition): Promise<RunResult> => runCheckOnce(definition, { runners: withSecrets(runnerTable({ browser: runner.run }), SECRETS) });
+const run = async (definition: BrowserCheckDefinition): Promise<RunResult> => {
+  await runner.warmUp();
+  return runCheckOnce(definition, { runners: withSecrets(runnerTable({ browser: runner.run }), SECRETS) });
+};
 
 const check = (id: string, body: string): string => `import { defineBrowserCheck } from 'lookout/checks';
 export default defineBrowserCheck({ id: '${id}', name: '${id}', regions: ['local'], script: async ({ page, secrets }) => {
@@ -152,10 +155,10 @@ describe('at run time, a script that gets past the static check finds nothing', 
     });
     const origins = { STRIPE_KEY: [new URL(home.url('/')).origin] };
     const bound = createBrowserRunner({ concurrency: 1, secrets: { STRIPE_KEY: 'sk_live_bound' }, secretOrigins: origins });
-    const runBound = (definition: BrowserCheckDefinition) => runCheckOnce(definition, { runners: withSecrets(runnerTable({ browser: bound.run }), { STRIPE_KEY: 'sk_live_bound' }, origins) });
+    const runBound = async (definition: BrowserCheckDefinition) => (await bound.warmUp(), runCheckOnce(definition, { runners: withSecrets(runnerTable({ browser: bound.run }), { STRIPE_KEY: 'sk_live_bound' }, origins) }));
     try {
       // Sent to its own origin: fine.
-      const own = await runBound(await browserCheck('own', `await page.setExtraHTTPHeaders({ 'x-key': secrets.STRIPE_KEY }); await page.goto('${home.url('/')}');`, { timeout: '20s' }));
+      const own = await runBound(await browserCheck('own', `await page.setExtraHTTPHeaders({ 'x-key': secrets.STRIPE_KEY }); await page.goto('${home.url('/')}');`));
       expect(own.outcome, JSON.stringify(own.error)).toBe('pass');
       // Straight to another origin, from the page itself: stopped before it is sent.
       hits.length = 0;

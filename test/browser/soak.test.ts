@@ -87,6 +87,7 @@ describe('browser soak', () => {
   it(`runs ${JOURNEYS} journeys in a row with no growth in Chromium processes and bounded RSS growth`, async () => {
     // Artifacts on (tracing and HAR every run), as on an agent; recycling off to watch one browser age.
     const runner = createBrowserRunner({ concurrency: 1, maxRunsPerBrowser: 10_000, artifactSink: createDirectoryArtifactSink(writeProject({})) });
+    await runner.warmUp();
     const started = Date.now();
     try {
       let done = 0;

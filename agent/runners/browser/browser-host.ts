@@ -90,6 +90,11 @@ export class BrowserHost {
 
   #rssRead: { instance: Instance; at: number; bytes: number } | undefined;
 
+  /** The current browser server's endpoint (for the relay only), when one is up. */
+  get wsEndpoint(): string | undefined {
+    return this.#current && !this.#current.closing ? this.#current.server.wsEndpoint() : undefined;
+  }
+
   /** Pids of the current browser's process tree (empty when none is up). */
   treePids(): number[] {
     const current = this.#current;
@@ -134,6 +139,16 @@ export class BrowserHost {
         instance.active++;
         return this.#lease(instance);
       }
+    } finally {
+      releaseGate();
+    }
+  }
+
+  /** Launches the browser now if none is up (no run is counted); rejects with the launch error or `signal.reason`. */
+  async warm(signal: AbortSignal): Promise<void> {
+    const releaseGate = await this.#gate.acquire(signal);
+    try {
+      if (!this.#closed && !this.#current) await this.#launch();
     } finally {
       releaseGate();
     }
@@ -203,6 +218,11 @@ export class BrowserHost {
     });
     this.#current = instance;
     this.#stats.launches++;
+    if (this.#closed) {
+      // Closed while it launched (an agent stopping during its warm-up): nothing may outlive the host.
+      await this.#shutdown(instance);
+      throw new Error('the browser host is closed');
+    }
     this.#log('browser.launched', { pid, ms: Date.now() - startedAt });
     return instance;
   }

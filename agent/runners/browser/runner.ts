@@ -59,6 +59,11 @@ export interface BrowserRunner {
   browserPids(): number[];
   /** Pids of the sandbox processes right now (for metrics and tests). */
   sandboxPids(): number[];
+  /**
+   * Launches the browser if none is up and waits for a warm sandbox process, connected to it, so that the
+   * next run of a new check starts at once. Agents call it when they start; runs do not need it.
+   */
+  warmUp(signal?: AbortSignal): Promise<void>;
   /** Closes the browser and the sandboxes, bounded; call after the worker stopped taking runs. */
   close(): Promise<void>;
 }
@@ -74,8 +79,6 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
   const resolved = resolveBrowserOptions(rest);
   const host = new BrowserHost(resolved, log);
   const slots = new Semaphore(resolved.concurrency);
-  const pool = new SandboxPool({ maxIdle: resolved.idleSandboxes ?? resolved.concurrency, idleTtlMs: resolved.sandboxIdleMs, ...(resolved.tempDir ? { tempDir: resolved.tempDir } : {}) });
-  const policies = new Map<string, Promise<string[]>>();
   let relay: Promise<BrowserRelay> | undefined;
   let relayStarted: BrowserRelay | undefined;
   /** Each sandbox process's relay session, for the browser it was opened for; closed when the process ends. */
@@ -89,6 +92,17 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
     sessions.set(sandbox, session);
     return session;
   };
+  const pool = new SandboxPool({
+    maxIdle: resolved.idleSandboxes ?? resolved.concurrency, idleTtlMs: resolved.sandboxIdleMs, ...(resolved.tempDir ? { tempDir: resolved.tempDir } : {}),
+    // A warm process connects to the browser while it waits, so the check that takes it does not wait.
+    onWarm: (warm) => {
+      const endpoint = host.wsEndpoint;
+      if (endpoint && relayStarted) warm.connect({ type: 'connect', relayUrl: sessionFor(warm, relayStarted, endpoint).url });
+    },
+  });
+  const policies = new Map<string, Promise<string[]>>();
+  // The first run finds a warm sandbox (and, once a browser is up, a connected one).
+  pool.warmUp();
 
   async function run(definition: BrowserCheckDefinition, context: RunContext): Promise<RunReport> {
     const startedAt = Date.now();
@@ -210,6 +224,14 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
     stats: () => ({ ...host.stats(), waiting: slots.waiting, sandboxes: pool.stats(), relayRefused: relayStarted?.refused ?? 0 }),
     browserPids: () => host.treePids(),
     sandboxPids: () => pool.pids(),
+    async warmUp(signal = new AbortController().signal) {
+      const started = relayStarted ?? await (relay ??= BrowserRelay.start().then((r) => (relayStarted = r)));
+      await Promise.all([host.warm(signal), pool.warmReady()]);
+      // Connected ahead of its first run (pool.onWarm could not, while no browser was up).
+      const warm = pool.warmProcess;
+      const endpoint = host.wsEndpoint;
+      if (warm && endpoint && sessions.get(warm)?.upstream !== endpoint) warm.connect({ type: 'connect', relayUrl: sessionFor(warm, started, endpoint).url });
+    },
     async close() {
       pool.close();
       await host.close();

@@ -15,12 +15,17 @@ import { settlesWithin } from '../../../../lib/bounded.ts';
 import { runJourney } from '../journey.ts';
 import { loadBrowserScript } from '../script.ts';
 import { MAX_FRAME_BYTES, openChannel } from './channel.ts';
-import type { RunRequest, SandboxMessage } from './protocol.ts';
+import type { ConnectRequest, RunRequest, SandboxMessage } from './protocol.ts';
 
 const folder = process.argv[2]!;
 const channel = openChannel(new Socket({ fd: 3, readable: true, writable: true }), {
   maxFrameBytes: MAX_FRAME_BYTES,
-  onMessage: (message) => { void onMessage(message as RunRequest); },
+  onMessage: (message) => {
+    const request = message as RunRequest | ConnectRequest;
+    // A warm process connects before its first run, so that run does not wait for it.
+    if (request?.type === 'connect' && !busy && typeof request.relayUrl === 'string') void connect(request.relayUrl, Date.now() + 30_000).catch(() => {});
+    else void onMessage(request as RunRequest);
+  },
   // The agent went away: nothing is left to do.
   onError: () => process.exit(0),
 });
@@ -28,14 +33,23 @@ const send = (message: SandboxMessage): void => channel.send(message);
 send({ type: 'ready' });
 
 let busy = false;
-/** The connection of the last run: later runs of this process's check reuse it while its URL is the same. */
-let connection: { url: string; browser: Browser } | undefined;
+/**
+ * The connection of this process (made while warm, or by its first run): later runs of its check reuse it
+ * while the agent hands the same URL. Kept as a promise, so that a run arriving while it is being made waits
+ * for it rather than using the URL, which the relay accepts once, a second time.
+ */
+let connection: { url: string; browser: Promise<Browser> } | undefined;
 
 async function connect(url: string, deadlineAt: number): Promise<Browser> {
-  if (connection?.url === url && connection.browser.isConnected()) return connection.browser;
-  if (connection) await settlesWithin(connection.browser.close(), 1_000);
-  connection = { url, browser: await chromium.connect(url, { timeout: Math.max(1_000, deadlineAt - Date.now()) }) };
-  return connection.browser;
+  if (connection?.url === url) {
+    const browser = await connection.browser.catch(() => undefined);
+    if (browser?.isConnected()) return browser;
+  }
+  const previous = await connection?.browser.catch(() => undefined);
+  if (previous) await settlesWithin(previous.close(), 1_000);
+  const browser = chromium.connect(url, { timeout: Math.max(1_000, deadlineAt - Date.now()) });
+  connection = { url, browser };
+  return browser;
 }
 
 async function onMessage(request: RunRequest): Promise<void> {

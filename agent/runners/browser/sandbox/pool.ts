@@ -18,6 +18,8 @@ export interface SandboxPoolOptions {
   tempDir?: string;
   /** Starts a process (tests replace it). @defaultValue {@link spawnSandbox} */
   spawn?: () => SandboxProcess;
+  /** Called with each new warm process once it is ready (the runner connects it to the browser). */
+  onWarm?: (process: SandboxProcess) => void;
 }
 
 export interface SandboxPoolStats {
@@ -73,7 +75,7 @@ export class SandboxPool {
     }
     this.#busy.add(chosen);
     // The next check's first run finds a warm process.
-    if (!this.#warm && !this.#closed) this.#warm = this.#start();
+    this.warmUp();
     try {
       await abortable(chosen.ready, signal);
     } catch (error) {
@@ -82,6 +84,24 @@ export class SandboxPool {
       throw error;
     }
     return chosen;
+  }
+
+  /** Starts the warm process if there is none (at creation too, so that the first run finds one). */
+  warmUp(): void {
+    if (this.#warm || this.#closed) return;
+    const warm = this.#warm = this.#start();
+    warm.ready.then(() => { if (this.#warm === warm) this.#options.onWarm?.(warm); }, () => {});
+  }
+
+  /** The warm process, while it is alive and unbound. */
+  get warmProcess(): SandboxProcess | undefined {
+    return this.#warm?.alive ? this.#warm : undefined;
+  }
+
+  /** Resolves once the warm process is ready (starting one if there is none). */
+  async warmReady(): Promise<void> {
+    this.warmUp();
+    await this.#warm?.ready.catch(() => {});
   }
 
   /** Gives a process back after its run: kept idle for its check when `reusable`, else killed. */

@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { MAX_FRAME_BYTES, openChannel, type Channel } from './channel.ts';
-import { SandboxMessage, type RunRequest } from './protocol.ts';
+import { SandboxMessage, type ConnectRequest, type RunRequest } from './protocol.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..');
 const HOST = join(ROOT, 'agent', 'runners', 'browser', 'sandbox', 'host.ts');
@@ -53,6 +53,8 @@ export interface SandboxProcess {
   readonly alive: boolean;
   /** Runs one journey; resolves with its result, or how the process ended. `onEnded`: the script ended, with its outcome so far. */
   run(request: RunRequest, hooks: { onEnded(sofar: Extract<SandboxMessage, { type: 'ended' }>): void }): Promise<RunEnd>;
+  /** Connects to the browser ahead of the first run (fire and forget). */
+  connect(request: ConnectRequest): void;
   kill(): void;
 }
 
@@ -117,6 +119,9 @@ export function spawnSandbox(options: { tempDir?: string; onExit?: (process: San
         current = { runId: request.runId, started: false, hooks, done: resolve };
         channel.send(request);
       });
+    },
+    connect(request) {
+      if (alive) channel.send(request);
     },
     kill() {
       if (!alive) return;

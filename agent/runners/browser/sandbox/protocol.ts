@@ -8,6 +8,12 @@ import { BrowserRunDetails, ErrorCode } from '../../../../checks/contract.ts';
 import type { BoundSecret } from '../../../secrets/origins.ts';
 
 
+/** Agent → sandbox: connect to the browser now (a warm process, before its first run). */
+export interface ConnectRequest {
+  type: 'connect';
+  relayUrl: string;
+}
+
 /** Agent → sandbox: run one journey. */
 export interface RunRequest {
   type: 'run';
