@@ -67,7 +67,8 @@ type Ending =
   | { kind: 'crashed'; reason: string }
   | { kind: 'cancelled' };
 
-const SCREENSHOT_TIMEOUT_MS = 2_000;
+/** A screenshot travels from the browser server to the sandbox: on a loaded machine that has taken over 2 s. Bounded by the run's time left. */
+const SCREENSHOT_TIMEOUT_MS = 5_000;
 
 export async function runJourney(browser: Browser, input: JourneyInput, options: JourneyOptions): Promise<JourneyOutcome> {
   const runDir = mkdtempSync(join(options.tempDir, 'run-'));
