@@ -33,11 +33,15 @@ const MAX_CLIENT_MESSAGE_BYTES = 64 * 1024 * 1024;
  */
 const SUSPECT = new RegExp(`\\\\u|${[...REFUSED_METHODS, ...REFUSED_PARAMS, 'tracingStart'].join('|')}`);
 
-/** Why a message from a sandbox must not reach the browser server, or `undefined` when it may. Pure. */
-export function refusal(text: string): string | undefined {
+/**
+ * Why a message from a sandbox must not reach the browser server, or `undefined` when it may. Pure.
+ * `text` is what is scanned; `decoded` the message as the server will read it (UTF-8), parsed only when
+ * the scan finds something that could be refused.
+ */
+export function refusal(text: string, decoded: () => string = () => text): string | undefined {
   if (!SUSPECT.test(text)) return undefined;
   let message: { id?: unknown; method?: unknown; params?: Record<string, unknown> };
-  try { message = JSON.parse(text) as typeof message; } catch { return 'not a Playwright protocol message'; }
+  try { message = JSON.parse(decoded()) as typeof message; } catch { return 'not a Playwright protocol message'; }
   if (message === null || typeof message !== 'object') return 'not a Playwright protocol message';
   const method = typeof message.method === 'string' ? message.method : '';
   if (REFUSED_METHODS.has(method)) return `"${method}" is not available to browser checks`;
@@ -116,27 +120,28 @@ export class BrowserRelay {
     session.used = true;
     const upstream = new WebSocket(session.upstream, { perMessageDeflate: false, maxPayload: 512 * 1024 * 1024, skipUTF8Validation: true });
     session.sockets.push(client, upstream);
-    const pending: string[] = [];
+    const pending: Buffer[] = [];
     const end = (): void => {
       session.closed = true;
       this.#sessions.delete(token);
       client.terminate();
       upstream.terminate();
     };
-    client.on('message', (data: RawData) => {
-      const text = data.toString();
-      const reason = refusal(text);
+    client.on('message', (data: RawData, isBinary: boolean) => {
+      const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      // Read as latin1 for the check (every refused name is ASCII, and so is a JSON \u escape), forwarded as it came.
+      const reason = isBinary ? 'not a Playwright protocol message' : refusal(bytes.toString('latin1'), () => bytes.toString('utf8'));
       if (reason) {
         this.#refused++;
         let id: unknown;
-        try { id = (JSON.parse(text) as { id?: unknown } | null)?.id; } catch { id = undefined; }
+        try { id = (JSON.parse(bytes.toString('utf8')) as { id?: unknown } | null)?.id; } catch { id = undefined; }
         if (typeof id === 'number' || typeof id === 'string') client.send(JSON.stringify({ id, error: { error: { name: 'Error', message: `Lookout: ${reason}`, stack: '' } } }));
         return;
       }
-      if (upstream.readyState === WebSocket.OPEN) upstream.send(text);
-      else pending.push(text);
+      if (upstream.readyState === WebSocket.OPEN) upstream.send(bytes, { binary: false });
+      else pending.push(bytes);
     });
-    upstream.on('open', () => { for (const text of pending.splice(0)) upstream.send(text); });
+    upstream.on('open', () => { for (const bytes of pending.splice(0)) upstream.send(bytes, { binary: false }); });
     upstream.on('message', (data: RawData, isBinary: boolean) => { if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary }); });
     client.on('close', end);
     upstream.on('close', end);
