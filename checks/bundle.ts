@@ -12,29 +12,29 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Diagnostic } from './diagnostics.ts';
 import { browserImportPolicy } from './import-policy.ts';
+import { checkScriptPolicy } from './script-policy.ts';
 
 const SDK_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'index.ts');
 
 /**
  * Bundles one check file into ESM code, or reports its build errors with file and line.
- * `browserImports`: also refuse, at their line, imports that agents cannot satisfy (browser checks).
+ * `browserImports`: also refuse, at their line, imports that agents cannot satisfy and what else the
+ * browser-script policy refuses (script-policy.ts), for checks whose bundle agents run. Such a bundle runs
+ * in a process without environment, so each `process.env.NAME` it reads is fixed at bundle time to this
+ * process's value (as everything an HTTP check's file computes is): the code ships with the value.
  */
 export async function bundleCheckFile(file: string, options: { browserImports?: boolean } = {}): Promise<{ code?: string; problems: Diagnostic[] }> {
   try {
-    const output = await build({
-      entryPoints: [file],
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: 'node',
-      target: 'node22',
-      logLevel: 'silent',
-      sourcemap: 'inline',
-      sourcesContent: false,
-      alias: { 'lookout/checks': SDK_ENTRY, lookout: SDK_ENTRY },
-      plugins: options.browserImports ? [browserImportPolicy()] : [],
-    });
-    return { code: output.outputFiles[0]!.text, problems: [] };
+    let output = await bundleOnce(file, options.browserImports === true, {});
+    const names = options.browserImports ? [...new Set([...output.outputFiles[0]!.text.matchAll(ENV_READ)].map((m) => m[1]!))] : [];
+    if (names.length > 0) {
+      const define = Object.fromEntries(names.map((name) => [`process.env.${name}`, process.env[name] === undefined ? 'undefined' : JSON.stringify(process.env[name])]));
+      output = await bundleOnce(file, true, define);
+    }
+    const code = output.outputFiles[0]!.text;
+    if (!options.browserImports) return { code, problems: [] };
+    const problems = await checkScriptPolicy(code, relative(process.cwd(), file) || file);
+    return problems.length > 0 ? { problems } : { code, problems };
   } catch (error) {
     const messages: Message[] = (error as { errors?: Message[] }).errors ?? [];
     if (messages.length === 0) return { problems: [{ file, message: `could not bundle: ${(error as Error).message}` }] };
@@ -47,6 +47,26 @@ export async function bundleCheckFile(file: string, options: { browserImports?: 
       })),
     };
   }
+}
+
+/** `process.env.NAME` read by a script's code. */
+const ENV_READ = /\bprocess\.env\.([A-Za-z_][A-Za-z0-9_]*)\b/g;
+
+function bundleOnce(file: string, browserImports: boolean, define: Record<string, string>) {
+  return build({
+      entryPoints: [file],
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'node',
+      target: 'node22',
+      logLevel: 'silent',
+      sourcemap: 'inline',
+      sourcesContent: false,
+      alias: { 'lookout/checks': SDK_ENTRY, lookout: SDK_ENTRY },
+      define,
+      plugins: browserImports ? [browserImportPolicy()] : [],
+    });
 }
 
 /**

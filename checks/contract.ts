@@ -91,6 +91,11 @@ export const TargetErrorCode = z.enum([
    * are being blocked, which needs another fix than an outage.
    */
   'BLOCKED_BY_TARGET',
+  /**
+   * A request would have carried a secret to an origin the agent's secrets file does not allow for it
+   * (a redirect to another host, a page sending it elsewhere): refused before it was sent.
+   */
+  'SECRET_ORIGIN_DENIED',
 ]);
 /** Failures of the probe itself: recorded, never counted against the target. */
 export const AgentErrorCode = z.enum([

@@ -10,6 +10,7 @@ import {
   MAX_URL_LENGTH, atMost, jsonBytes,
 } from './limits.ts';
 import { userRegexProblem } from './regex.ts';
+import { SECRET_NAME } from './secrets.ts';
 
 /** Region names are short DNS-label-like slugs: `us-east`, `eu-west`, `ap-south`. */
 export const RegionName = z
@@ -187,6 +188,14 @@ const CheckCommon = {
   confirmation: ConfirmationPolicy.optional(),
   alerting: AlertingPolicy.optional(),
   slo: SloPolicy.optional(),
+  /**
+   * Names of the agent secrets the check uses: computed by the loader (its `secret('NAME')` placeholders,
+   * its script's `secrets.NAME` references, plus a browser check's declared `secrets`) and checked by the
+   * coordinator, which refuses a list that leaves out a name the check references. An agent resolves
+   * these names and no others. @defaultValue [] (none: also what definitions stored before the field read as)
+   */
+  secrets: z.array(z.string().regex(SECRET_NAME, 'secret names are letters, digits and "_", not starting with a digit'))
+    .max(100).refine((names) => new Set(names).size === names.length, 'secret names must not repeat').default([]),
 };
 
 /**

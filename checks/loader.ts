@@ -99,14 +99,16 @@ export async function loadChecks(paths: string[], options: LoadOptions = {}): Pr
     if (!bundled.code) continue;
     const imported = await importChecks(bundled.code, file, timeout);
     problems.push(...imported.problems);
+    let shipped = bundled.code;
     if (imported.checks.some((check) => checkTypeTraits(check.type)?.script)) {
-      // Checks with a script (browser checks) ship this bundle to agents: rebuild it under the agents' import policy.
+      // Checks with a script (browser checks) ship a bundle built under the agents' script policy.
       const strict = await bundleCheckFile(absolute, { browserImports: true });
       problems.push(...strict.problems);
       if (!strict.code) continue;
+      shipped = strict.code;
     }
     for (const check of imported.checks) {
-      const normalized = normalizeCheck(check, file, bundled.code, defaults);
+      const normalized = normalizeCheck(check, file, shipped, defaults);
       problems.push(...normalized.problems);
       if (!normalized.definition) continue;
       const id = normalized.definition.id;
@@ -116,7 +118,7 @@ export async function loadChecks(paths: string[], options: LoadOptions = {}): Pr
         continue;
       }
       seen.set(id, file);
-      checks.push({ definition: normalized.definition, file, bundle: bundled.code });
+      checks.push({ definition: normalized.definition, file, bundle: shipped });
     }
   }
   return { checks, problems, files: found.files, ...(project.config ? { config: project.config } : {}) };

@@ -10,6 +10,7 @@ import { parseDuration } from './duration.ts';
 import { convertOptionalDurations, sdkDurationField } from './policy-options.ts';
 import type { CheckDefaults } from './project.ts';
 import { CHECK_MARKER, type AnyCheck } from './sdk.ts';
+import { referencedSecrets } from './secret-references.ts';
 import { isSecretField, malformedSecretReference, mentionsSecret } from './secrets.ts';
 import { unknownFields } from './unknown-fields.ts';
 
@@ -71,7 +72,11 @@ export function normalizeCheck(check: AnyCheck, file: string, bundle?: string, d
       problems.push({ file, checkId, field, message: `${problem.message}${origin}` });
     }
   }
-  return problems.length > 0 || !result.success ? { problems } : { definition: result.data, problems };
+  if (problems.length > 0 || !result.success) return { problems };
+  // The secrets it lists: those it declares plus every one it references, so agents resolve these only.
+  const definition = result.data;
+  definition.secrets = [...new Set([...definition.secrets, ...referencedSecrets(definition)])].sort();
+  return { definition, problems };
 }
 
 /**

@@ -136,6 +136,13 @@ export interface BrowserCheckOptions extends CheckOptionsBase {
    * It is stopped at `timeout` and the run fails with `TIMEOUT`.
    */
   script: BrowserScript;
+  /**
+   * Secrets the script reads in ways Lookout cannot see in its code: by a computed name, or through the
+   * whole `secrets` object handed to a helper under another name. Names read as `secrets.NAME`,
+   * `secrets['NAME']` or `{ secrets: { NAME } }` are found by themselves. The agent gives the script
+   * these secrets and no others. @defaultValue [] (only the names found in the script)
+   */
+  secrets?: string[];
 }
 
 /**

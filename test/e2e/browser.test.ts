@@ -78,7 +78,7 @@ describe('browser checks through the fleet', () => {
 
     const [badRun] = await waitUntil('the failing journey', async () => { const runs = await runsOf('journey-broken'); return runs.length > 0 && runs; }, 40_000);
     expect(badRun).toMatchObject({ outcome: 'fail', error: { code: 'ASSERTION_FAILED' }, browser: { failedStep: 'see the basket' } });
-    expect(badRun.browser.artifacts).toContain('screenshot.png');
+    expect(badRun.browser.artifacts, JSON.stringify(badRun.browser)).toContain('screenshot.png');
 
     const screenshot = await fetch(`${coordinator.url}/api/artifacts/${badRun.browser.runId}/screenshot.png`);
     expect(screenshot.status).toBe(200);

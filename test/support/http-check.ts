@@ -1,14 +1,19 @@
 /** Building blocks for runner tests: a valid HTTP check, a run context, and a contract check of reports. */
 import { HttpCheckDefinition, RunResult, SCHEMA_VERSION } from '../../checks/contract.ts';
+import { referencedSecrets } from '../../checks/secret-references.ts';
 import type { RunContext, RunReport } from '../../agent/runners/types.ts';
 
 export const TEST_REGION = 'test-region';
 
-/** A check as the agent gets it: parsed by the contract, so defaults are filled in as on the wire. */
+/**
+ * A check as the agent gets it: parsed by the contract, so defaults are filled in as on the wire, and
+ * listing the secrets it references as the loader lists them (unless `secrets` is given).
+ */
 export function httpCheck(fields: Partial<Record<keyof HttpCheckDefinition, unknown>> & { url: string }): HttpCheckDefinition {
-  return HttpCheckDefinition.parse({
+  const definition = HttpCheckDefinition.parse({
     type: 'http', id: 'runner-test', name: 'runner test', regions: [TEST_REGION], frequencyMs: 60_000, timeoutMs: 5_000, ...fields,
   });
+  return fields.secrets === undefined ? { ...definition, secrets: referencedSecrets(definition) } : definition;
 }
 
 /** A context whose signal fires at `timeoutMs` like the worker's, or the given signal. */

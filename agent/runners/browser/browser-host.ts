@@ -1,6 +1,7 @@
 /**
  * The agent's one browser: launched on first use (Playwright is imported only then, so an agent that
- * runs no browser checks never loads it), relaunched after a crash or disconnect, recycled after N runs
+ * runs no browser checks never loads it) as a Playwright browser server, which sandbox processes reach
+ * only through the relay (relay.ts); relaunched after a crash or disconnect, recycled after N runs
  * or past an RSS ceiling of its process tree, and never left behind: every close has a deadline, after
  * which the browser's process group and its crashpad handlers are SIGKILLed.
  */
@@ -8,15 +9,16 @@ import { settlesWithin } from '../../../lib/bounded.ts';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser } from 'playwright-core';
+import type { BrowserServer } from 'playwright-core';
 import { decideAdmission } from './admission.ts';
 import { chromiumArgs, type ResolvedBrowserOptions } from './options.ts';
-import { browserTree, findBrowserPid, killBrowserTree, memAvailableBytes, treeRssBytes } from './process-tree.ts';
+import { browserTree, killBrowserTree, memAvailableBytes, treeRssBytes } from './process-tree.ts';
 import { Semaphore } from './semaphore.ts';
 
 /** One run's hold on the browser. */
 export interface BrowserLease {
-  browser: Browser;
+  /** The browser server's endpoint: for the relay only, never for a script. */
+  wsEndpoint: string;
   /** Resolves when this browser disconnects (crash, kill, close). */
   disconnected: Promise<void>;
   /** SIGKILLs this browser (for a close that hangs); the next run gets a fresh one. */
@@ -36,7 +38,7 @@ export interface BrowserHostStats {
 }
 
 interface Instance {
-  browser: Browser;
+  server: BrowserServer;
   pid: number | undefined;
   /** A folder unique to this browser: its XDG config home and crash dumps dir, so on its crashpad handlers' command line. */
   marker: string;
@@ -48,6 +50,9 @@ interface Instance {
 }
 
 export type HostLog = (event: string, fields: Record<string, unknown>) => void;
+
+/** How long a reading of the browser tree's RSS is used for admission. */
+const RSS_READ_INTERVAL_MS = 1_000;
 
 export class BrowserHost {
   readonly #options: ResolvedBrowserOptions;
@@ -68,6 +73,26 @@ export class BrowserHost {
 
   stats(): BrowserHostStats {
     return { ...this.#stats, browserPid: this.#current?.pid, runsOnBrowser: this.#current?.runs ?? 0, activeRuns: this.#current?.active ?? 0 };
+  }
+
+  /**
+   * The RSS of `instance`'s tree, read at most once per {@link RSS_READ_INTERVAL_MS}: finding the tree reads
+   * every process's /proc entries, which costs milliseconds of CPU per run on a busy machine, and a tree's
+   * RSS does not move much between two runs a fraction of a second apart.
+   */
+  #treeRss(instance: Instance): number {
+    const now = Date.now();
+    if (this.#rssRead?.instance !== instance || now - this.#rssRead.at >= RSS_READ_INTERVAL_MS) {
+      this.#rssRead = { instance, at: now, bytes: treeRssBytes(this.treePids()) };
+    }
+    return this.#rssRead.bytes;
+  }
+
+  #rssRead: { instance: Instance; at: number; bytes: number } | undefined;
+
+  /** The current browser server's endpoint (for the relay only), when one is up. */
+  get wsEndpoint(): string | undefined {
+    return this.#current && !this.#current.closing ? this.#current.server.wsEndpoint() : undefined;
   }
 
   /** Pids of the current browser's process tree (empty when none is up). */
@@ -91,7 +116,7 @@ export class BrowserHost {
           browserUp: current !== undefined,
           runsOnBrowser: current?.runs ?? 0,
           activeRuns: current?.active ?? 0,
-          treeRssBytes: current ? treeRssBytes(this.treePids()) : 0,
+          treeRssBytes: current ? this.#treeRss(current) : 0,
           memAvailableBytes: memAvailableBytes(),
         }, this.#options);
         if (decision.action === 'recycle' && current) {
@@ -119,6 +144,16 @@ export class BrowserHost {
     }
   }
 
+  /** Launches the browser now if none is up (no run is counted); rejects with the launch error or `signal.reason`. */
+  async warm(signal: AbortSignal): Promise<void> {
+    const releaseGate = await this.#gate.acquire(signal);
+    try {
+      if (!this.#closed && !this.#current) await this.#launch();
+    } finally {
+      releaseGate();
+    }
+  }
+
   /** Closes the browser (bounded) and kills whatever is left of it. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -128,7 +163,7 @@ export class BrowserHost {
   #lease(instance: Instance): BrowserLease {
     let released = false;
     return {
-      browser: instance.browser,
+      wsEndpoint: instance.server.wsEndpoint(),
       disconnected: instance.disconnected,
       kill: (reason) => this.#kill(instance, reason),
       release: () => {
@@ -144,9 +179,9 @@ export class BrowserHost {
     const { chromium } = await import('playwright-core');
     const marker = mkdtempSync(join(this.#options.tempDir ?? tmpdir(), 'lookout-chromium-'));
     const startedAt = Date.now();
-    let browser: Browser;
+    let server: BrowserServer;
     try {
-      browser = await chromium.launch({
+      server = await chromium.launchServer({
         executablePath: this.#options.executablePath,
         headless: true,
         args: chromiumArgs({ extraArgs: this.#options.extraArgs, marker, runningAsRoot: process.getuid?.() === 0 }),
@@ -164,15 +199,15 @@ export class BrowserHost {
       rmSync(marker, { recursive: true, force: true });
       throw new Error(`could not launch Chromium at ${this.#options.executablePath}: ${(error as Error).message.split('\n')[0]}`);
     }
-    const pid = findBrowserPid(marker);
+    const pid = server.process().pid;
     // Playwright makes the profile folder in the OS temp folder; after a kill it may not get to remove it.
     const profileDir = pid ? /--user-data-dir=(\S+)/.exec(readCmdline(pid))?.[1] : undefined;
     let onDisconnected!: () => void;
     const instance: Instance = {
-      browser, pid, marker, profileDir, runs: 0, active: 0, closing: false,
+      server, pid, marker, profileDir, runs: 0, active: 0, closing: false,
       disconnected: new Promise<void>((resolve) => { onDisconnected = resolve; }),
     };
-    browser.on('disconnected', () => {
+    server.on('close', () => {
       if (!instance.closing) {
         this.#stats.crashes++;
         this.#log('browser.disconnected', { pid });
@@ -183,7 +218,12 @@ export class BrowserHost {
     });
     this.#current = instance;
     this.#stats.launches++;
-    this.#log('browser.launched', { pid, version: browser.version(), ms: Date.now() - startedAt });
+    if (this.#closed) {
+      // Closed while it launched (an agent stopping during its warm-up): nothing may outlive the host.
+      await this.#shutdown(instance);
+      throw new Error('the browser host is closed');
+    }
+    this.#log('browser.launched', { pid, ms: Date.now() - startedAt });
     return instance;
   }
 
@@ -191,7 +231,7 @@ export class BrowserHost {
   async #shutdown(instance: Instance): Promise<void> {
     instance.closing = true;
     if (this.#current === instance) this.#current = undefined;
-    const closed = await settlesWithin(instance.browser.close(), this.#options.closeTimeoutMs);
+    const closed = await settlesWithin(instance.server.close(), this.#options.closeTimeoutMs);
     if (!closed) this.#log('browser.close_timeout', { pid: instance.pid, ms: this.#options.closeTimeoutMs });
     this.#reap(instance);
     await settlesWithin(instance.disconnected, this.#options.closeTimeoutMs);

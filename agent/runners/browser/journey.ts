@@ -1,44 +1,66 @@
 /**
- * One browser run, on a browser lease: a fresh context (HAR recorded, tracing on), the script raced
- * against its deadline, the browser's disconnect, a page crash and cancellation; then artifacts when it
- * failed or timed out, and the context closed with a deadline (the browser is killed if the close hangs).
+ * One browser run, inside the sandbox process (sandbox/host.ts), on the browser it reached through the
+ * agent's relay: a fresh context (tracing on: a failed run's HAR is made from its trace), the script raced against its deadline, the
+ * browser's disconnect, a page crash and cancellation; then artifacts when it failed or timed out, and
+ * the context closed with a deadline. What it cannot do from here (kill a browser whose close hangs,
+ * store artifacts) it reports to the agent: `closeHung`, `artifacts`.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { BrowserScript } from '../../../checks/browser.ts';
-import type { BrowserRunDetails, ErrorCode, NetworkFacts } from '../../../checks/contract.ts';
-import type { Artifact, ArtifactSink } from '../../artifacts/sink.ts';
+import type { BrowserRunDetails, ErrorCode } from '../../../checks/contract.ts';
+import type { Artifact } from '../../artifacts/sink.ts';
 import { settlesWithin } from '../../../lib/bounded.ts';
-import type { BrowserLease } from './browser-host.ts';
+import { deniedSecretOrigin, type BoundSecret } from '../../secrets/origins.ts';
 import { classifyScriptError, withStep } from './errors.ts';
 import { createExpect, RunStoppedError } from './expect.ts';
 import { RunObserver } from './observe.ts';
-import { FailingRequestWatch } from './network.ts';
-import type { ResolvedBrowserOptions } from './options.ts';
+import { FailingRequestWatch, type FailingRequest } from './network.ts';
 import { StepRecorder } from './steps.ts';
+
+/** What a journey needs besides its input (the sandbox's part of the runner options). */
+export interface JourneyOptions {
+  /** Collect a screenshot and trace (the agent makes the HAR from it) when the run fails; tracing runs on every run. */
+  collect: boolean;
+  closeTimeoutMs: number;
+  /** A folder of this run's own, for the trace. */
+  tempDir: string;
+}
 
 export interface JourneyInput {
   runId: string;
-  checkId: string;
-  region: string;
   script: BrowserScript;
+  /** The secrets the script may read: the listed ones the agent has. */
+  secrets: Record<string, string>;
+  /** The names the check's definition lists (a name outside them reads as not listed, not as absent). */
+  listedSecrets: readonly string[];
+  /** Listed secrets bound to origins: a request carrying one elsewhere is aborted (`SECRET_ORIGIN_DENIED`). */
+  boundSecrets: readonly BoundSecret[];
   /** Epoch ms at which the script is stopped. */
   scriptDeadlineAt: number;
   /** Epoch ms at which the whole run must be over; teardown steps are bounded by it (with a floor). */
   runDeadlineAt: number;
   /** Aborted on the run's deadline or agent shutdown (a shutdown cancels; a deadline is handled by `scriptDeadlineAt`). */
   signal: AbortSignal;
+  /**
+   * Called once the script ended or was stopped, before the teardown, with the run's outcome as it then
+   * stands (what the agent reports if the teardown does not finish in time). @defaultValue nothing
+   */
+  onScriptEnded?: (sofar: Pick<JourneyOutcome, 'outcome' | 'error' | 'details' | 'scriptMs'>) => void;
 }
 
 export interface JourneyOutcome {
   outcome: 'pass' | 'fail' | 'error';
   error: { code: ErrorCode; message: string } | null;
-  details: BrowserRunDetails;
+  details: Omit<BrowserRunDetails, 'runId' | 'artifacts' | 'artifactNotes'>;
   scriptMs: number;
-  /** The failing request's URL, address and edge (network.ts), when a request failed. */
-  network?: NetworkFacts;
+  /** Made for a failed run; the agent stores them (secret-safe) and lists them in the result. */
+  artifacts: Artifact[];
+  /** The context's close did not finish in time: the agent replaces the browser. */
+  closeHung: boolean;
+  /** The first failing request (network.ts), on a failed run that had one: the agent makes its network facts. */
+  network?: FailingRequest;
 }
 
 type Ending =
@@ -48,17 +70,20 @@ type Ending =
   | { kind: 'crashed'; reason: string }
   | { kind: 'cancelled' };
 
-const SCREENSHOT_TIMEOUT_MS = 2_000;
+/** A screenshot travels from the browser server to the sandbox: on a loaded machine that has taken over 2 s. Bounded by the run's time left. */
+const SCREENSHOT_TIMEOUT_MS = 5_000;
 
-export async function runJourney(lease: BrowserLease, input: JourneyInput, options: ResolvedBrowserOptions, sink: ArtifactSink | undefined): Promise<JourneyOutcome> {
-  const runDir = mkdtempSync(join(options.tempDir ?? tmpdir(), 'lookout-run-'));
-  const harPath = join(runDir, 'network.har');
+export async function runJourney(browser: Browser, input: JourneyInput, options: JourneyOptions): Promise<JourneyOutcome> {
+  const runDir = mkdtempSync(join(options.tempDir, 'run-'));
   const tracePath = join(runDir, 'trace.zip');
   const steps = new StepRecorder();
   const observer = new RunObserver();
   const failing = new FailingRequestWatch();
-  // Tracing and HAR cost time on every run; only pay for them when failures' artifacts can be kept.
-  const collect = options.artifacts && sink !== undefined;
+  const lease = leaseOf(browser);
+  // Tracing costs time on every run; only pay for it when failures' artifacts can be kept.
+  const collect = options.collect;
+  let deniedOrigin: string | undefined;
+  let closeHung = false;
   let stopped = false;
   let context: BrowserContext | undefined;
   let ending: Ending;
@@ -66,16 +91,34 @@ export async function runJourney(lease: BrowserLease, input: JourneyInput, optio
   const budgetMs = Math.max(1, input.scriptDeadlineAt - Date.now());
   try {
     try {
-      context = await lease.browser.newContext({ recordHar: collect ? { path: harPath, content: 'omit' } : undefined });
+      // No recordHar: the agent makes the HAR from the trace of a failed run (har.ts), so passing runs pay nothing for it.
+      context = await browser.newContext();
       await observer.attach(context);
       failing.attach(context);
+      if (input.boundSecrets.length > 0) {
+        const denial = (request: import('playwright-core').Request): string | undefined =>
+          deniedSecretOrigin(new URL(request.url()), [request.url(), ...Object.values(request.headers()), request.postData() ?? undefined], input.boundSecrets);
+        // Only runs that hold a secret bound to origins pay for intercepting every request.
+        await context.route('**/*', (route, request) => {
+          const denied = denial(request);
+          if (!denied) return route.fallback();
+          deniedOrigin ??= denied;
+          return route.abort('blockedbyclient');
+        });
+        // Chromium follows a redirect without routing the next hop, so such a hop can only be reported.
+        context.on('request', (request) => {
+          if (!request.redirectedFrom()) return;
+          const denied = denial(request);
+          if (denied) deniedOrigin ??= `${denied} (the browser sent it following a redirect from ${new URL(request.redirectedFrom()!.url()).origin}: Chromium follows redirects without letting them be stopped)`;
+        });
+      }
       if (collect) await context.tracing.start({ screenshots: true, snapshots: true });
       const left = Math.max(1, input.scriptDeadlineAt - Date.now());
       context.setDefaultTimeout(left);
       context.setDefaultNavigationTimeout(left);
       const page = await context.newPage();
       const expect = createExpect({ deadlineAt: input.scriptDeadlineAt, stopped: () => stopped });
-      const scriptRun = Promise.resolve().then(() => input.script({ page, context: context!, step: steps.step, expect, secrets: secretsFor(options.secrets) }));
+      const scriptRun = Promise.resolve().then(() => input.script({ page, context: context!, step: steps.step, expect, secrets: secretsFor(input.secrets, input.listedSecrets) }));
       // The script may go on after we stop waiting for it (it cannot be killed): never let it reject unhandled.
       scriptRun.catch(() => {});
       ending = await race(scriptRun, input, lease, observer);
@@ -91,12 +134,15 @@ export async function runJourney(lease: BrowserLease, input: JourneyInput, optio
     const stopReason = ending.kind === 'timeout' ? 'stopped at the run\'s timeout' : ending.kind === 'crashed' ? ending.reason : 'stopped: the run was cancelled';
     steps.stop(ending.kind === 'done' || ending.kind === 'threw' ? null : stopReason);
 
-    const verdict = judge(ending, steps.failedStep, budgetMs);
+    const verdict = deniedOrigin !== undefined && ending.kind !== 'crashed' && ending.kind !== 'cancelled'
+      ? { outcome: 'fail' as const, error: { code: 'SECRET_ORIGIN_DENIED' as const, message: deniedOrigin } }
+      : judge(ending, steps.failedStep, budgetMs);
+    input.onScriptEnded?.({ ...verdict, scriptMs, details: detailsOf(steps, observer) });
     const wantArtifacts = collect && verdict.outcome === 'fail';
     const artifacts: Artifact[] = [];
     // Each teardown step gets what is left of the run (at least a floor), never more than closeTimeoutMs.
     const left = (floorMs: number): number => Math.min(options.closeTimeoutMs, Math.max(floorMs, input.runDeadlineAt - Date.now()));
-    if (context && lease.browser.isConnected()) {
+    if (context && browser.isConnected()) {
       if (wantArtifacts) {
         const shot = await screenshot(context, left(250));
         if (shot) artifacts.push({ name: 'screenshot.png', contentType: 'image/png', data: shot });
@@ -108,35 +154,35 @@ export async function runJourney(lease: BrowserLease, input: JourneyInput, optio
     }
     if (context) {
       const closed = await settlesWithin(context.close(), left(1_000));
-      if (!closed) lease.kill(`context close took over ${options.closeTimeoutMs}ms`);
-      else if (wantArtifacts) pushFile(artifacts, harPath, 'network.har', 'application/json');
+      if (!closed) closeHung = true;
     }
-    const storedArtifacts = wantArtifacts && artifacts.length > 0
-      ? await sink!.store({ runId: input.runId, checkId: input.checkId, region: input.region }, artifacts)
-      : { stored: [], notes: [] };
-    const network = verdict.outcome === 'fail' ? await failing.facts() : undefined;
+    const network = verdict.outcome === 'fail' ? await failing.failing() : undefined;
     return {
       outcome: verdict.outcome,
       error: verdict.error,
       scriptMs,
       ...(network ? { network } : {}),
-      details: {
-        runId: input.runId,
-        steps: steps.steps,
-        failedStep: steps.failedStep,
-        pageLoads: observer.pageLoads,
-        consoleErrors: observer.consoleErrors,
-        failedRequests: observer.failedRequests,
-        artifacts: storedArtifacts.stored,
-        artifactNotes: storedArtifacts.notes,
-      },
+      artifacts,
+      closeHung,
+      details: detailsOf(steps, observer),
     };
   } finally {
     rmSync(runDir, { recursive: true, force: true });
   }
 }
 
-async function race(scriptRun: Promise<void>, input: JourneyInput, lease: BrowserLease, observer: RunObserver): Promise<Ending> {
+function detailsOf(steps: StepRecorder, observer: RunObserver): JourneyOutcome['details'] {
+  return { steps: steps.steps, failedStep: steps.failedStep, pageLoads: observer.pageLoads, consoleErrors: observer.consoleErrors, failedRequests: observer.failedRequests };
+}
+
+/** The connected browser as the race sees it: whether and when it went away. */
+interface Lease { browser: Browser; disconnected: Promise<void> }
+
+function leaseOf(browser: Browser): Lease {
+  return { browser, disconnected: new Promise((resolve) => { if (!browser.isConnected()) resolve(); else browser.once('disconnected', () => resolve()); }) };
+}
+
+async function race(scriptRun: Promise<void>, input: JourneyInput, lease: Lease, observer: RunObserver): Promise<Ending> {
   let timer: NodeJS.Timeout | undefined;
   let onAbort: (() => void) | undefined;
   try {
@@ -165,7 +211,7 @@ async function race(scriptRun: Promise<void>, input: JourneyInput, lease: Browse
  * A script that threw because its browser went away (the rejection can arrive before the `disconnected`
  * event) or that hung on a crashed page failed through no fault of the target.
  */
-async function blameBrowser(ending: Ending, lease: BrowserLease, observer: RunObserver): Promise<Ending> {
+async function blameBrowser(ending: Ending, lease: Lease, observer: RunObserver): Promise<Ending> {
   if (ending.kind !== 'threw' && ending.kind !== 'timeout') return ending;
   if (ending.kind === 'threw' && GONE.test(String((ending.error as Error | undefined)?.message))) await settlesWithin(lease.disconnected, 500);
   if (!lease.browser.isConnected()) return { kind: 'crashed', reason: 'the browser disconnected during the run' };
@@ -207,13 +253,19 @@ function pushFile(artifacts: Artifact[], path: string, name: string, contentType
   try { artifacts.push({ name, contentType, data: readFileSync(path) }); } catch { /* not written */ }
 }
 
-/** Secrets as a read-only object whose missing names throw, naming the secret. */
-function secretsFor(secrets: Record<string, string>): Readonly<Record<string, string>> {
+/**
+ * Secrets as a read-only object whose other names throw, naming that secret only: one the definition
+ * lists but the agent lacks, or one the definition does not list (never resolved, whatever the agent has).
+ */
+function secretsFor(secrets: Record<string, string>, listed: readonly string[]): Readonly<Record<string, string>> {
   return new Proxy(Object.freeze({ ...secrets }), {
     get(target, name) {
       if (typeof name !== 'string' || name in target || name === 'then' || name === 'toJSON') return Reflect.get(target, name);
+      const message = listed.includes(name)
+        ? `secret "${name}" is not set on this agent (set LOOKOUT_SECRET_${name} or add it to the agent's --secrets-file)`
+        : `secret "${name}" is not among the secrets this check's definition lists (deploy the check again; a script that reads it by a computed name declares it in its "secrets" option)`;
       // Named so that classifyScriptError reports SECRET_MISSING (see checks/secrets.ts).
-      throw Object.assign(new Error(`secret "${name}" is not set on this agent (set LOOKOUT_SECRET_${name} or add it to the agent's --secrets-file)`), { name: 'SecretMissingError' });
+      throw Object.assign(new Error(message), { name: 'SecretMissingError' });
     },
   });
 }

@@ -27,8 +27,17 @@ export interface BrowserRunnerOptions {
   teardownReserveMs?: number;
   /** Artifacts (screenshot, trace, HAR) are collected on failure and timeout. @defaultValue true */
   artifacts?: boolean;
-  /** Secrets offered to scripts as `secrets.NAME`. @defaultValue {} */
+  /** Secrets offered to scripts as `secrets.NAME`: each run gets only those its definition lists. @defaultValue {} */
   secrets?: Record<string, string>;
+  /** Origins some of `secrets` are bound to: a browser request carrying one elsewhere is aborted. @defaultValue {} */
+  secretOrigins?: Record<string, readonly string[]>;
+  /**
+   * Sandbox processes kept idle for their checks' next runs (each holds ~130 MiB: Node and playwright-core).
+   * @defaultValue `concurrency`
+   */
+  idleSandboxes?: number;
+  /** How long an idle sandbox process is kept for its check's next run. @defaultValue 120000 */
+  sandboxIdleMs?: number;
   /** Extra Chromium flags, after Lookout's own. @defaultValue [] */
   extraArgs?: string[];
   /** Where runs keep their temporary files (trace, HAR). @defaultValue the OS temp folder */
@@ -46,6 +55,9 @@ const Schema = z.object({
   teardownReserveMs: z.number().int().min(0).max(60_000).default(2_000),
   artifacts: z.boolean().default(true),
   secrets: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'secret names must be identifiers'), z.string()).default({}),
+  secretOrigins: z.record(z.string(), z.array(z.string())).default({}),
+  idleSandboxes: z.number().int().min(0).max(256).optional(),
+  sandboxIdleMs: z.number().int().min(1_000).max(3_600_000).default(120_000),
   extraArgs: z.array(z.string().startsWith('--')).default([]),
   tempDir: z.string().min(1).optional(),
 });

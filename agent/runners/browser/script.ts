@@ -15,7 +15,7 @@ export type ScriptLookup =
   /** `invalid`: the job is broken (agent error); `threw`: the user's module threw while loading (target-side script error). */
   | { ok: false; kind: 'invalid' | 'threw'; message: string };
 
-export async function loadBrowserScript(definition: BrowserCheckDefinition): Promise<ScriptLookup> {
+export async function loadBrowserScript(definition: Pick<BrowserCheckDefinition, 'id' | 'script'>): Promise<ScriptLookup> {
   const hash = createHash('sha256').update(definition.script.bundle).digest('hex');
   let loading = modules.get(hash);
   if (!loading) {

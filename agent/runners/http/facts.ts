@@ -123,7 +123,8 @@ function isoDate(text: string | undefined): string | null {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
 }
 
-function reportedHeaders(headers: IncomingHttpHeaders): Array<[string, string]> {
+/** A failed run's response headers as reported: bounded, values that may carry a credential redacted. */
+export function reportedHeaders(headers: IncomingHttpHeaders): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;

@@ -30,6 +30,7 @@ import { buildRequestHeaders, redirectHeaders } from './request-headers.ts';
 import { combineTimings, emptyMarks, type HopMarks } from './timings.ts';
 import { createFactsRecorder, systemResolverName, type FactsRecorder } from './facts.ts';
 import { blockSignal } from './blocked.ts';
+import { deniedSecretOrigin } from '../../secrets/origins.ts';
 
 /** Options of {@link createHttpRunner}; the agent uses the defaults, tests and special set-ups set them. */
 export interface HttpRunnerOptions {
@@ -138,6 +139,9 @@ async function runHttp(definition: HttpCheckDefinition, context: RunContext, env
       return finish({ outcome: 'error', code: 'RUN_CANCELLED', message: 'run not started: its deadline had already passed when the runner got it' });
     }
     for (let redirects = 0; ; redirects++) {
+      // Every hop, the first included: a secret bound to origins never leaves for another one.
+      const denied = deniedSecretOrigin(request.url, [request.url.href, ...Object.values(headers), request.body], context.boundSecrets ?? []);
+      if (denied) return targetFailure('SECRET_ORIGIN_DENIED', denied);
       const marks = emptyMarks();
       hops.push(marks);
       phase = 'dns';

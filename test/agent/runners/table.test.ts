@@ -13,7 +13,7 @@ import { agentConfig } from '../support.ts';
 
 const browserDefinition = {
   type: 'browser', id: 'journey', name: 'Journey', regions: ['r1'], frequencyMs: 60_000, timeoutMs: 5_000, failureThreshold: 2,
-  successThreshold: 2, tags: [], script: { bundle: 'export {}', file: 'journey.check.ts' },
+  successThreshold: 2, tags: [], secrets: [], script: { bundle: 'export {}', file: 'journey.check.ts' },
 } satisfies CheckDefinition;
 
 describe('the types an agent serves', () => {

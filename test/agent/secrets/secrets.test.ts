@@ -28,10 +28,30 @@ describe('parseSecretsFile', () => {
       { API_KEY: 'abc', QUOTED: 'a b\nc', SINGLE: 'x#y', EMPTY: '' }, []],
     ['bad names and lines, with their line numbers', 'OK=1\n1BAD=2\nno equals sign\nOPEN="unterminated\n', { OK: '1' },
       ['s.env:2: "1BAD" is not a valid secret name (letters, digits and "_", not starting with a digit)', 's.env:3: expected NAME=value', 's.env:4: unterminated quote in the value of OPEN']],
-    ['a JSON value that is not a string', '{ "N": 1 }', {}, ['s.env: the value of N must be a string']],
+    ['a JSON value that is not a string', '{ "N": 1 }', {}, ['s.env: the value of N must be a string or { "value": "…", "origins": [...] }']],
     ['invalid JSON', '{ "N": ', {}, [expect.stringMatching(/^s\.env: not valid JSON/)]],
   ])('%s', (_name, text, secrets, problems) => {
-    expect(parseSecretsFile(text, 's.env')).toEqual({ secrets, problems });
+    expect(parseSecretsFile(text, 's.env')).toEqual({ secrets, origins: {}, problems });
+  });
+
+  it('binds a secret to origins, and names every bad entry', () => {
+    const text = JSON.stringify({
+      STRIPE_KEY: { value: 'sk', origins: ['https://api.stripe.com', 'http://127.0.0.1:8080'] },
+      PLAIN: 'p',
+      PATHY: { value: 'x', origins: ['https://api.example.com/v1'] },
+      EMPTY: { value: 'x', origins: [] },
+      NO_VALUE: { origins: ['https://a.example'] },
+      TYPO: { value: 'x', origin: ['https://a.example'] },
+    });
+    const parsed = parseSecretsFile(text, 's.json');
+    expect(parsed.secrets).toEqual({ STRIPE_KEY: 'sk', PLAIN: 'p', PATHY: 'x', EMPTY: 'x', TYPO: 'x' });
+    expect(parsed.origins).toEqual({ STRIPE_KEY: ['https://api.stripe.com', 'http://127.0.0.1:8080'] });
+    expect(parsed.problems).toEqual([
+      's.json: PATHY.origins has "https://api.example.com/v1", which is not an origin (scheme://host[:port], http or https, no path)',
+      's.json: EMPTY.origins must be a non-empty array of origins such as "https://api.example.com"',
+      's.json: NO_VALUE.value must be a string',
+      's.json: TYPO has unknown field "origin" (expected "value" and optional "origins")',
+    ]);
   });
 
   it('never puts a value in a problem message', () => {
@@ -50,7 +70,7 @@ describe('loadSecrets', () => {
     const file = join(dir, 'secrets.env');
     writeFileSync(file, `API_KEY=from-file\nPASSWORD=${PASSWORD}\n`);
     const secrets = loadSecrets({ file, env: { LOOKOUT_SECRET_API_KEY: 'from-env', PATH: '/bin', LOOKOUT_REGION: 'x' } });
-    expect(secrets).toEqual({ API_KEY: 'from-env', PASSWORD });
+    expect(secrets).toEqual({ values: { API_KEY: 'from-env', PASSWORD }, origins: {} });
     expect(secretsFromEnv({ 'LOOKOUT_SECRET_bad-name': 'x' }).problems).toEqual(['LOOKOUT_SECRET_bad-name: "bad-name" is not a valid secret name']);
   });
 
@@ -225,5 +245,56 @@ describe('artifacts and credentials', () => {
     const broken = zipOf('trace.network', 'x'.repeat(100)).subarray(0, 60);
     const { keep } = cleanArtifacts([{ name: 'trace.zip', contentType: 'application/zip', data: Buffer.concat([broken, zipOf('a', 'b').subarray(-22)]) }], {});
     expect(keep).toEqual([]);
+  });
+});
+
+describe('secrets by need and bound to origins (HTTP)', () => {
+  let allowed: TestTarget;
+  let elsewhere: TestTarget;
+  const hits: string[] = [];
+  const keyMark = (req: { headers: Record<string, unknown> }) => (req.headers['x-api-key'] === undefined ? ' key=absent' : ' key=present');
+  let runners: RunnerTable;
+  beforeAll(async () => {
+    elsewhere = await startHttpTarget((req, res) => { hits.push(`elsewhere ${req.url}${keyMark(req)}`); res.writeHead(200).end('ok'); });
+    allowed = await startHttpTarget((req, res) => {
+      hits.push(`allowed ${req.url}${keyMark(req)}`);
+      // A redirect that keeps the request's headers and body (307) to another origin.
+      if (req.url === '/away') res.writeHead(307, { location: elsewhere.url('/landing') }).end();
+      else res.writeHead(200).end('ok');
+    });
+    runners = (await startRunners(['http'], {
+      secrets: { API_KEY, PASSWORD },
+      secretOrigins: { API_KEY: [new URL(allowed.url('/')).origin] },
+    })).runners;
+  });
+  afterAll(async () => { await Promise.all([allowed?.close(), elsewhere?.close()]); });
+
+  it('sends a bound secret to its origin; a redirect hop to another origin goes on without it', async () => {
+    hits.length = 0;
+    const report = await runners.http(httpCheck({ url: allowed.url('/away'), headers: { 'x-api-key': secret('API_KEY') } }), runContext(5_000));
+    assertValidReport(report);
+    // The header that carries the secret is meant for the check's own origin: a cross-origin hop drops it
+    // (so the origin binding has nothing to refuse), and the other origin never sees the key.
+    expect(report.outcome, JSON.stringify(report.error)).toBe('pass');
+    expect(hits).toEqual(['allowed /away key=present', 'elsewhere /landing key=absent']);
+  });
+
+  it('refuses the first request when the check itself points the secret at another origin', async () => {
+    hits.length = 0;
+    const report = await runners.http(httpCheck({ url: elsewhere.url(`/?k=${secret('API_KEY')}`) }), runContext(5_000));
+    expect(report.error?.code).toBe('SECRET_ORIGIN_DENIED');
+    expect(hits).toEqual([]);
+    // A secret without origins goes anywhere; a redirect hop that no longer carries the bound one is followed.
+    const free = await runners.http(httpCheck({ url: allowed.url('/away'), body: secret('PASSWORD'), method: 'POST' }), runContext(5_000));
+    expect(free.outcome, JSON.stringify(free.error)).toBe('pass');
+  });
+
+  it('resolves only the secrets the definition lists; SECRET_MISSING names just the one it lacks', async () => {
+    hits.length = 0;
+    const handMade = httpCheck({ url: allowed.url(`/?p=${secret('PASSWORD')}`), headers: { 'x-api-key': secret('API_KEY') }, secrets: ['API_KEY'] });
+    const report = await runners.http(handMade, runContext(5_000));
+    expect(report.error).toEqual({ code: 'SECRET_MISSING', message: expect.stringMatching(/^secret "PASSWORD" is not among the secrets this check's definition lists/) });
+    expect(report.error!.message).not.toContain('API_KEY');
+    expect(hits).toEqual([]);
   });
 });

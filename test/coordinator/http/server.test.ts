@@ -67,6 +67,27 @@ describe('API', () => {
     expect((await call('GET', '/api/checks')).json.checks).toEqual([]);
   });
 
+  it('refuses a browser bundle that breaks the script policy, and a secrets list that leaves a name out; fills in a missing list', async () => {
+    const { secrets: _omitted, ...withoutList } = httpCheck('listed', { headers: { authorization: '{{secret:API_TOKEN}}' } }) as Record<string, unknown>;
+    const bundle = 'import { execSync } from "node:child_process";\nexport default { __lookoutCheck: true, type: "browser", id: "evil", script: async () => { execSync("id"); process.binding("fs"); } };\n';
+    const evil = { ...httpCheck('evil'), type: 'browser', url: undefined, method: undefined, headers: undefined, assertions: undefined, followRedirects: undefined, maxRedirects: undefined, maxBodyBytes: undefined, timeoutMs: 5_000, script: { bundle, file: 'evil.check.ts' } };
+    const refused = await call('POST', '/api/deployments', {
+      checks: [JSON.parse(JSON.stringify(evil)), { ...httpCheck('short'), headers: { authorization: '{{secret:API_TOKEN}}' }, secrets: [] }],
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.json.error.problems.map((p: { index: number; field: string; message: string }) => `${p.index} ${p.field} ${p.message.split(/: /)[0]}`)).toEqual([
+      '0 script.bundle evil.check.ts (bundle):1:26 "node:child_process" cannot be imported by a browser check',
+      '0 script.bundle evil.check.ts (bundle):2:114 "binding" is not allowed in a browser check',
+      '1 secrets does not list "API_TOKEN", which the check references',
+    ]);
+    expect((await call('GET', '/api/checks')).json.checks).toEqual([]);
+    // A client that predates the list: the API computes it.
+    const accepted = await call('POST', '/api/deployments', { checks: [withoutList] });
+    expect(accepted.status, JSON.stringify(accepted.json)).toBe(200);
+    expect((await call('GET', '/api/checks/listed')).json.check.definition.secrets).toEqual(['API_TOKEN']);
+    expect((await call('DELETE', '/api/checks/listed')).status).toBe(200);
+  });
+
   const badBodies: Array<{ name: string; body: string; status: number; code: string }> = [
     { name: 'malformed JSON', body: '{"checks": [', status: 400, code: 'INVALID_JSON' },
     { name: 'an empty body', body: '', status: 400, code: 'INVALID_JSON' },
