@@ -10,14 +10,16 @@
 #   prometheus-alertmanager (the alert tests run a real one; unless LOOKOUT_SKIP_ALERTMANAGER=1),
 #   prometheus-blackbox-exporter, curl and openssl.
 # With `bench`: prometheus-blackbox-exporter, curl and openssl (the benchmarks compare against them).
+# With `test` and `chaos`: redis-sentinel, iproute2 and iptables (the chaos suite runs a Sentinel-managed
+#   Redis and regions in network namespaces; `npm test` runs its short subset).
 # Debian packages are installed with apt-get when run as root; otherwise it prints the apt-get line.
 # Safe to run repeatedly: each step is skipped when already satisfied.
 #
-#   scripts/bootstrap.sh [run|test|bench]
+#   scripts/bootstrap.sh [run|test|bench|chaos]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose="${1:-run}"
-case "$purpose" in run|test|bench) ;; *) echo "usage: scripts/bootstrap.sh [run|test|bench]" >&2; exit 2 ;; esac
+case "$purpose" in run|test|bench|chaos) ;; *) echo "usage: scripts/bootstrap.sh [run|test|bench|chaos]" >&2; exit 2 ;; esac
 
 say() { printf 'lookout bootstrap: %s\n' "$*" >&2; }
 
@@ -101,6 +103,13 @@ if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   command -v prometheus-blackbox-exporter >/dev/null 2>&1 || command -v blackbox_exporter >/dev/null 2>&1 || missing+=(prometheus-blackbox-exporter)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+fi
+
+if [ "$purpose" = test ] || [ "$purpose" = chaos ]; then
+  # The chaos suite (test/chaos/): Redis Sentinel, and regions in network namespaces cut with iptables.
+  [ -x /usr/bin/redis-sentinel ] || missing+=(redis-sentinel)
+  [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+  [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || missing+=(iptables)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

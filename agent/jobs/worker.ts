@@ -23,6 +23,7 @@ import { agentErrorReport, executeRun, runCancelled } from '../runs/execute.ts';
 import type { RunReport, Runner, RunnerTable } from '../runners/types.ts';
 import type { JobVerifier } from '../../checks/signing.ts';
 import type { Clock } from '../../lib/clock.ts';
+import { WORKER_RECOVERY } from '../../lib/redis.ts';
 
 /** What a completed check job returns (stored by BullMQ as the job's return value). */
 export interface CheckJobOutcome {
@@ -177,6 +178,7 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
     concurrency: config.concurrency,
     name: config.agentId,
     autorun: false,
+    ...WORKER_RECOVERY,
     removeOnComplete: KEEP_COMPLETED,
     removeOnFail: KEEP_FAILED,
   });

@@ -30,6 +30,7 @@ import { maintenanceRevisionKey, registryRevisionKey, resultsQueueName } from '.
 import type { JobVerifier } from '../../checks/signing.ts';
 import { refusalOf } from './refusal.ts';
 import type { Clock } from '../../lib/clock.ts';
+import { WORKER_RECOVERY } from '../../lib/redis.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { CheckRegistry } from '../registry/store.ts';
@@ -191,6 +192,7 @@ export function startIngestWorkers(ctx: IngestContext, options: IngestWorkerOpti
       connection: options.connection,
       prefix: ctx.prefix,
       concurrency: options.concurrency,
+      ...WORKER_RECOVERY,
       removeOnComplete: { count: 1_000 },
       removeOnFail: { count: 5_000 },
     });
