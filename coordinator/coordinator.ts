@@ -85,6 +85,19 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const prefix = config.prefix;
   const clock = redisClock(redis);
   await clock.sync();
+  // Since when this coordinator has seen Redis without a break (Redis time). After Redis or this
+  // coordinator's link to it was away, heartbeats, canary answers and results could not be written, and
+  // the sweeper judges silence only from here (no probe.offline for agents that kept running).
+  let seenSince = clock.now();
+  let wasAway = false;
+  redis.on('close', () => { wasAway = true; });
+  redis.on('ready', () => {
+    if (!wasAway) return;
+    wasAway = false;
+    seenSince = clock.now();
+    void clock.sync();
+    logger.info('redis.back', { judgedFrom: seenSince });
+  });
   const verifier = new JobVerifier(signer.publicKey);
   const workerRedis = connectRedis(target, { name: 'lookout-coordinator-ingest', logger, blocking: true });
   const metrics = createMetrics(() => redis.hlen(openIncidentsKey(prefix)), options.metricsRegistry);
@@ -136,6 +149,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   let liveRegions: readonly string[] = [];
   const sweeper = new Sweeper({
     redis, tx, prefix, registry, store, metrics, logger, agentRetentionMs: options.agentRetentionMs, now: clock.now,
+    judgedFrom: () => seenSince,
     onSwept: (report) => {
       liveRegions = report.liveRegions;
       watchedRegions = new Set(report.watchedRegions);

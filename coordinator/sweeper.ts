@@ -52,6 +52,11 @@ export interface SweeperOptions {
   onSwept: (report: SweepReport) => void;
   /** @defaultValue {@link AGENT_RETENTION_MS} */
   agentRetentionMs?: number;
+  /**
+   * Since when this coordinator has seen Redis without a break (Redis time): silence before then is
+   * the control plane's own, so agents, canaries and checks are judged from then. @defaultValue no bound
+   */
+  judgedFrom?: () => number;
   /** How often SLO burn-rate alerts are evaluated. @defaultValue {@link SLO_INTERVAL_MS} */
   sloIntervalMs?: number;
   now?: () => number;
@@ -98,14 +103,18 @@ export class Sweeper {
     await this.#current;
   }
 
+  #judged(): { judgedFrom?: () => number } {
+    return this.#o.judgedFrom ? { judgedFrom: this.#o.judgedFrom } : {};
+  }
+
   async sweepOnce(): Promise<SweepReport> {
     const started = performance.now();
     try {
       const { watchedRegions, liveRegions, liveAgents, events } = await sweepAgents({
         redis: this.#o.redis, tx: this.#o.tx, prefix: this.#o.prefix, metrics: this.#o.metrics, logger: this.#o.logger,
-        retentionMs: this.#o.agentRetentionMs ?? AGENT_RETENTION_MS, now: this.#now,
+        retentionMs: this.#o.agentRetentionMs ?? AGENT_RETENTION_MS, now: this.#now, ...this.#judged(),
       });
-      const canaries = await sweepCanaries({ redis: this.#o.redis, tx: this.#o.tx, prefix: this.#o.prefix, liveAgents, now: this.#now })
+      const canaries = await sweepCanaries({ redis: this.#o.redis, tx: this.#o.tx, prefix: this.#o.prefix, liveAgents, now: this.#now, ...this.#judged() })
         .catch((error: unknown) => {
           // The checks are still swept: with what was last known about stalls, until the next sweep knows better.
           this.#o.logger.warn('canary.sweep_failed', { error });
@@ -118,7 +127,7 @@ export class Sweeper {
       }
       // A stalled region's agents run nothing: its checks get no data, exactly as with no live agent.
       const runningRegions = new Set([...liveRegions].filter((region) => !canaries.stalledRegions.has(region)));
-      const checkTransitions = await sweepChecks({ registry: this.#o.registry, store: this.#o.store, metrics: this.#o.metrics, logger: this.#o.logger, now: this.#now }, runningRegions);
+      const checkTransitions = await sweepChecks({ registry: this.#o.registry, store: this.#o.store, metrics: this.#o.metrics, logger: this.#o.logger, now: this.#now, ...this.#judged() }, runningRegions);
       let sloEvents: SloBurnRateEvent[] = [];
       if (this.#now() - this.#lastSloAt >= (this.#o.sloIntervalMs ?? SLO_INTERVAL_MS)) {
         this.#lastSloAt = this.#now();

@@ -73,6 +73,9 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
 
   const timer = setInterval(() => { void beat(); }, intervalMs);
   timer.unref();
+  // Back from an outage: beat at once, so coordinators judging from their own return see this agent alive.
+  const onReady = (): void => { void beat(); };
+  redis.on('ready', onReady);
 
   return {
     beat,
@@ -80,6 +83,7 @@ export function startHeartbeat(options: HeartbeatOptions): HeartbeatHandle {
       if (stopped) return;
       stopped = true;
       clearInterval(timer);
+      redis.off('ready', onReady);
       await current;
       try {
         if (redis.status !== 'ready') throw new Error(`redis connection is ${redis.status}`);
