@@ -22,6 +22,8 @@ import { startHeartbeat, type HeartbeatHandle } from './liveness/heartbeat.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createAgentMetrics, type AgentMetrics } from './liveness/metrics.ts';
 import { ResultPublisher } from './results/publisher.ts';
+import { openDiskSpool } from './results/disk-spool.ts';
+import type { DropReason } from './results/spool.ts';
 import type { RunnerTable } from './runners/types.ts';
 import { setUpRunners, type StartedRunners } from './runners/index.ts';
 import { LOOKOUT_VERSION } from '../lib/version.ts';
@@ -36,7 +38,7 @@ export interface StartAgentOptions {
   runners?: RunnerTable;
   /** @defaultValue JSON lines on stdout */
   logger?: Logger;
-  /** Results kept in memory while Redis is away. @defaultValue 10000 */
+  /** Results kept in memory while Redis is away, when `config.spoolDir` is null (off). @defaultValue 10000 */
   spoolCapacity?: number;
   /** How long a runner may ignore its aborted signal before it is abandoned. @defaultValue 1000 */
   graceMs?: number;
@@ -80,6 +82,14 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
 
   const target = redisTargetOf(config);
   const verifier = new JobVerifier(config.jobPublicKey);
+  // Opened (and locked) before anything connects: a folder another agent holds is a configuration error.
+  const countDrops = (count: number, reason: DropReason): void => {
+    metrics.resultsSpooledDropped.inc({ reason }, count);
+    logger.warn('spool.dropped', { count, reason });
+  };
+  const spool = config.spoolDir === null ? undefined
+    : openDiskSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, maxAgeMs: config.spoolMaxAgeMs, onDrop: countDrops });
+  if (spool && spool.size > 0) logger.info('spool.found', { dir: spool.dir, results: spool.size, bytes: spool.bytes, note: 'sent once Redis answers' });
   const redis = connectRedis(target, { name: `lookout-agent:${config.agentId}`, logger, blocking: true });
   const workerRedis = connectRedis(target, { name: `lookout-agent-worker:${config.agentId}`, logger, blocking: true });
   const clock = redisClock(redis);
@@ -107,13 +117,16 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     redis.disconnect();
     workerRedis.disconnect();
     clock.stop();
+    await spool?.close();
     throw error;
   }
   const runners = setup.runners;
   const capabilities = options.capabilities ?? setup.served;
   const resources = [...setup.resources, ...(options.resources ?? [])];
 
-  const publisher = new ResultPublisher({ redis, prefix: config.prefix, region: config.region, logger, metrics, spoolCapacity: options.spoolCapacity });
+  const publisher = new ResultPublisher({
+    redis, prefix: config.prefix, region: config.region, logger, metrics, ...(spool ? { spool } : { spoolCapacity: options.spoolCapacity }),
+  });
   const canary = createCanaryResponder({ redis, prefix: config.prefix, region: config.region, agentId: config.agentId, verifier, now: clock.now });
   const checkWorker = createCheckWorker({
     config, runners, publisher, metrics, logger, graceMs: options.graceMs, canary, connection: workerRedis, verifier, clock,
@@ -142,6 +155,7 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     await checkWorker.close(0);
     workerRedis.disconnect();
     clock.stop();
+    await publisher.close(0);
     throw error;
   }
   logger.info('agent.started', {

@@ -2,9 +2,10 @@
  * Publishes run results to the region's results queue (`results.<region>`, the only one an agent's
  * Redis role may write). Redis being away must neither lose a
  * result nor stall a worker slot: a result that cannot be written within a short bound goes to a
- * bounded in-memory {@link Spool}, flushed in order when Redis is back. Every result job has a
- * deterministic id ({@link resultJobId}), so a write that timed out here but reached Redis later and
- * its spooled copy end up as one job.
+ * bounded spool ({@link ResultSpool}: on disk, surviving a restart of the agent (disk-spool.ts), or in
+ * memory), flushed oldest first when Redis is back; a batch leaves the spool only once Redis took it.
+ * Every result job has a deterministic id ({@link resultJobId}), so a write that timed out here but
+ * reached Redis later and its spooled copy end up as one job, and ingest de-duplicates by slot besides.
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -14,7 +15,7 @@ import { withTimeout } from '../../lib/bounded.ts';
 import { throttledErrorLog, type Logger } from '../../lib/log.ts';
 import type { AgentMetrics } from '../liveness/metrics.ts';
 import { resultJobId } from './result-id.ts';
-import { Spool } from './spool.ts';
+import { memoryResultSpool, type DropReason, type ResultSpool } from './spool.ts';
 
 /** Name of every job on the results queue. */
 export const RESULT_JOB_NAME = 'result';
@@ -34,8 +35,13 @@ export interface ResultPublisherOptions {
   /** The agent's region: its results go to `results.<region>`. */
   region: string;
   logger: Logger;
-  metrics: Pick<AgentMetrics, 'resultsSpooled' | 'resultsSpooledDropped'>;
-  /** Results kept while Redis is away; the oldest are dropped beyond it. @defaultValue 10000 */
+  metrics: Pick<AgentMetrics, 'resultsSpooled' | 'resultsSpooledDropped' | 'spoolBytes'>;
+  /**
+   * Where results wait while Redis is away (a disk spool from disk-spool.ts survives a restart).
+   * @defaultValue in memory, `spoolCapacity` results
+   */
+  spool?: ResultSpool;
+  /** Results kept in memory while Redis is away, without `spool`; the oldest are dropped beyond it. @defaultValue 10000 */
   spoolCapacity?: number;
   /** Bound on one write to Redis before the result is spooled instead. @defaultValue 2000 */
   publishTimeoutMs?: number;
@@ -48,7 +54,7 @@ export type PublishOutcome = 'published' | 'spooled';
 export class ResultPublisher {
   readonly #redis: Redis;
   readonly #queue: Queue;
-  readonly #spool: Spool<RunResult>;
+  readonly #spool: ResultSpool;
   readonly #logger: Logger;
   readonly #metrics: ResultPublisherOptions['metrics'];
   readonly #timeoutMs: number;
@@ -64,23 +70,32 @@ export class ResultPublisher {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#timeoutMs = options.publishTimeoutMs ?? 2_000;
-    this.#spool = new Spool(options.spoolCapacity ?? 10_000);
+    this.#spool = options.spool ?? memoryResultSpool(options.spoolCapacity ?? 10_000, (count, reason) => this.countDrops(count, reason));
     this.#queue = new Queue(resultsQueueName(options.region), { connection: options.redis, prefix: options.prefix, defaultJobOptions: RESULT_JOB_OPTIONS });
     const logQueueError = throttledErrorLog(this.#logger, 'results_queue.error');
     this.#queue.on('error', (error) => logQueueError(error));
     this.#redis.on('ready', this.#onReady);
     this.#timer = setInterval(() => { if (this.#spool.size > 0) void this.flush(); }, options.flushIntervalMs ?? 1_000);
     this.#timer.unref();
+    // A disk spool may hold results from before a restart: they show, and go first.
+    this.#gauge();
   }
 
-  /** Results waiting in memory for Redis. */
+  /** Results waiting for Redis. */
   get spooled(): number { return this.#spool.size; }
+
+  /** Counts results a spool bound dropped (disk spools report theirs here too). */
+  countDrops(count: number, reason: DropReason): void {
+    if (count <= 0) return;
+    this.#metrics.resultsSpooledDropped.inc({ reason }, count);
+    this.#logger.warn('spool.dropped', { count, reason });
+  }
 
   /** Writes `result` (already validated) or spools it. Never rejects. */
   async publish(result: RunResult): Promise<PublishOutcome> {
     // Behind a non-empty spool, so results reach the coordinator in the order they were made.
     if (this.#spool.size > 0 || this.#flushing || this.#redis.status !== 'ready') {
-      this.#enspool([result], `redis connection is ${this.#redis.status}`);
+      await this.#enspool([result], `redis connection is ${this.#redis.status}`);
       void this.flush();
       return 'spooled';
     }
@@ -105,7 +120,7 @@ export class ResultPublisher {
       );
       for (const { resolve } of batch) resolve('published');
     } catch (error) {
-      this.#enspool(batch.map(({ result }) => result), error instanceof Error ? error.message : String(error));
+      await this.#enspool(batch.map(({ result }) => result), error instanceof Error ? error.message : String(error));
       for (const { resolve } of batch) resolve('spooled');
     }
   }
@@ -126,7 +141,9 @@ export class ResultPublisher {
       this.#logger.warn('spool.final_flush_failed', { error });
     }
     const unsent = this.#spool.size;
-    if (unsent > 0) this.#logger.error('spool.lost', { unsent, note: 'results still spooled at shutdown are lost' });
+    if (unsent > 0 && this.#spool.kind === 'disk') this.#logger.warn('spool.kept', { unsent, note: 'sent when the agent runs again with this --spool-dir' });
+    else if (unsent > 0) this.#logger.error('spool.lost', { unsent, note: 'results still spooled in memory at shutdown are lost' });
+    await this.#spool.close();
     try {
       await withTimeout(this.#queue.close(), timeoutMs, 'results queue close');
     } catch (error) {
@@ -137,19 +154,20 @@ export class ResultPublisher {
 
   async #flushSpool(): Promise<void> {
     while (this.#spool.size > 0 && this.#redis.status === 'ready') {
-      const batch = this.#spool.take(100);
+      const batch = await this.#spool.oldest();
+      if (!batch) break;
       try {
         await withTimeout(
-          this.#queue.addBulk(batch.map((result) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
+          this.#queue.addBulk(batch.results.map((result) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
           this.#timeoutMs, 'spool flush',
         );
       } catch (error) {
-        this.#countDrops(this.#spool.restore(batch));
-        this.#metrics.resultsSpooled.set(this.#spool.size);
+        this.#gauge();
         this.#logger.warn('spool.flush_failed', { spooled: this.#spool.size, error });
         return;
       }
-      this.#metrics.resultsSpooled.set(this.#spool.size);
+      await this.#spool.remove(batch);
+      this.#gauge();
     }
     if (this.#spool.size === 0 && this.#spoolingSince > 0) {
       this.#logger.info('spool.flushed', { spooledForMs: Date.now() - this.#spoolingSince });
@@ -157,16 +175,23 @@ export class ResultPublisher {
     }
   }
 
-  #enspool(results: RunResult[], why: string): void {
+  async #enspool(results: RunResult[], why: string): Promise<void> {
     if (this.#spoolingSince === 0) {
       this.#spoolingSince = Date.now();
-      this.#logger.warn('spool.started', { reason: why, capacity: this.#spool.capacity });
+      this.#logger.warn('spool.started', { reason: why, spool: this.#spool.kind });
     }
-    for (const result of results) this.#countDrops(this.#spool.push(result));
-    this.#metrics.resultsSpooled.set(this.#spool.size);
+    try {
+      await this.#spool.add(results);
+    } catch (error) {
+      // The disk is full or gone: these results cannot be kept, and say so.
+      this.countDrops(results.length, 'unwritable');
+      this.#logger.error('spool.write_failed', { count: results.length, error });
+    }
+    this.#gauge();
   }
 
-  #countDrops(count: number): void {
-    if (count > 0) this.#metrics.resultsSpooledDropped.inc(count);
+  #gauge(): void {
+    this.#metrics.resultsSpooled.set(this.#spool.size);
+    this.#metrics.spoolBytes.set(this.#spool.bytes);
   }
 }

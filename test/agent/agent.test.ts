@@ -106,7 +106,7 @@ describe('agent lifecycle', () => {
     expect(text).toContain('lookout_agent_run_duration_seconds_count{check_type="http"} 1');
     expect(text).toContain('lookout_agent_schedule_lateness_seconds_count 1');
     expect(text).toMatch(/lookout_agent_schedule_lateness_seconds_bucket\{le="0.1"\} 0/);
-    expect(text).toContain('lookout_agent_results_spooled_dropped_total 0');
+    expect(text).toContain('lookout_agent_results_spooled_dropped_total{reason="bytes"} 0');
     expect(text).toContain('process_cpu_user_seconds_total');
 
     await agent.stop();

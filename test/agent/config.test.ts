@@ -18,6 +18,10 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   browserConcurrency: 2,
   secretsFile: null,
   jobPublicKey: TEST_JOB_PUBLIC_KEY,
+  // No HOME or XDG_STATE_HOME in these cases' environment: the spool stays in memory.
+  spoolDir: null,
+  spoolMaxBytes: 64 * 1024 * 1024,
+  spoolMaxAgeMs: 86_400_000,
 };
 
 describe('parseAgentConfig', () => {
@@ -48,6 +52,14 @@ describe('parseAgentConfig', () => {
       expected: { redisUrl: 'rediss://eu:pw@redis.internal:6380', redisCa: '/etc/lookout/ca.pem', redisCert: '/c.pem', redisKey: '/k.pem' },
     },
     { name: 'the job key as a flag', argv: ['--region', 'r1', '--job-public-key', TEST_JOB_PUBLIC_KEY], expected: { jobPublicKey: TEST_JOB_PUBLIC_KEY } },
+    { name: 'the spool under XDG_STATE_HOME, per region', argv: ['--region', 'eu-west'], env: { XDG_STATE_HOME: '/var/lib/probe' }, expected: { spoolDir: '/var/lib/probe/lookout/spool/eu-west' } },
+    { name: 'the spool under HOME without XDG_STATE_HOME', argv: ['--region', 'eu-west'], env: { HOME: '/home/probe' }, expected: { spoolDir: '/home/probe/.local/state/lookout/spool/eu-west' } },
+    { name: 'the spool in memory', argv: ['--region', 'r1', '--spool-dir', 'off'], env: { HOME: '/home/probe' }, expected: { spoolDir: null } },
+    {
+      name: 'the spool folder and its bounds',
+      argv: ['--region', 'r1', '--spool-dir', '/srv/spool', '--spool-max-bytes', '256MiB'], env: { LOOKOUT_SPOOL_MAX_AGE: '6h' },
+      expected: { spoolDir: '/srv/spool', spoolMaxBytes: 256 * 1024 * 1024, spoolMaxAgeMs: 6 * 3_600_000 },
+    },
   ];
   it.each(valid)('accepts $name', ({ argv, env, expected }) => {
     const result = parseAgentConfig(argv, { ...KEY, ...env }, facts);
@@ -76,6 +88,9 @@ describe('parseAgentConfig', () => {
     { name: 'browser checks neither on nor off', argv: ['--region', 'r1', '--browser-checks', 'yes'], errors: ['--browser-checks: expected "on" or "off", got "yes"'] },
     { name: 'relative chromium path', argv: ['--region', 'r1', '--chromium', 'chromium'], errors: ['--chromium: expected an absolute path, got "chromium"'] },
     { name: 'flag given twice', argv: ['--region', 'r1', '--region', 'r2'], errors: ['--region: given more than once'] },
+    { name: 'a relative spool folder', argv: ['--region', 'r1', '--spool-dir', 'spool'], errors: ['--spool-dir: expected an absolute path or "off", got "spool"'] },
+    { name: 'a spool bound too small', argv: ['--region', 'r1', '--spool-max-bytes', '10KiB'], errors: ['--spool-max-bytes: expected a size like "64MiB" from 1048576 to 68719476736 bytes, got "10KiB"'] },
+    { name: 'a spool kept longer than results are de-duplicated', argv: ['--region', 'r1', '--spool-max-age', '48h'], errors: ['--spool-max-age: expected a duration from 1m to 24h, got "48h"'] },
     {
       name: 'every problem at once',
       argv: ['--region', 'US EAST', '--concurrency', 'many', '--agent-id', 'has space'], env: { LOOKOUT_HEALTH_PORT: 'x' },

@@ -100,7 +100,8 @@ export function agentConfig(redisUrl: string, overrides: Partial<AgentConfig> = 
   return {
     region: 'r1', redisUrl, prefix: uniquePrefix('agent'), concurrency: 4, agentId: `test-agent-${process.pid}`,
     healthPort: 0, healthHost: '127.0.0.1', shutdownTimeoutMs: 2_000,
-    browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null, jobPublicKey: TEST_JOB_PUBLIC_KEY, ...overrides,
+    browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null, jobPublicKey: TEST_JOB_PUBLIC_KEY,
+    spoolDir: null, spoolMaxBytes: 64 * 1024 * 1024, spoolMaxAgeMs: 86_400_000, ...overrides,
   };
 }
 
