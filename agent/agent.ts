@@ -17,7 +17,7 @@ import { createCanaryResponder } from './jobs/canary.ts';
 import type { AgentConfig } from './config.ts';
 import { settlesWithin, withTimeout } from '../lib/bounded.ts';
 import { CodedError } from '../lib/errors.ts';
-import { startHealthServer, type Readiness } from './liveness/health.ts';
+import { startHealthServer, type DependencyState, type Readiness } from './liveness/health.ts';
 import { startHeartbeat, type HeartbeatHandle } from './liveness/heartbeat.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createAgentMetrics, type AgentMetrics } from './liveness/metrics.ts';
@@ -138,13 +138,29 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   let heartbeat: HeartbeatHandle | undefined;
   const stopped = new AbortController();
 
+  const dependencies = (): Record<string, DependencyState> => {
+    const states: Record<string, DependencyState> = {
+      redis: redis.status === 'ready'
+        ? { up: true, detail: `connected (${describeTarget(target)})` }
+        : { up: false, detail: `not connected: connection ${redis.status} (${describeTarget(target)})` },
+      worker: checkWorker.isRunning()
+        ? { up: true, detail: `consuming ${checkQueueName(config.region)}` }
+        : { up: false, detail: booted ? 'the check worker is not running' : 'not started yet' },
+      // Not a dependency but what its absence costs: results waiting for Redis.
+      spool: { up: true, detail: `${publisher.spooled} result(s) waiting${spool ? ` in ${spool.dir}` : ' in memory'}` },
+    };
+    for (const [name, state] of Object.entries(states)) metrics.dependencyUp.set({ dependency: name }, state.up ? 1 : 0);
+    return states;
+  };
   const readiness = (): Readiness => {
-    if (stopping) return { ok: false, reason: 'shutting down' };
-    if (bootError) return { ok: false, reason: bootError.message };
-    if (redis.status !== 'ready') return { ok: false, reason: `redis not connected (connection ${redis.status})` };
-    if (!booted) return { ok: false, reason: 'starting' };
-    if (!checkWorker.isRunning()) return { ok: false, reason: 'worker not running' };
-    return { ok: true };
+    const states = dependencies();
+    const with_ = { dependencies: states };
+    if (stopping) return { ok: false, reason: 'shutting down', ...with_ };
+    if (bootError) return { ok: false, reason: bootError.message, ...with_ };
+    if (redis.status !== 'ready') return { ok: false, reason: `redis not connected (connection ${redis.status})`, ...with_ };
+    if (!booted) return { ok: false, reason: 'starting', ...with_ };
+    if (!checkWorker.isRunning()) return { ok: false, reason: 'worker not running', ...with_ };
+    return { ok: true, ...with_ };
   };
 
   let health;

@@ -42,7 +42,17 @@ export async function startCoordinatorService(config: CoordinatorConfig, options
     : null;
   try {
     await delivery?.start();
-    const coordinator = await startCoordinator(config, { logger, metricsRegistry, ...(delivery ? { deliver: delivery.deliver } : {}) });
+    const coordinator = await startCoordinator(config, {
+      logger, metricsRegistry,
+      ...(delivery ? {
+        deliver: delivery.deliver,
+        dependencies: () => ({
+          delivery: delivery.isRunning()
+            ? { up: true, detail: `sending to ${delivery.channels.length} channel(s)` }
+            : { up: false, detail: 'the alert delivery worker is not running' },
+        }),
+      } : {}),
+    });
     return {
       url: coordinator.url,
       coordinator,

@@ -145,6 +145,8 @@ export interface Delivery {
   channelsFor(event: AnyAlertEvent): Promise<string[]>;
   /** Starts the worker that sends queued deliveries. Idempotent. */
   start(): Promise<void>;
+  /** Whether the sending worker runs (for `/readyz`). */
+  isRunning(): boolean;
   /** Stops the worker (bounded: in-flight sends get `stopGraceMs`, then are cancelled) and closes connections. */
   stop(): Promise<void>;
   /** Dead letters, newest first. */
@@ -222,6 +224,7 @@ export function createDelivery(options: DeliveryOptions): Delivery {
       return stopping;
     },
 
+    isRunning: () => worker !== null && stopping === null && worker.isRunning(),
     listDeadLetters: (range) => listDeadLetters(queue as unknown as Queue, range),
     retryDeadLetter: (deliveryId) => retryDeadLetter(queue as unknown as Queue, deliveryId),
   };
