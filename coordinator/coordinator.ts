@@ -14,7 +14,7 @@ import { JobVerifier, SigningKeyError, type JobSigner } from '../checks/signing.
 import { settlesWithin } from '../lib/bounded.ts';
 import { redisClock } from '../lib/clock.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import { assertNoEviction, connectRedis, describeTarget, waitForRedis, type RedisTarget } from '../lib/redis.ts';
+import { assertNoEviction, connectRedis, connectToNode, describeTarget, waitForRedis, type RedisTarget } from '../lib/redis.ts';
 import { redisTargetOf } from '../lib/redis-options.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { CheckStateStore } from './detection/store.ts';
@@ -146,12 +146,15 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   // without an ACL file nor on a replica promoted by a failover.
   const regionStore = new RegionStore({ redis, prefix });
   let aclRefused = false;
+  // Replicas too: Sentinel may promote one, whose users then must already be there.
+  const toReplica = (host: string, port: number): Redis => connectToNode(target, { host, port }, 'lookout-coordinator-replica');
   const applyRegionUsers = (): void => {
     if (stopping) return;
     regionStore.applyUsers().then(({ deleted }) => {
       aclRefused = false;
       if (deleted.length > 0) logger.info('regions.users_deleted', { users: deleted });
-    }, (error: unknown) => {
+      return regionStore.applyUsersToReplicas(toReplica);
+    }).then(() => {}, (error: unknown) => {
       // Said once per streak: a coordinator whose Redis user may not manage users still works.
       if (!aclRefused) logger.warn('regions.users_not_applied', { error });
       aclRefused = true;

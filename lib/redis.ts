@@ -185,6 +185,17 @@ export function connectRedis(target: RedisTarget | string, options: ConnectOptio
 }
 
 /**
+ * A short-lived connection to one node of a target (a replica the primary lists, say) with the target's
+ * credentials and TLS, not through Sentinel, failing at once rather than retrying. The caller disconnects it.
+ */
+export function connectToNode(target: RedisTarget, node: { host: string; port: number }, name: string): Redis {
+  const options = targetOptions({ url: target.url, ...(target.tls ? { tls: target.tls } : {}) });
+  const redis = new Redis({ ...options, host: node.host, port: node.port, connectionName: name, connectTimeout: 2_000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  redis.on('error', () => {}); // its commands fail, and the caller hears it from them
+  return redis;
+}
+
+/**
  * The error code of a Redis reply error (`NOPERM`, `READONLY`, `NOSCRIPT`, …): by the protocol, the first
  * word of the message. ioredis' ReplyError carries no code of its own, so this is the one place that reads it.
  */
