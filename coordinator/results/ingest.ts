@@ -40,6 +40,14 @@ import type { CheckStateStore } from '../detection/store.ts';
 /** How long a result is remembered for de-duplication; covers redelivery and agents replaying a spool. */
 export const DEDUPE_TTL_MS = 24 * 3_600_000;
 
+/**
+ * A coordinator killed while ingesting leaves its results locked until the lock expires; another one takes
+ * them over at its next stalled-job check. BullMQ's 30 s / 30 s would hold them up to a minute; ingest is
+ * idempotent (a result taken over twice records once), so short locks cost nothing but a renewal every
+ * 5 s, and a result may be taken over a few times (a coordinator frozen under load) before it fails.
+ */
+export const INGEST_LOCKS = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 5 } as const;
+
 export type IngestOutcome =
   | { kind: 'ingested'; duplicate: boolean; transition: Transition | null }
   | { kind: 'ignored'; reason: 'unknown_check' | 'unknown_region' };
@@ -193,6 +201,7 @@ export function startIngestWorkers(ctx: IngestContext, options: IngestWorkerOpti
       prefix: ctx.prefix,
       concurrency: options.concurrency,
       ...WORKER_RECOVERY,
+      ...INGEST_LOCKS,
       removeOnComplete: { count: 1_000 },
       removeOnFail: { count: 5_000 },
     });

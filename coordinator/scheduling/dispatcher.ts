@@ -124,11 +124,26 @@ export class RunDispatcher {
    * are added. Returns the runs this coordinator added.
    */
   async dispatch(requests: readonly RunRequest[]): Promise<RunRequest[]> {
+    const won = await this.claim(requests);
+    await this.add(won);
+    return won;
+  }
+
+  /** Claims the slots of runs (see the module comment); returns the runs this coordinator won, to {@link add}. */
+  async claim(requests: readonly RunRequest[]): Promise<RunRequest[]> {
     if (requests.length === 0) return [];
     const claims = await Promise.all(requests.map((r) => claimSlot(this.#o.redis, { issued: issuedSlotsKey(this.#o.prefix) }, {
       field: claimField(r.check.definition.id, r.region, r.trigger), slot: r.scheduledAt,
     })));
-    const won = requests.filter((_, i) => claims[i] === 1);
+    return requests.filter((_, i) => claims[i] === 1);
+  }
+
+  /**
+   * Adds the jobs of runs whose slots this coordinator claimed. Safe to call again for the same runs (a
+   * failed add, retried): job ids are deterministic.
+   */
+  async add(won: readonly RunRequest[]): Promise<void> {
+    if (won.length === 0) return;
     const byRegion = new Map<string, RunRequest[]>();
     for (const request of won) byRegion.set(request.region, [...(byRegion.get(request.region) ?? []), request]);
     await Promise.all([...byRegion.entries()].map(async ([region, runs]) => {
@@ -149,7 +164,6 @@ export class RunDispatcher {
       });
       if (jobs.length > 0) await this.queue(region).addBulk(jobs);
     }));
-    return won;
   }
 
   /** Keeps runs due later (at `dueAt`, coordinators' Redis time) in the due set; each is added by {@link flushDue}. */
