@@ -24,8 +24,12 @@ export const SENTINEL_CLIENT_ACL = [
 ];
 
 export interface SentinelGroupOptions {
-  /** Address every process binds to and announces. @defaultValue '127.0.0.1' */
+  /** Address every process announces (and binds to, unless `bind` says otherwise). @defaultValue '127.0.0.1' */
   host?: string;
+  /** Addresses the processes listen on. @defaultValue `host` */
+  bind?: string;
+  /** Where this process reaches them (a namespace's management address, say). @defaultValue `host` */
+  reachHost?: string;
   /** Ports: data nodes from `basePort`, sentinels from `basePort + 100`. @defaultValue picked free on loopback */
   basePort?: number;
   /** Replicas beside the primary. @defaultValue 2 */
@@ -61,7 +65,10 @@ export interface RedisNode {
 }
 
 export interface SentinelGroup {
+  /** The address the processes announce (what sentinels name). */
   host: string;
+  /** Where this process reaches them. */
+  reachHost: string;
   masterName: string;
   nodes: RedisNode[];
   sentinels: RedisNode[];
@@ -81,6 +88,8 @@ const freeLoopbackPort = async (): Promise<number> => (await import('../../cli/f
 
 export async function startSentinelGroup(options: SentinelGroupOptions = {}): Promise<SentinelGroup> {
   const host = options.host ?? '127.0.0.1';
+  const bind = options.bind ?? host;
+  const reachHost = options.reachHost ?? host;
   const masterName = options.masterName ?? 'lookout';
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'lookout-sentinel-'));
   const spawn = options.spawn ?? ((command: string, args: string[]) => spawnProcess(command, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -101,7 +110,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     mkdirSync(nodeDir, { recursive: true });
     const conf = join(nodeDir, 'redis.conf');
     writeFileSync(conf, [
-      `bind ${host}`, ...listen(p), `dir ${nodeDir}`, 'save ""', `appendonly ${options.appendOnly ? 'yes' : 'no'}`, 'appendfsync everysec',
+      `bind ${bind}`, ...listen(p), `dir ${nodeDir}`, 'save ""', `appendonly ${options.appendOnly ? 'yes' : 'no'}`, 'appendfsync everysec',
       'maxmemory-policy noeviction', `replica-announce-ip ${host}`,
       ...(options.password ? [`requirepass ${options.password}`, `masterauth ${options.password}`] : []),
       ...(i > 0 ? [`replicaof ${host} ${dataPorts[0]}`] : []),
@@ -117,7 +126,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     const conf = join(sentinelDir, 'sentinel.conf');
     const auth = options.sentinelAuth;
     writeFileSync(conf, [
-      `bind ${host}`, ...listen(p), `dir ${sentinelDir}`, `sentinel announce-ip ${host}`, `sentinel announce-port ${p}`,
+      `bind ${bind}`, ...listen(p), `dir ${sentinelDir}`, `sentinel announce-ip ${host}`, `sentinel announce-port ${p}`,
       'sentinel resolve-hostnames yes',
       `sentinel monitor ${masterName} ${host} ${dataPorts[0]} ${Math.max(1, Math.floor(sentinelCount / 2) + 1)}`,
       `sentinel down-after-milliseconds ${masterName} ${options.downAfterMs ?? 1_000}`,
@@ -166,10 +175,10 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
 
   const tlsOf = (): RedisOptions => (options.tls ? { tls: { ca: options.tls.ca, servername: 'localhost' } } : {});
   const nodeOptions = (p: number): RedisOptions => ({
-    host, port: p, ...(options.password ? { password: options.password } : {}), ...tlsOf(), maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true,
+    host: reachHost, port: p, ...(options.password ? { password: options.password } : {}), ...tlsOf(), maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true,
   });
   const sentinelOptions = (p: number): RedisOptions => ({
-    host, port: p, ...(options.sentinelAuth ? { password: options.sentinelAuth.adminPassword } : {}), ...tlsOf(), maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true,
+    host: reachHost, port: p, ...(options.sentinelAuth ? { password: options.sentinelAuth.adminPassword } : {}), ...tlsOf(), maxRetriesPerRequest: 1, retryStrategy: () => null, lazyConnect: true,
   });
   const ask = async <T>(work: (redis: Redis) => Promise<T>): Promise<T> => {
     let lastError: unknown;
@@ -189,7 +198,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   };
 
   const group: SentinelGroup = {
-    host, masterName, nodes, sentinels, nodeOptions, sentinelOptions,
+    host, reachHost, masterName, nodes, sentinels, nodeOptions, sentinelOptions,
     primaryPort: () => ask(async (redis) => Number(((await redis.call('SENTINEL', 'get-master-addr-by-name', masterName)) as string[])[1])),
     failover: () => ask(async (redis) => { await redis.call('SENTINEL', 'failover', masterName); }),
     async stop() {
