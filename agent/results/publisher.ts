@@ -6,6 +6,11 @@
  * memory), flushed oldest first when Redis is back; a batch leaves the spool only once Redis took it.
  * Every result job has a deterministic id ({@link resultJobId}), so a write that timed out here but
  * reached Redis later and its spooled copy end up as one job, and ingest de-duplicates by slot besides.
+ *
+ * A result counts as published only once a replica has it too (Redis' `WAIT`), when the primary has
+ * replicas: replication is asynchronous, and a write the primary took but had not passed on when it
+ * failed over is gone from the promoted replica. Until a replica confirms, the result stays spooled and
+ * is published again (which adds nothing when the first write survived).
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -16,6 +21,11 @@ import { throttledErrorLog, type Logger } from '../../lib/log.ts';
 import type { AgentMetrics } from '../liveness/metrics.ts';
 import { resultJobId } from './result-id.ts';
 import { memoryResultSpool, type DropReason, type ResultSpool } from './spool.ts';
+
+/** How long a publish waits for a replica to confirm the write (`WAIT`). */
+export const REPLICA_WAIT_MS = 1_000;
+/** How often the number of replicas to wait for is read again (`INFO replication`). */
+const REPLICAS_REFRESH_MS = 10_000;
 
 /** Name of every job on the results queue. */
 export const RESULT_JOB_NAME = 'result';
@@ -59,11 +69,14 @@ export class ResultPublisher {
   readonly #metrics: ResultPublisherOptions['metrics'];
   readonly #timeoutMs: number;
   readonly #timer: NodeJS.Timeout;
-  readonly #onReady = (): void => { void this.flush(); };
+  readonly #onReady = (): void => { this.#replicasReadAt = 0; void this.flush(); };
   #flushing: Promise<void> | undefined;
   #batch: Array<{ result: RunResult; resolve: (outcome: PublishOutcome) => void }> = [];
   #batchScheduled = false;
   #spoolingSince = 0;
+  /** Replicas the primary has (0: none to wait for); read at connection and every {@link REPLICAS_REFRESH_MS}. */
+  #replicas = 0;
+  #replicasReadAt = 0;
 
   constructor(options: ResultPublisherOptions) {
     this.#redis = options.redis;
@@ -115,7 +128,8 @@ export class ResultPublisher {
     this.#batch = [];
     try {
       await withTimeout(
-        this.#queue.addBulk(batch.map(({ result }) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
+        this.#queue.addBulk(batch.map(({ result }) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } })))
+          .then(() => this.#replicated()),
         this.#timeoutMs, 'result publish',
       );
       for (const { resolve } of batch) resolve('published');
@@ -158,7 +172,8 @@ export class ResultPublisher {
       if (!batch) break;
       try {
         await withTimeout(
-          this.#queue.addBulk(batch.results.map((result) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
+          this.#queue.addBulk(batch.results.map((result) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } })))
+            .then(() => this.#replicated()),
           this.#timeoutMs, 'spool flush',
         );
       } catch (error) {
@@ -188,6 +203,21 @@ export class ResultPublisher {
       this.#logger.error('spool.write_failed', { count: results.length, error });
     }
     this.#gauge();
+  }
+
+  /** Resolves once a replica has every write of this connection so far (none to wait for: at once); throws otherwise. */
+  async #replicated(): Promise<void> {
+    if (Date.now() - this.#replicasReadAt > REPLICAS_REFRESH_MS) {
+      const info = await this.#redis.info('replication');
+      this.#replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0);
+      this.#replicasReadAt = Date.now();
+    }
+    if (this.#replicas === 0) return;
+    const acknowledged = Number(await this.#redis.call('WAIT', 1, REPLICA_WAIT_MS));
+    if (acknowledged < 1) {
+      this.#replicasReadAt = 0; // the replicas may be gone: count them again next time
+      throw new Error(`no replica confirmed the write within ${REPLICA_WAIT_MS} ms`);
+    }
   }
 
   #gauge(): void {
