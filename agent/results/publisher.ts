@@ -7,10 +7,13 @@
  * Every result job has a deterministic id ({@link resultJobId}), so a write that timed out here but
  * reached Redis later and its spooled copy end up as one job, and ingest de-duplicates by slot besides.
  *
- * A result counts as published only once a replica has it too (Redis' `WAIT`), when the primary has
- * replicas: replication is asynchronous, and a write the primary took but had not passed on when it
- * failed over is gone from the promoted replica. Until a replica confirms, the result stays spooled and
- * is published again (which adds nothing when the first write survived).
+ * Replication is asynchronous: what a primary took but had not passed on when it failed over (or what a
+ * Redis restarted without its last writes lost) is gone, though this agent was told it was written. So
+ * results published in the last {@link REPUBLISH_WINDOW_MS} are kept in memory, and published again
+ * whenever the connection comes back (a failover, a restart, a reconnect): what survived is not added
+ * twice (same job id) and ingest counts a slot once; what was lost is there again. Waiting for a replica
+ * (`WAIT`) was tried first and is not enough: during a failover the old primary goes on taking writes,
+ * and a replica that has not been moved yet confirms them before both are turned to the new primary.
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -22,10 +25,10 @@ import type { AgentMetrics } from '../liveness/metrics.ts';
 import { resultJobId } from './result-id.ts';
 import { memoryResultSpool, type DropReason, type ResultSpool } from './spool.ts';
 
-/** How long a publish waits for a replica to confirm the write (`WAIT`). */
-export const REPLICA_WAIT_MS = 1_000;
-/** How often the number of replicas to wait for is read again (`INFO replication`). */
-const REPLICAS_REFRESH_MS = 10_000;
+/** Results published this recently are published again when the connection comes back (see the module comment). */
+export const REPUBLISH_WINDOW_MS = 60_000;
+/** At most this many are kept for it (the oldest go first). */
+export const REPUBLISH_MAX = 5_000;
 
 /** Name of every job on the results queue. */
 export const RESULT_JOB_NAME = 'result';
@@ -45,7 +48,7 @@ export interface ResultPublisherOptions {
   /** The agent's region: its results go to `results.<region>`. */
   region: string;
   logger: Logger;
-  metrics: Pick<AgentMetrics, 'resultsSpooled' | 'resultsSpooledDropped' | 'spoolBytes'>;
+  metrics: Pick<AgentMetrics, 'resultsSpooled' | 'resultsSpooledDropped' | 'spoolBytes' | 'resultsRepublished'>;
   /**
    * Where results wait while Redis is away (a disk spool from disk-spool.ts survives a restart).
    * @defaultValue in memory, `spoolCapacity` results
@@ -69,14 +72,14 @@ export class ResultPublisher {
   readonly #metrics: ResultPublisherOptions['metrics'];
   readonly #timeoutMs: number;
   readonly #timer: NodeJS.Timeout;
-  readonly #onReady = (): void => { this.#replicasReadAt = 0; void this.flush(); };
+  readonly #onReady = (): void => { void this.#republish().finally(() => this.flush()); };
   #flushing: Promise<void> | undefined;
   #batch: Array<{ result: RunResult; resolve: (outcome: PublishOutcome) => void }> = [];
   #batchScheduled = false;
   #spoolingSince = 0;
-  /** Replicas the primary has (0: none to wait for); read at connection and every {@link REPLICAS_REFRESH_MS}. */
-  #replicas = 0;
-  #replicasReadAt = 0;
+  /** Results published in the last {@link REPUBLISH_WINDOW_MS}, oldest first, with when. */
+  #recent: Array<{ at: number; result: RunResult }> = [];
+  #connectedBefore = false;
 
   constructor(options: ResultPublisherOptions) {
     this.#redis = options.redis;
@@ -87,6 +90,7 @@ export class ResultPublisher {
     this.#queue = new Queue(resultsQueueName(options.region), { connection: options.redis, prefix: options.prefix, defaultJobOptions: RESULT_JOB_OPTIONS });
     const logQueueError = throttledErrorLog(this.#logger, 'results_queue.error');
     this.#queue.on('error', (error) => logQueueError(error));
+    this.#connectedBefore = options.redis.status === 'ready';
     this.#redis.on('ready', this.#onReady);
     this.#timer = setInterval(() => { if (this.#spool.size > 0) void this.flush(); }, options.flushIntervalMs ?? 1_000);
     this.#timer.unref();
@@ -128,10 +132,10 @@ export class ResultPublisher {
     this.#batch = [];
     try {
       await withTimeout(
-        this.#queue.addBulk(batch.map(({ result }) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } })))
-          .then(() => this.#replicated()),
+        this.#queue.addBulk(batch.map(({ result }) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
         this.#timeoutMs, 'result publish',
       );
+      this.#published(batch.map(({ result }) => result));
       for (const { resolve } of batch) resolve('published');
     } catch (error) {
       await this.#enspool(batch.map(({ result }) => result), error instanceof Error ? error.message : String(error));
@@ -172,8 +176,7 @@ export class ResultPublisher {
       if (!batch) break;
       try {
         await withTimeout(
-          this.#queue.addBulk(batch.results.map((result) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } })))
-            .then(() => this.#replicated()),
+          this.#queue.addBulk(batch.results.map((result) => ({ name: RESULT_JOB_NAME, data: result, opts: { ...RESULT_JOB_OPTIONS, jobId: resultJobId(result) } }))),
           this.#timeoutMs, 'spool flush',
         );
       } catch (error) {
@@ -182,6 +185,7 @@ export class ResultPublisher {
         return;
       }
       await this.#spool.remove(batch);
+      this.#published(batch.results);
       this.#gauge();
     }
     if (this.#spool.size === 0 && this.#spoolingSince > 0) {
@@ -205,19 +209,26 @@ export class ResultPublisher {
     this.#gauge();
   }
 
-  /** Resolves once a replica has every write of this connection so far (none to wait for: at once); throws otherwise. */
-  async #replicated(): Promise<void> {
-    if (Date.now() - this.#replicasReadAt > REPLICAS_REFRESH_MS) {
-      const info = await this.#redis.info('replication');
-      this.#replicas = Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0);
-      this.#replicasReadAt = Date.now();
-    }
-    if (this.#replicas === 0) return;
-    const acknowledged = Number(await this.#redis.call('WAIT', 1, REPLICA_WAIT_MS));
-    if (acknowledged < 1) {
-      this.#replicasReadAt = 0; // the replicas may be gone: count them again next time
-      throw new Error(`no replica confirmed the write within ${REPLICA_WAIT_MS} ms`);
-    }
+  /** Remembers results Redis took, for {@link #republish}. */
+  #published(results: readonly RunResult[]): void {
+    const now = Date.now();
+    for (const result of results) this.#recent.push({ at: now, result });
+    const keepFrom = this.#recent.findIndex((entry) => now - entry.at <= REPUBLISH_WINDOW_MS);
+    const drop = Math.max(keepFrom === -1 ? this.#recent.length : keepFrom, this.#recent.length - REPUBLISH_MAX);
+    if (drop > 0) this.#recent.splice(0, drop);
+  }
+
+  /** On a reconnect (not the first connect): the recent results go out again, through the spool. */
+  async #republish(): Promise<void> {
+    const first = !this.#connectedBefore;
+    this.#connectedBefore = true;
+    const now = Date.now();
+    const again = this.#recent.filter((entry) => now - entry.at <= REPUBLISH_WINDOW_MS).map((entry) => entry.result);
+    this.#recent = [];
+    if (first || again.length === 0) return;
+    this.#metrics.resultsRepublished.inc(again.length);
+    this.#logger.info('results.republished', { count: again.length, note: 'a failover or restart may have lost them; what survived is not added twice' });
+    await this.#enspool(again, 'republishing after a reconnect');
   }
 
   #gauge(): void {

@@ -40,15 +40,14 @@ export const passwordHash = (password: string): string => createHash('sha256').u
  * blocking fetch) and producer (add, addBulk) under this ACL and reading `ACL LOG`: data commands on
  * its keys (their Lua scripts' commands are checked against the same rules), scripts, INFO (BullMQ reads
  * the server version, the agent the eviction policy), TIME (lib/clock.ts), CLIENT SETNAME (connection
- * names), BZPOPMIN (the worker's blocking fetch), transactions, and WAIT (a result counts as published
- * once a replica has it: agent/results/publisher.ts). Refused besides what `-@all` leaves
+ * names), BZPOPMIN (the worker's blocking fetch) and transactions. Refused besides what `-@all` leaves
  * out: everything `@dangerous` (FLUSHALL, KEYS, CONFIG, MIGRATE, SORT, DEBUG, …), SCAN and RANDOMKEY (they
  * list key names across every pattern), FUNCTION (a library would outlive the agent), and every channel.
  */
 export const AGENT_COMMAND_RULES: readonly string[] = [
   '-@all', '+@read', '+@write', '-@dangerous', '-scan', '-randomkey', '-function',
   '+eval', '+evalsha', '+script|load', '+script|exists', '+info', '+ping', '+time', '+client|setname',
-  '+bzpopmin', '+multi', '+exec', '+discard', '+watch', '+unwatch', '+wait',
+  '+bzpopmin', '+multi', '+exec', '+discard', '+watch', '+unwatch',
 ];
 
 /** `ACL SETUSER <user> …rules` that make a region's user exactly what it may be (idempotent). */
