@@ -208,7 +208,13 @@ export const SCENARIOS: Scenario[] = [
       }
       log(`${replayed} results published a second time`);
       await sleep(5_000);
-      return { startedAt, endedAt: startedAt, figures: { replayed } };
+      // What the coordinators counted as duplicates (each ingested once, recorded nothing).
+      let duplicates = 0;
+      for (const url of fleet.coordinatorUrls) {
+        const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
+        duplicates += Number(/^lookout_results_duplicate_total (\S+)$/m.exec(text)?.[1] ?? 0);
+      }
+      return { startedAt, endedAt: startedAt, figures: { replayed, countedDuplicate: duplicates } };
     },
   },
   {
