@@ -17,11 +17,13 @@ import { createCanaryResponder } from './jobs/canary.ts';
 import type { AgentConfig } from './config.ts';
 import { settlesWithin, withTimeout } from '../lib/bounded.ts';
 import { CodedError } from '../lib/errors.ts';
-import { startHealthServer, type Readiness } from './liveness/health.ts';
+import { startHealthServer, type DependencyState, type Readiness } from './liveness/health.ts';
 import { startHeartbeat, type HeartbeatHandle } from './liveness/heartbeat.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createAgentMetrics, type AgentMetrics } from './liveness/metrics.ts';
 import { ResultPublisher } from './results/publisher.ts';
+import { openDiskSpool } from './results/disk-spool.ts';
+import type { DropReason } from './results/spool.ts';
 import type { RunnerTable } from './runners/types.ts';
 import { setUpRunners, type StartedRunners } from './runners/index.ts';
 import { LOOKOUT_VERSION } from '../lib/version.ts';
@@ -36,7 +38,7 @@ export interface StartAgentOptions {
   runners?: RunnerTable;
   /** @defaultValue JSON lines on stdout */
   logger?: Logger;
-  /** Results kept in memory while Redis is away. @defaultValue 10000 */
+  /** Results kept in memory while Redis is away, when `config.spoolDir` is null (off). @defaultValue 10000 */
   spoolCapacity?: number;
   /**
    * How long a runner may ignore its aborted signal before it is abandoned. @defaultValue 1000 plus the
@@ -85,6 +87,14 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
 
   const target = redisTargetOf(config);
   const verifier = new JobVerifier(config.jobPublicKey);
+  // Opened (and locked) before anything connects: a folder another agent holds is a configuration error.
+  const countDrops = (count: number, reason: DropReason): void => {
+    metrics.resultsSpooledDropped.inc({ reason }, count);
+    logger.warn('spool.dropped', { count, reason });
+  };
+  const spool = config.spoolDir === null ? undefined
+    : openDiskSpool({ dir: config.spoolDir, maxBytes: config.spoolMaxBytes, maxAgeMs: config.spoolMaxAgeMs, onDrop: countDrops });
+  if (spool && spool.size > 0) logger.info('spool.found', { dir: spool.dir, results: spool.size, bytes: spool.bytes, note: 'sent once Redis answers' });
   const redis = connectRedis(target, { name: `lookout-agent:${config.agentId}`, logger, blocking: true });
   const workerRedis = connectRedis(target, { name: `lookout-agent-worker:${config.agentId}`, logger, blocking: true });
   const clock = redisClock(redis);
@@ -112,13 +122,16 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     redis.disconnect();
     workerRedis.disconnect();
     clock.stop();
+    await spool?.close();
     throw error;
   }
   const runners = setup.runners;
   const capabilities = options.capabilities ?? setup.served;
   const resources = [...setup.resources, ...(options.resources ?? [])];
 
-  const publisher = new ResultPublisher({ redis, prefix: config.prefix, region: config.region, logger, metrics, spoolCapacity: options.spoolCapacity });
+  const publisher = new ResultPublisher({
+    redis, prefix: config.prefix, region: config.region, logger, metrics, ...(spool ? { spool } : { spoolCapacity: options.spoolCapacity }),
+  });
   const canary = createCanaryResponder({ redis, prefix: config.prefix, region: config.region, agentId: config.agentId, verifier, now: clock.now });
   const checkWorker = createCheckWorker({
     config, runners, publisher, metrics, logger, graceMs: options.graceMs ?? 1_000 + config.evidenceBudgetMs, canary, connection: workerRedis, verifier, clock,
@@ -130,13 +143,29 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
   let heartbeat: HeartbeatHandle | undefined;
   const stopped = new AbortController();
 
+  const dependencies = (): Record<string, DependencyState> => {
+    const states: Record<string, DependencyState> = {
+      redis: redis.status === 'ready'
+        ? { up: true, detail: `connected (${describeTarget(target)})` }
+        : { up: false, detail: `not connected: connection ${redis.status} (${describeTarget(target)})` },
+      worker: checkWorker.isRunning()
+        ? { up: true, detail: `consuming ${checkQueueName(config.region)}` }
+        : { up: false, detail: booted ? 'the check worker is not running' : 'not started yet' },
+      // Not a dependency but what its absence costs: results waiting for Redis.
+      spool: { up: true, detail: `${publisher.spooled} result(s) waiting${spool ? ` in ${spool.dir}` : ' in memory'}` },
+    };
+    for (const [name, state] of Object.entries(states)) metrics.dependencyUp.set({ dependency: name }, state.up ? 1 : 0);
+    return states;
+  };
   const readiness = (): Readiness => {
-    if (stopping) return { ok: false, reason: 'shutting down' };
-    if (bootError) return { ok: false, reason: bootError.message };
-    if (redis.status !== 'ready') return { ok: false, reason: `redis not connected (connection ${redis.status})` };
-    if (!booted) return { ok: false, reason: 'starting' };
-    if (!checkWorker.isRunning()) return { ok: false, reason: 'worker not running' };
-    return { ok: true };
+    const states = dependencies();
+    const with_ = { dependencies: states };
+    if (stopping) return { ok: false, reason: 'shutting down', ...with_ };
+    if (bootError) return { ok: false, reason: bootError.message, ...with_ };
+    if (redis.status !== 'ready') return { ok: false, reason: `redis not connected (connection ${redis.status})`, ...with_ };
+    if (!booted) return { ok: false, reason: 'starting', ...with_ };
+    if (!checkWorker.isRunning()) return { ok: false, reason: 'worker not running', ...with_ };
+    return { ok: true, ...with_ };
   };
 
   let health;
@@ -147,6 +176,7 @@ export async function startAgent(config: AgentConfig, options: StartAgentOptions
     await checkWorker.close(0);
     workerRedis.disconnect();
     clock.stop();
+    await publisher.close(0);
     throw error;
   }
   logger.info('agent.started', {

@@ -6,12 +6,14 @@
  * A flag wins over its environment variable.
  */
 import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_SPOOL_MAX_AGE_MS, DEFAULT_SPOOL_MAX_BYTES, MAX_SPOOL_AGE_MS } from './results/disk-spool.ts';
 import { RegionName } from '../checks/contract.ts';
 import { parsePublicKey } from '../checks/signing.ts';
 import { redisOptionProblems, redisOptions } from '../lib/redis-options.ts';
 import { parseResolverAddress } from './evidence/resolver.ts';
 import {
-  accept, duration, integer, list, onOff, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable, type Parser,
+  accept, byteSize, duration, integer, list, onOff, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable, type Parser,
 } from '../lib/options.ts';
 import { DEFAULT_DENIED_CIDRS, cidrProblem } from './runners/http/egress.ts';
 
@@ -93,6 +95,19 @@ export interface AgentConfig {
    * @defaultValue 1000 (`'1s'`)
    */
   evidenceBudgetMs: number;
+  /**
+   * Folder where results wait while Redis is away, kept across restarts of the agent (0700; one agent per
+   * folder). `off` keeps them in memory only (10,000 results, lost when the agent stops).
+   * @defaultValue `$XDG_STATE_HOME/lookout/spool/<region>` (`~/.local/state/lookout/spool/<region>`)
+   */
+  spoolDir: string | null;
+  /** Bytes the spool folder may hold; past it the oldest results are dropped (and counted). @defaultValue 67108864 (`64MiB`) */
+  spoolMaxBytes: number;
+  /**
+   * How long a result may wait in the spool; older ones are dropped (and counted). At most 24 h, how long
+   * coordinators remember a result to de-duplicate it. @defaultValue 86400000 (`24h`)
+   */
+  spoolMaxAgeMs: number;
 }
 
 const cidr: Parser<string> = (text) => {
@@ -151,6 +166,19 @@ export const AGENT_OPTIONS = {
       return parsed.ok ? accept<string | null>(parsed.server) : refuse(parsed.message);
     },
   }),
+  spoolDir: value({
+    flag: '--spool-dir', env: ['LOOKOUT_SPOOL_DIR'], placeholder: '<dir|off>', optional: true,
+    help: 'Folder where results wait while Redis is away, kept across restarts (one agent per folder); off: in memory only',
+    parse: (text: string) => (text === 'off' ? accept<string | null>(null) : text.startsWith('/') ? accept<string | null>(text) : refuse('expected an absolute path or "off"')),
+  }),
+  spoolMaxBytes: value({
+    flag: '--spool-max-bytes', env: ['LOOKOUT_SPOOL_MAX_BYTES'], placeholder: '<size>', help: 'Bytes the spool folder may hold (the oldest results go first)',
+    default: DEFAULT_SPOOL_MAX_BYTES, defaultText: '64MiB', parse: byteSize(1024 * 1024, 64 * 1024 ** 3),
+  }),
+  spoolMaxAgeMs: value({
+    flag: '--spool-max-age', env: ['LOOKOUT_SPOOL_MAX_AGE'], placeholder: '<dur>', help: 'How long a result may wait in the spool (at most 24h)',
+    default: DEFAULT_SPOOL_MAX_AGE_MS, defaultText: '24h', parse: duration(60_000, MAX_SPOOL_AGE_MS),
+  }),
 } satisfies OptionTable;
 
 export type ParseAgentConfigResult = { config: AgentConfig } | { help: true } | { errors: string[] };
@@ -172,7 +200,14 @@ export function parseAgentConfig(
   const { values } = parsed;
   const problems = redisOptionProblems(values);
   if (problems.length > 0) return { errors: problems };
-  return { config: { ...values, agentId: values.agentId ?? defaultAgentId(facts, values.region) } };
+  const spoolDir = values.spoolDir === undefined ? defaultSpoolDir(env, values.region) : values.spoolDir;
+  return { config: { ...values, spoolDir, agentId: values.agentId ?? defaultAgentId(facts, values.region) } };
+}
+
+/** `$XDG_STATE_HOME/lookout/spool/<region>`, else `$HOME/.local/state/…`; null (memory) when neither is set. */
+function defaultSpoolDir(env: Record<string, string | undefined>, region: string): string | null {
+  const state = env.XDG_STATE_HOME?.startsWith('/') ? env.XDG_STATE_HOME : env.HOME?.startsWith('/') ? join(env.HOME, '.local', 'state') : null;
+  return state === null ? null : join(state, 'lookout', 'spool', region);
 }
 
 /** `<hostname>-<region>-<pid>`, reduced to the characters an agent id may hold. */

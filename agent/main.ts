@@ -28,7 +28,8 @@ let agent;
 try {
   agent = await startAgent(config, { logger });
 } catch (error) {
-  if ((error as { code?: unknown }).code === 'SECRETS_INVALID') {
+  const code = (error as { code?: unknown }).code;
+  if (code === 'SECRETS_INVALID' || code === 'SPOOL_LOCKED' || code === 'SPOOL_UNUSABLE') {
     // Configuration, like a bad flag: every problem printed, exit 2 (messages name files and lines, never values).
     process.stderr.write(`lookout-agent: ${(error as Error).message}\n`);
     process.exit(2);

@@ -121,6 +121,9 @@ export const canaryStateKey = (prefix: string): string => `${ns(prefix)}:canary:
 /** String with expiry: JSON {@link CanarySent}, the newest canary sent to one region; gone when no coordinator sends any. */
 export const canarySentKey = (prefix: string, region: string): string => `${ns(prefix)}:canary:sent:${region}`;
 
+/** String: JSON `StoredMonitoring`, the monitoring's own degradations and the Redis primary last seen (platform/degraded.ts). */
+export const monitoringStateKey = (prefix: string): string => `${ns(prefix)}:monitoring`;
+
 /** Hash: maintenance window id → JSON {@link MaintenanceWindow} (maintenance-store.ts). */
 export const maintenanceKey = (prefix: string): string => `${ns(prefix)}:maintenance`;
 /** Counter bumped by every maintenance change, so readers can cache the windows. */

@@ -128,7 +128,11 @@ export async function fleetCommand(argv: string[], env: NodeJS.ProcessEnv): Prom
     // 5. One agent per region
     for (const region of regions) {
       const agent = startProcess(`agent-${region}`, process.execPath, [...nodeArgs, join(ROOT, 'agent/main.ts'), '--region', region, '--agent-id', `local-${region}`, '--browser-checks', 'on', '--browser-concurrency', '1'], {
-        logDir, env: { LOOKOUT_REDIS_URL: credentials.agentRedisUrls.get(region)!, LOOKOUT_JOB_PUBLIC_KEY: credentials.jobPublicKey },
+        logDir, env: {
+          LOOKOUT_REDIS_URL: credentials.agentRedisUrls.get(region)!, LOOKOUT_JOB_PUBLIC_KEY: credentials.jobPublicKey,
+          // Results wait here while Redis is away, across restarts, beside the fleet's other data.
+          LOOKOUT_SPOOL_DIR: join(dataDir, 'spool', region),
+        },
       });
       processes.push(agent);
     }

@@ -115,8 +115,25 @@ export function envLines(input: {
     `LOOKOUT_REDIS_URL=${url.toString()}`,
     ...(input.prefix !== 'lookout' ? [`LOOKOUT_PREFIX=${input.prefix}`] : []),
     `LOOKOUT_JOB_PUBLIC_KEY=${input.publicKey}`,
+    ...sentinelLines(input.target),
     ...(targetOptions(input.target).tls ? ['# TLS: also give the agent the CA file, LOOKOUT_REDIS_CA=/path/to/ca.pem'] : []),
     `# lookout ${LOOKOUT_VERSION}`,
+  ];
+}
+
+/**
+ * Through Sentinel, agents find the primary as every process does. The sentinels' credential is not
+ * printed: agents get the sentinels' client user (discovery only), never the one this command may run with.
+ */
+function sentinelLines(target: RedisTarget): string[] {
+  if (!target.sentinel) return [];
+  const { sentinels, masterName, username, password } = target.sentinel;
+  return [
+    `LOOKOUT_REDIS_SENTINELS=${sentinels.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',')}`,
+    `LOOKOUT_REDIS_MASTER_NAME=${masterName}`,
+    ...(username || password
+      ? ["# Sentinel: also give the agent the sentinels' client user (LOOKOUT_REDIS_SENTINEL_USER, LOOKOUT_REDIS_SENTINEL_PASSWORD): it may only find the primary"]
+      : []),
   ];
 }
 

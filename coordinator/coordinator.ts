@@ -14,7 +14,7 @@ import { JobVerifier, SigningKeyError, type JobSigner } from '../checks/signing.
 import { settlesWithin } from '../lib/bounded.ts';
 import { redisClock } from '../lib/clock.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import { assertNoEviction, connectRedis, waitForRedis } from '../lib/redis.ts';
+import { assertNoEviction, connectRedis, connectToNode, describeTarget, waitForRedis, type RedisTarget } from '../lib/redis.ts';
 import { redisTargetOf } from '../lib/redis-options.ts';
 import type { CoordinatorConfig } from './config.ts';
 import { CheckStateStore } from './detection/store.ts';
@@ -27,6 +27,7 @@ import { UnansweredWatcher } from './detection/unanswered-watch.ts';
 import { TokenStore } from './http/tokens.ts';
 import { CanarySender } from './liveness/canary-sender.ts';
 import { createMetrics, type CoordinatorMetrics } from './platform/metrics.ts';
+import { MonitoringWatch } from './platform/degraded-store.ts';
 import { TransactionRunner } from './platform/transaction.ts';
 import { RegionStore } from './regions/store.ts';
 import { CheckRegistry } from './registry/store.ts';
@@ -56,6 +57,18 @@ export interface StartOptions {
    * `REDIS_UNAVAILABLE` (a paused or overloaded Redis keeps its connections open). @defaultValue 750
    */
   apiCommandTimeoutMs?: number;
+  /**
+   * More dependencies for `/readyz` and `lookout_dependency_up` (alert delivery's worker, say), read at
+   * each readiness check. @defaultValue none
+   */
+  dependencies?: () => Record<string, DependencyState>;
+}
+
+/** One dependency as `/readyz` reports it. */
+export interface DependencyState {
+  up: boolean;
+  /** What is wrong, or where it is (`primary 10.0.0.5:6379`). */
+  detail: string;
 }
 
 export interface RunningCoordinator {
@@ -92,6 +105,19 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   const prefix = config.prefix;
   const clock = redisClock(redis);
   await clock.sync();
+  // Since when this coordinator has seen Redis without a break (Redis time). After Redis or this
+  // coordinator's link to it was away, heartbeats, canary answers and results could not be written, and
+  // the sweeper judges silence only from here (no probe.offline for agents that kept running).
+  let seenSince = clock.now();
+  let wasAway = false;
+  redis.on('close', () => { wasAway = true; });
+  redis.on('ready', () => {
+    if (!wasAway) return;
+    wasAway = false;
+    seenSince = clock.now();
+    void clock.sync();
+    logger.info('redis.back', { judgedFrom: seenSince });
+  });
   const verifier = new JobVerifier(signer.publicKey);
   const workerRedis = connectRedis(target, { name: 'lookout-coordinator-ingest', logger, blocking: true });
   // The API reads through its own connection with a command timeout, so that a Redis that stopped
@@ -138,12 +164,15 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   // without an ACL file nor on a replica promoted by a failover.
   const regionStore = new RegionStore({ redis, prefix });
   let aclRefused = false;
+  // Replicas too: Sentinel may promote one, whose users then must already be there.
+  const toReplica = (host: string, port: number): Redis => connectToNode(target, { host, port }, 'lookout-coordinator-replica');
   const applyRegionUsers = (): void => {
     if (stopping) return;
     regionStore.applyUsers().then(({ deleted }) => {
       aclRefused = false;
       if (deleted.length > 0) logger.info('regions.users_deleted', { users: deleted });
-    }, (error: unknown) => {
+      return regionStore.applyUsersToReplicas(toReplica);
+    }).then(() => {}, (error: unknown) => {
       // Said once per streak: a coordinator whose Redis user may not manage users still works.
       if (!aclRefused) logger.warn('regions.users_not_applied', { error });
       aclRefused = true;
@@ -152,8 +181,10 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   redis.on('ready', applyRegionUsers);
 
   let liveRegions: readonly string[] = [];
+  const monitoring = new MonitoringWatch({ redis, tx, prefix, metrics, logger });
   const sweeper = new Sweeper({
     redis, tx, prefix, registry, store, metrics, logger, agentRetentionMs: options.agentRetentionMs, now: clock.now,
+    judgedFrom: () => seenSince, monitoring,
     onSwept: (report) => {
       liveRegions = report.liveRegions;
       watchedRegions = new Set(report.watchedRegions);
@@ -188,12 +219,20 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
       }
     },
     readiness: async () => {
-      const redisOk = await Promise.race([
-        redis.ping().then(() => true, () => false),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1_000).unref()),
-      ]);
-      const workerOk = ingest !== null && ingest.isRunning();
-      return { ready: redisOk && workerOk && !stopping, checks: { redis: redisOk, ingestWorker: workerOk, stopping } };
+      const dependencies: Record<string, DependencyState> = {
+        redis: await redisState(redis, target),
+        ingest: ingest !== null && ingest.isRunning()
+          ? { up: true, detail: `consuming results of ${ingest.regions().length} region(s)` }
+          : { up: false, detail: 'result ingest workers are not running' },
+        ...options.dependencies?.(),
+      };
+      for (const [name, state] of Object.entries(dependencies)) metrics.dependencyUp.set({ dependency: name }, state.up ? 1 : 0);
+      const down = Object.keys(dependencies).filter((name) => !dependencies[name]!.up);
+      return {
+        ready: down.length === 0 && !stopping,
+        checks: { redis: dependencies.redis!.up, ingestWorker: dependencies.ingest!.up, stopping },
+        dependencies, down,
+      };
     },
   }));
 
@@ -228,6 +267,7 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
     await step('http', () => closed, 1_000);
     await step('outbox', () => pump.stop(), 1_000);
     await step('scheduler', () => scheduler.close(), 1_000);
+    await step('monitoring', () => monitoring.close(), 1_000);
     await step('transactions', () => tx.close(), 1_000);
     clock.stop();
     await Promise.all([closeRedis(redis), closeRedis(workerRedis), closeRedis(apiRedis)]);
@@ -261,6 +301,24 @@ export async function startCoordinator(config: CoordinatorConfig, options: Start
   logger.info('coordinator.started', { url, prefix, sweepIntervalMs: config.sweepIntervalMs, canaryIntervalMs: config.canaryIntervalMs, auth: config.auth ? 'on' : 'off', publicRead: config.publicRead });
   if (!config.auth) logger.warn('auth.disabled', { note: 'every API route, deployments included, answers without a token (--auth off): for local development only' });
   return { url, registry, scheduler, sweeper, canaries, metrics, reconcile, stop };
+}
+
+/**
+ * Whether this coordinator's Redis is usable: it answers within a second and is a primary (a demoted one
+ * answers `role:slave` and refuses writes until the connection follows the failover).
+ */
+async function redisState(redis: Redis, target: RedisTarget): Promise<DependencyState> {
+  const info = await Promise.race([
+    redis.info('replication').catch((error: unknown) => error as Error),
+    new Promise<null>((resolve) => setTimeout(() => resolve(null), 1_000).unref()),
+  ]);
+  const where = target.sentinel ? `via sentinels, primary "${target.sentinel.masterName}"` : describeTarget(target);
+  if (info === null) return { up: false, detail: `no answer within 1 s (${where}, connection ${redis.status})` };
+  if (info instanceof Error) return { up: false, detail: `${info.message} (${where}, connection ${redis.status})` };
+  const role = /^role:(\w+)/m.exec(info)?.[1] ?? 'unknown';
+  const stream = (redis as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+  const at = stream?.remoteAddress ? ` at ${stream.remoteAddress}:${stream.remotePort}` : '';
+  return role === 'master' ? { up: true, detail: `primary${at} (${where})` } : { up: false, detail: `connected to a ${role}${at}, not the primary (${where})` };
 }
 
 /** Runs one shutdown step for at most `ms`; false (and a log line) when it did not finish in time. */

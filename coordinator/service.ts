@@ -9,6 +9,7 @@ import type { CoordinatorConfig } from './config.ts';
 import { startCoordinator, type RunningCoordinator, type StartOptions } from './coordinator.ts';
 import { createDelivery, type Delivery } from './alerting/delivery.ts';
 import { createLogger } from '../lib/log.ts';
+import { redisTargetOf } from '../lib/redis-options.ts';
 
 export interface CoordinatorService {
   url: string;
@@ -35,13 +36,23 @@ export async function startCoordinatorService(config: CoordinatorConfig, options
   const alerting = options.alerting ?? requireAlertingConfig(config, options.env ?? process.env);
   const delivery = alerting.channels.length > 0
     ? createDelivery({
-      connection: config.redisUrl, prefix: config.prefix, channels: alerting.channels, routes: alerting.routes, logger, registry: metricsRegistry,
+      connection: redisTargetOf(config), prefix: config.prefix, channels: alerting.channels, routes: alerting.routes, logger, registry: metricsRegistry,
       ...(alerting.dashboardUrl ? { dashboardUrl: alerting.dashboardUrl } : {}),
     })
     : null;
   try {
     await delivery?.start();
-    const coordinator = await startCoordinator(config, { logger, metricsRegistry, ...(delivery ? { deliver: delivery.deliver } : {}) });
+    const coordinator = await startCoordinator(config, {
+      logger, metricsRegistry,
+      ...(delivery ? {
+        deliver: delivery.deliver,
+        dependencies: () => ({
+          delivery: delivery.isRunning()
+            ? { up: true, detail: `sending to ${delivery.channels.length} channel(s)` }
+            : { up: false, detail: 'the alert delivery worker is not running' },
+        }),
+      } : {}),
+    });
     return {
       url: coordinator.url,
       coordinator,

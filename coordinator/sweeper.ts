@@ -5,14 +5,17 @@
  * 2. canaries (liveness/canary-store.ts): a region whose agents heartbeat but answer no canary is stalled
  *    (`probe.stalled` once, `probe.recovered` when it answers again), and counts as having no live agent;
  * 3. checks (detection/sweep.ts): silent regions → `no-data`, time-based incident rules, removed checks;
- * 4. every `sloIntervalMs`, SLO burn-rate alerts (slo/monitor.ts).
+ * 4. every `sloIntervalMs`, SLO burn-rate alerts (slo/monitor.ts);
+ * 5. every `monitoringIntervalMs`, the monitoring itself (platform/degraded-store.ts): a new Redis primary,
+ *    ingest and delivery backlogs → `monitoring.degraded` / `monitoring.recovered`.
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from '../lib/log.ts';
 import { sweepChecks } from './detection/sweep.ts';
 import type { Transition } from './detection/check-state.ts';
 import type { CheckStateStore } from './detection/store.ts';
-import type { ProbeAlertEvent, RegionStallEvent, SloBurnRateEvent } from './events/events.ts';
+import type { MonitoringAlertEvent, ProbeAlertEvent, RegionStallEvent, SloBurnRateEvent } from './events/events.ts';
+import type { MonitoringWatch } from './platform/degraded-store.ts';
 import { sweepAgents } from './liveness/agent-store.ts';
 import { sweepCanaries } from './liveness/canary-store.ts';
 import type { CoordinatorMetrics } from './platform/metrics.ts';
@@ -24,6 +27,8 @@ import { SloMonitor } from './slo/monitor.ts';
 export const AGENT_RETENTION_MS = 24 * 3_600_000;
 /** How often SLO burn-rate alerts are evaluated (their shortest window is 5 minutes). */
 export const SLO_INTERVAL_MS = 15_000;
+/** How often the monitoring looks at itself (the Redis primary, backlogs). */
+export const MONITORING_INTERVAL_MS = 2_000;
 
 export interface SweepReport {
   /** The regions the coordinators watch, as this sweep read them. */
@@ -38,6 +43,8 @@ export interface SweepReport {
   checkTransitions: Transition[];
   /** Burn-rate events committed by this sweep (none when the SLO step did not run). */
   sloEvents: SloBurnRateEvent[];
+  /** `monitoring.*` events committed by this sweep (none when that step did not run). */
+  monitoringEvents: MonitoringAlertEvent[];
 }
 
 export interface SweeperOptions {
@@ -52,8 +59,17 @@ export interface SweeperOptions {
   onSwept: (report: SweepReport) => void;
   /** @defaultValue {@link AGENT_RETENTION_MS} */
   agentRetentionMs?: number;
+  /**
+   * Since when this coordinator has seen Redis without a break (Redis time): silence before then is
+   * the control plane's own, so agents, canaries and checks are judged from then. @defaultValue no bound
+   */
+  judgedFrom?: () => number;
   /** How often SLO burn-rate alerts are evaluated. @defaultValue {@link SLO_INTERVAL_MS} */
   sloIntervalMs?: number;
+  /** Watches the monitoring itself; without it, that step is skipped. @defaultValue none */
+  monitoring?: MonitoringWatch;
+  /** How often it looks. @defaultValue {@link MONITORING_INTERVAL_MS} */
+  monitoringIntervalMs?: number;
   now?: () => number;
 }
 
@@ -65,6 +81,7 @@ export class Sweeper {
   #stopped = false;
   readonly #slo: SloMonitor;
   #lastSloAt = Number.NEGATIVE_INFINITY;
+  #lastMonitoringAt = Number.NEGATIVE_INFINITY;
   /** Regions found stalled by the last canary step that succeeded. */
   #stalledRegions = new Set<string>();
 
@@ -98,14 +115,18 @@ export class Sweeper {
     await this.#current;
   }
 
+  #judged(): { judgedFrom?: () => number } {
+    return this.#o.judgedFrom ? { judgedFrom: this.#o.judgedFrom } : {};
+  }
+
   async sweepOnce(): Promise<SweepReport> {
     const started = performance.now();
     try {
       const { watchedRegions, liveRegions, liveAgents, events } = await sweepAgents({
         redis: this.#o.redis, tx: this.#o.tx, prefix: this.#o.prefix, metrics: this.#o.metrics, logger: this.#o.logger,
-        retentionMs: this.#o.agentRetentionMs ?? AGENT_RETENTION_MS, now: this.#now,
+        retentionMs: this.#o.agentRetentionMs ?? AGENT_RETENTION_MS, now: this.#now, ...this.#judged(),
       });
-      const canaries = await sweepCanaries({ redis: this.#o.redis, tx: this.#o.tx, prefix: this.#o.prefix, liveAgents, now: this.#now })
+      const canaries = await sweepCanaries({ redis: this.#o.redis, tx: this.#o.tx, prefix: this.#o.prefix, liveAgents, now: this.#now, ...this.#judged() })
         .catch((error: unknown) => {
           // The checks are still swept: with what was last known about stalls, until the next sweep knows better.
           this.#o.logger.warn('canary.sweep_failed', { error });
@@ -118,7 +139,7 @@ export class Sweeper {
       }
       // A stalled region's agents run nothing: its checks get no data, exactly as with no live agent.
       const runningRegions = new Set([...liveRegions].filter((region) => !canaries.stalledRegions.has(region)));
-      const checkTransitions = await sweepChecks({ registry: this.#o.registry, store: this.#o.store, metrics: this.#o.metrics, logger: this.#o.logger, now: this.#now }, runningRegions);
+      const checkTransitions = await sweepChecks({ registry: this.#o.registry, store: this.#o.store, metrics: this.#o.metrics, logger: this.#o.logger, now: this.#now, ...this.#judged() }, runningRegions);
       let sloEvents: SloBurnRateEvent[] = [];
       if (this.#now() - this.#lastSloAt >= (this.#o.sloIntervalMs ?? SLO_INTERVAL_MS)) {
         this.#lastSloAt = this.#now();
@@ -128,9 +149,18 @@ export class Sweeper {
           return [];
         });
       }
+      let monitoringEvents: MonitoringAlertEvent[] = [];
+      const monitoring = this.#o.monitoring;
+      if (monitoring && this.#now() - this.#lastMonitoringAt >= (this.#o.monitoringIntervalMs ?? MONITORING_INTERVAL_MS)) {
+        this.#lastMonitoringAt = this.#now();
+        monitoringEvents = await monitoring.sweep(watchedRegions, this.#now()).catch((error: unknown) => {
+          this.#o.logger.warn('monitoring.sweep_failed', { error });
+          return [];
+        });
+      }
       return {
         watchedRegions, liveRegions: [...liveRegions].sort(), stalledRegions: [...canaries.stalledRegions].sort(),
-        agentEvents: events, regionEvents: canaries.events, checkTransitions, sloEvents,
+        agentEvents: events, regionEvents: canaries.events, checkTransitions, sloEvents, monitoringEvents,
       };
     } finally {
       this.#o.metrics.sweepDuration.observe((performance.now() - started) / 1_000);

@@ -233,6 +233,17 @@ export const duration = (minMs: number, maxMs: number): Parser<number> => (text)
   return parsed.ms >= minMs && parsed.ms <= maxMs ? accept(parsed.ms) : refuse(`expected a duration from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`);
 };
 
+/** A size in bytes: `65536`, `64KiB`, `64MiB`, `1GiB` (or kB/MB/GB as the same powers of 1024), from `min` to `max`. */
+export const byteSize = (min: number, max: number): Parser<number> => (text) => {
+  const match = /^(\d+)\s*(B|[KMG]i?B)?$/i.exec(text.trim());
+  const unit = (match?.[2] ?? 'B').toUpperCase().replace('I', '');
+  const factor = ({ B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as Record<string, number>)[unit];
+  const bytes = match && factor ? Number(match[1]) * factor : Number.NaN;
+  return Number.isSafeInteger(bytes) && bytes >= min && bytes <= max
+    ? accept(bytes)
+    : refuse(`expected a size like "64MiB" from ${min} to ${max} bytes`);
+};
+
 /** Whatever a zod schema accepts, with its first message as the problem. */
 export const zodParser = <T>(schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ message: string }> } } }): Parser<T> => (text) => {
   const parsed = schema.safeParse(text);

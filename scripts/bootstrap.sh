@@ -12,14 +12,16 @@
 #   tests and the detection benchmark): iproute2, iptables, mtr-tiny and traceroute.
 # With `bench`: prometheus-blackbox-exporter, curl and openssl (the benchmarks compare against them), and
 #   iproute2, iptables, mtr-tiny and traceroute (the detection benchmark stages outages in namespaces).
+# With `test` and `chaos`: redis-sentinel (the chaos suite runs a Sentinel-managed Redis, and regions in
+#   network namespaces, so `chaos` needs iproute2 and iptables too; `npm test` runs its short subset).
 # Debian packages are installed with apt-get when run as root; otherwise it prints the apt-get line.
 # Safe to run repeatedly: each step is skipped when already satisfied.
 #
-#   scripts/bootstrap.sh [run|test|bench]
+#   scripts/bootstrap.sh [run|test|bench|chaos]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 purpose="${1:-run}"
-case "$purpose" in run|test|bench) ;; *) echo "usage: scripts/bootstrap.sh [run|test|bench]" >&2; exit 2 ;; esac
+case "$purpose" in run|test|bench|chaos) ;; *) echo "usage: scripts/bootstrap.sh [run|test|bench|chaos]" >&2; exit 2 ;; esac
 
 say() { printf 'lookout bootstrap: %s\n' "$*" >&2; }
 
@@ -108,6 +110,15 @@ if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || missing+=(iptables)
   command -v mtr >/dev/null 2>&1 || missing+=(mtr-tiny)
   [ -x /usr/sbin/traceroute ] || command -v traceroute >/dev/null 2>&1 || missing+=(traceroute)
+fi
+
+if [ "$purpose" = test ] || [ "$purpose" = chaos ]; then
+  # The chaos suite (test/chaos/): Redis Sentinel, and regions in network namespaces cut with iptables.
+  [ -x /usr/bin/redis-sentinel ] || missing+=(redis-sentinel)
+fi
+if [ "$purpose" = chaos ]; then
+  [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
+  [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || missing+=(iptables)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -23,6 +23,7 @@ import { agentErrorReport, executeRun, runCancelled } from '../runs/execute.ts';
 import type { RunReport, Runner, RunnerTable } from '../runners/types.ts';
 import type { JobVerifier } from '../../checks/signing.ts';
 import type { Clock } from '../../lib/clock.ts';
+import { WORKER_RECOVERY } from '../../lib/redis.ts';
 
 /** What a completed check job returns (stored by BullMQ as the job's return value). */
 export interface CheckJobOutcome {
@@ -101,7 +102,7 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
       // Taken too late (agents away, a backlog, a run taken over from an agent that died): probing the
       // target now would answer a long-past slot, so the slot is left without a result.
       metrics.runsSkipped.inc({ reason: 'late' });
-      logger.info('run.skipped_late', { jobId: job.id, checkId: definition.id, lateMs: startedAt + offsetMs - checkJob.scheduledAt });
+      logger.info('run.skipped_late', { jobId: job.id, checkId: definition.id, trigger: checkJob.trigger, scheduledAt: checkJob.scheduledAt, lateMs: startedAt + offsetMs - checkJob.scheduledAt });
       return { outcome: 'skipped', published: 'not published' };
     }
     const meta: ResultMeta = {
@@ -125,7 +126,7 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
     metrics.runDuration.observe({ check_type: definition.type }, (result.endedAt - result.startedAt) / 1_000);
     metrics.scheduleLateness.observe(Math.max(0, result.startedAt - result.scheduledAt) / 1_000);
     logger.info('run.finished', {
-      checkId: result.checkId, trigger: result.trigger, outcome: result.outcome, code: result.error?.code ?? null,
+      checkId: result.checkId, trigger: result.trigger, scheduledAt: result.scheduledAt, outcome: result.outcome, code: result.error?.code ?? null,
       ms: result.endedAt - result.startedAt, lateMs: result.startedAt - result.scheduledAt, published,
     });
     return { outcome: result.outcome, published };
@@ -177,6 +178,7 @@ export function createCheckWorker(options: CheckWorkerOptions): CheckWorker {
     concurrency: config.concurrency,
     name: config.agentId,
     autorun: false,
+    ...WORKER_RECOVERY,
     removeOnComplete: KEEP_COMPLETED,
     removeOnFail: KEEP_FAILED,
   });

@@ -2,15 +2,19 @@
  * The agent's health server:
  * - `/healthz`: the process is up and serving (200);
  * - `/readyz`: 200 only when the agent is connected to Redis and its worker is consuming; otherwise
- *   503 with `{ ready: false, reason }` so an operator sees why;
+ *   503 with `{ ready: false, reason }` so an operator sees why; both say each dependency's state
+ *   (`dependencies: { redis: { up, detail }, worker: …, spool: … }`);
  * - `/metrics`: Prometheus text from the agent's own registry.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import type { Registry } from 'prom-client';
 
+/** One dependency's state, as `/readyz` shows it. */
+export interface DependencyState { up: boolean; detail: string }
+
 /** `ok: false` carries a short reason such as `redis not connected`. */
-export type Readiness = { ok: true } | { ok: false; reason: string };
+export type Readiness = ({ ok: true } | { ok: false; reason: string }) & { dependencies?: Record<string, DependencyState> };
 
 export interface HealthServerOptions {
   host: string;
@@ -62,11 +66,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Health
       return;
     case '/readyz': {
       const readiness = options.readiness();
-      if (readiness.ok) sendJson(res, 200, { ready: true });
-      else sendJson(res, 503, { ready: false, reason: readiness.reason });
+      const dependencies = readiness.dependencies ? { dependencies: readiness.dependencies } : {};
+      if (readiness.ok) sendJson(res, 200, { ready: true, ...dependencies });
+      else sendJson(res, 503, { ready: false, reason: readiness.reason, ...dependencies });
       return;
     }
     case '/metrics': {
+      options.readiness(); // brings lookout_agent_dependency_up up to date
       const body = await options.registry.metrics();
       res.writeHead(200, { 'content-type': options.registry.contentType, 'cache-control': 'no-store' });
       res.end(body);

@@ -16,12 +16,18 @@ export interface AgentMetrics {
   runsInFlight: Gauge;
   /** `lookout_agent_results_spooled`: results waiting for Redis. */
   resultsSpooled: Gauge;
-  /** `lookout_agent_results_spooled_dropped_total`: results lost because the spool was full. */
-  resultsSpooledDropped: Counter;
+  /** `lookout_agent_spool_bytes`: bytes the disk spool holds. */
+  spoolBytes: Gauge;
+  /** `lookout_agent_results_spooled_dropped_total{reason}`: results lost to a spool bound (capacity, bytes, age) or an unreadable or unwritable spool. */
+  resultsSpooledDropped: Counter<'reason'>;
   /** `lookout_agent_invalid_jobs_total` */
   invalidJobs: Counter;
   invalidSignatures: Counter;
   runsSkipped: Counter<'reason'>;
+  /** `lookout_agent_results_republished_total`: results published again after a reconnect (publisher.ts). */
+  resultsRepublished: Counter;
+  /** `lookout_agent_dependency_up{dependency}`: redis, worker; 1 when usable (read at each `/readyz` and scrape). */
+  dependencyUp: Gauge<'dependency'>;
 }
 
 /** Identity (region, agent) is left to Prometheus target labels, as for any other exporter. */
@@ -29,7 +35,7 @@ export function createAgentMetrics(): AgentMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
+  const metrics: AgentMetrics = {
     registry,
     runsTotal: new Counter({
       name: 'lookout_agent_runs_total', help: 'Runs finished, by check type and outcome (pass, fail, error).',
@@ -44,12 +50,20 @@ export function createAgentMetrics(): AgentMetrics {
       buckets: [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers,
     }),
     runsInFlight: new Gauge({ name: 'lookout_agent_runs_in_flight', help: 'Runs executing now.', registers }),
-    resultsSpooled: new Gauge({ name: 'lookout_agent_results_spooled', help: 'Results kept in memory until Redis accepts them.', registers }),
+    resultsSpooled: new Gauge({ name: 'lookout_agent_results_spooled', help: 'Results kept (on disk, or in memory) until Redis accepts them.', registers }),
+    spoolBytes: new Gauge({ name: 'lookout_agent_spool_bytes', help: 'Bytes the disk spool holds.', registers }),
     resultsSpooledDropped: new Counter({
-      name: 'lookout_agent_results_spooled_dropped_total', help: 'Results dropped because the in-memory spool was full.', registers,
+      name: 'lookout_agent_results_spooled_dropped_total', labelNames: ['reason'], registers,
+      help: 'Spooled results dropped, by reason: capacity (memory spool full), bytes or age (disk spool bounds), unreadable, unwritable (disk full).',
     }),
     invalidJobs: new Counter({ name: 'lookout_agent_invalid_jobs_total', help: 'Jobs rejected because their payload was invalid.', registers }),
     invalidSignatures: new Counter({ name: 'lookout_agent_invalid_job_signatures_total', help: 'Jobs refused (INVALID_JOB_SIGNATURE) because no coordinator signed them as they are, or they are for another region.', registers }),
     runsSkipped: new Counter({ name: 'lookout_agent_runs_skipped_total', help: 'Runs not started, by reason (late: taken after their slot expired).', labelNames: ['reason'], registers }),
+    resultsRepublished: new Counter({ name: 'lookout_agent_results_republished_total', help: 'Results published again after the connection came back (a failover or restart may have lost them).', registers }),
+    dependencyUp: new Gauge({ name: 'lookout_agent_dependency_up', help: 'Whether the agent can use a dependency now (1) or not (0): redis, worker.', labelNames: ['dependency'], registers }),
   };
+  // Shown at 0 from the start, so a dashboard can tell "none dropped" from "not reported".
+  for (const reason of ['capacity', 'bytes', 'age', 'unreadable', 'unwritable']) metrics.resultsSpooledDropped.inc({ reason }, 0);
+  metrics.runsSkipped.inc({ reason: 'late' }, 0);
+  return metrics;
 }

@@ -30,13 +30,13 @@
  * are the dead letters, listed by {@link Delivery.listDeadLetters} and re-sent by
  * {@link Delivery.retryDeadLetter} (or `GET /api/alerts/dead-letters`, `POST .../:id/retry`).
  */
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { Queue } from 'bullmq';
 import { Counter, type Registry as MetricsRegistry } from 'prom-client';
 import { Agent } from 'undici';
 import { ALERTS_QUEUE, DEFAULT_PREFIX } from '../../checks/keys.ts';
 import { settlesWithin } from '../../lib/bounded.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
-import { connectionSettings, connectRedis, targetOptions, type RedisTarget } from '../../lib/redis.ts';
+import { connectRedis, type RedisTarget } from '../../lib/redis.ts';
 import type { AlertEvent } from '../events/events.ts';
 import type { AnyAlertEvent } from '../events/view.ts';
 import { readCheckTags } from '../registry/store.ts';
@@ -145,6 +145,8 @@ export interface Delivery {
   channelsFor(event: AnyAlertEvent): Promise<string[]>;
   /** Starts the worker that sends queued deliveries. Idempotent. */
   start(): Promise<void>;
+  /** Whether the sending worker runs (for `/readyz`). */
+  isRunning(): boolean;
   /** Stops the worker (bounded: in-flight sends get `stopGraceMs`, then are cancelled) and closes connections. */
   stop(): Promise<void>;
   /** Dead letters, newest first. */
@@ -160,9 +162,9 @@ export function createDelivery(options: DeliveryOptions): Delivery {
   const counter = deliveriesCounter(options.registry);
   const stopGraceMs = options.stopGraceMs ?? 5_000;
 
-  // BullMQ's connections get the same settings as every other Lookout connection (lib/redis.ts). Its
-  // option type is a looser copy of ioredis's (it has `retryStrategy` without `null`).
-  const bullConnection = { ...targetOptions(options.connection), ...connectionSettings({ name: 'lookout-delivery-bullmq', blocking: true }) } as ConnectionOptions;
+  // BullMQ's connections are made from this one (its worker duplicates it), so they get the same
+  // settings as every other Lookout connection (lib/redis.ts): bounded back-off, Sentinel, the watchdog.
+  const bullConnection = connectRedis(options.connection, { name: 'lookout-delivery-bullmq', logger: log, blocking: true });
   const queue = new Queue<DeliveryJobData, DeliveryResult, string>(ALERTS_QUEUE, { connection: bullConnection, prefix });
   queue.on('error', (error) => log.error('delivery.queue_error', { error }));
   const redis = connectRedis(options.connection, { name: 'lookout-delivery', logger: log });
@@ -210,17 +212,19 @@ export function createDelivery(options: DeliveryOptions): Delivery {
             }
           }
         }
-        const closed = Promise.allSettled([queue.close(), redis.quit(), ctx.dispatcher.destroy()]);
+        const closed = Promise.allSettled([queue.close().then(() => bullConnection.quit()), redis.quit(), ctx.dispatcher.destroy()]);
         if (!(await settlesWithin(closed, CANCEL_GRACE_MS))) {
           // Redis unreachable: graceful QUITs would wait for a reconnect that may never come.
           log.warn('delivery.stop_disconnecting', { waitedMs: CANCEL_GRACE_MS });
           redis.disconnect();
           await settlesWithin(queue.disconnect(), CANCEL_GRACE_MS);
+          bullConnection.disconnect();
         }
       })();
       return stopping;
     },
 
+    isRunning: () => worker !== null && stopping === null && worker.isRunning(),
     listDeadLetters: (range) => listDeadLetters(queue as unknown as Queue, range),
     retryDeadLetter: (deliveryId) => retryDeadLetter(queue as unknown as Queue, deliveryId),
   };

@@ -6,9 +6,13 @@
  * channel once). An event that no rule matches goes to `default`. Within a `match`, every field given
  * must hold (AND); within a field, any listed value may (OR); an empty `match` matches every event.
  * - `events`: event types, exact (`incident.opened`) or a family (`incident.*`), or `*`.
- * - `scope`: `regional` and/or `global`; events without a scope (probe events) never match it.
+ * - `scope`: `regional` and/or `global`; events without a scope (probe events, `monitoring.*`) never match it.
  * - `tags`: the check has at least one of these tags; events about no check never match it.
  * - `severity`: `critical`, `error`, `warning`, `info` (see `severityOf` in channels/event-view.ts).
+ *
+ * Events about the monitoring itself (`probe.*`, `monitoring.degraded` / `monitoring.recovered`) carry no
+ * check and no incident: route them to the operators by type (`{ "events": ["probe.*", "monitoring.*"] }`);
+ * no rule about incidents, scopes or check tags ever picks them up as a target's outage.
  *
  * Routing alone does not keep an incident's events together (it may start regional and turn global);
  * delivery adds the channels that got an earlier event of the same incident (see delivery.ts).

@@ -6,7 +6,9 @@
  * honoured); a permanent one, or the last attempt, makes the job a dead letter.
  */
 import { randomUUID } from 'node:crypto';
-import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { WORKER_RECOVERY } from '../../lib/redis.ts';
 import { ALERTS_QUEUE, sentMarkerKey } from '../../checks/keys.ts';
 import { describeZodError } from '../../lib/zod-problems.ts';
 import { parseAlertEvent } from '../events/catalog.ts';
@@ -35,7 +37,7 @@ class SendAttemptError extends Error {
 }
 
 /** Starts the worker that sends queued deliveries. */
-export function startSender(ctx: DeliveryContext, options: { connection: ConnectionOptions; concurrency: number; retry: RetryPolicy }): Worker<DeliveryJobData, DeliveryResult> {
+export function startSender(ctx: DeliveryContext, options: { connection: Redis; concurrency: number; retry: RetryPolicy }): Worker<DeliveryJobData, DeliveryResult> {
   async function processDelivery(job: Job<DeliveryJobData, DeliveryResult>, token: string | undefined, signal: AbortSignal | undefined): Promise<DeliveryResult> {
     const jobId = job.id ?? '';
     const data = DeliveryJobData.safeParse(job.data);
@@ -133,6 +135,7 @@ export function startSender(ctx: DeliveryContext, options: { connection: Connect
     connection: options.connection,
     prefix: ctx.prefix,
     concurrency: options.concurrency,
+    ...WORKER_RECOVERY,
     settings: {
       backoffStrategy: (attemptsMade, _type, error) =>
         retryDelayMs(attemptsMade, options.retry, error instanceof SendAttemptError ? error.retryAfterMs : undefined),

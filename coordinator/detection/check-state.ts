@@ -21,7 +21,7 @@ import {
 import { initialFlapState, isTargetStateChange, nextFlapState, type FlapState } from './flapping.ts';
 import { nextIncident, type Incident, type IncidentEvent } from './incident.ts';
 import { degradedReason, resolvePolicy, type DegradedReason, type EffectivePolicy } from './policy.ts';
-import { applyResult, initialVerdict, isStale, markNoData, type RegionVerdict, type VerdictStatus } from './verdict.ts';
+import { applyResult, initialVerdict, isStale, markNoData, staleAfterMs, type RegionVerdict, type VerdictStatus } from './verdict.ts';
 
 export interface CheckState {
   checkId: string;
@@ -66,6 +66,11 @@ export interface TransitionContext {
   inMaintenance?: boolean;
   /** Confirmation runs can be started (the caller will enqueue the planned ones). @defaultValue false */
   confirmations?: boolean;
+  /**
+   * Since when the coordinator judging has seen Redis without a break: a sweep counts silence only from
+   * then (verdict.ts `isStale`). @defaultValue no such bound
+   */
+  judgedFrom?: number;
 }
 
 export function emptyCheckState(check: StoredCheck): CheckState {
@@ -99,7 +104,10 @@ export function resultTransition(
   const verdict = aligned.verdicts[result.region];
   if (!verdict) return finish(state, aligned, now, newIncidentId, policy, context);
   const reason = degradedReason(result, policy.degradedAfterMs);
-  const next = applyResult(verdict, { outcome: result.outcome, scheduledAt: result.scheduledAt, error: result.error, degraded: reason !== null }, policy, now);
+  const next = applyResult(
+    verdict, { outcome: result.outcome, scheduledAt: result.scheduledAt, error: result.error, degraded: reason !== null },
+    { ...policy, staleAfterMs: staleAfterMs(check.definition) }, now,
+  );
   const verdicts = { ...aligned.verdicts, [result.region]: next };
 
   const applied = next !== verdict;
@@ -163,7 +171,7 @@ export function sweepCheck(
   const verdicts: Record<string, RegionVerdict> = {};
   const timing = { frequencyMs: check.definition.frequencyMs, timeoutMs: check.definition.timeoutMs, deployedAt: check.updatedAt };
   for (const [region, verdict] of Object.entries(aligned.verdicts)) {
-    verdicts[region] = isStale(verdict, now, timing, liveRegions.has(region)) ? markNoData(verdict, now) : verdict;
+    verdicts[region] = isStale(verdict, now, timing, liveRegions.has(region), context.judgedFrom) ? markNoData(verdict, now) : verdict;
   }
   const confirmations = settleConfirmations(aligned.confirmations ?? {}, now);
   // A mark outlives its run only until the run could no longer answer.

@@ -94,11 +94,11 @@ export class CheckStateStore {
   }
 
   /** Marks silent regions of one check `no-data` and applies the time-based rules (see sweepCheck). Null when the check is gone. */
-  async sweep(checkId: string, liveRegions: ReadonlySet<string>): Promise<Transition | null> {
+  async sweep(checkId: string, liveRegions: ReadonlySet<string>, judgedFrom?: number): Promise<Transition | null> {
     const windows = await this.maintenance.list();
     return this.#transition(checkId, (state, check, now) => {
       if (!check) return null;
-      const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now) };
+      const context: TransitionContext = { inMaintenance: isInMaintenance(windows, check.definition, now), ...(judgedFrom !== undefined ? { judgedFrom } : {}) };
       return sweepCheck(state ?? emptyCheckState(check), check, liveRegions, now, () => newIncidentId(checkId, now), context);
     });
   }

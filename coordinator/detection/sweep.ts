@@ -19,23 +19,26 @@ export interface CheckSweepContext {
   metrics: CoordinatorMetrics;
   logger: Logger;
   now: () => number;
+  /** Since when this coordinator has seen Redis without a break (silence counts from then). @defaultValue no bound */
+  judgedFrom?: () => number;
 }
 
 /** Sweeps every check against the regions whose agents are running; returns the committed transitions. */
 export async function sweepChecks(ctx: CheckSweepContext, liveRegions: ReadonlySet<string>): Promise<Transition[]> {
-const { registry, store, metrics, logger } = ctx;
+  const { registry, store, metrics, logger } = ctx;
   const checks = await registry.listChecks();
   const states = await store.readMany(checks.map((c) => c.definition.id));
   const windows = await store.maintenance.list();
   const transitions: Transition[] = [];
   const now = ctx.now();
+  const judgedFrom = ctx.judgedFrom?.();
   for (const check of checks) {
     const id = check.definition.id;
-    const context = { inMaintenance: isInMaintenance(windows, check.definition, now) };
+    const context = { inMaintenance: isInMaintenance(windows, check.definition, now), ...(judgedFrom !== undefined ? { judgedFrom } : {}) };
     const preview = sweepCheck(states.get(id) ?? emptyCheckState(check), check, liveRegions, now, () => 'preview', context);
     // A state that was never written and would only be initialised needs no write either.
     if (!preview.changed || (!states.has(id) && preview.verdictChanges.length === 0 && preview.events.length === 0)) continue;
-    const transition = await store.sweep(id, liveRegions);
+    const transition = await store.sweep(id, liveRegions, judgedFrom);
     if (!transition?.changed) continue;
     transitions.push(transition);
     for (const change of transition.verdictChanges) {

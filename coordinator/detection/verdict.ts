@@ -34,7 +34,15 @@ export interface RegionVerdict {
 export interface VerdictPolicy {
   failureThreshold: number;
   successThreshold: number;
+  /**
+   * A result older than this when it arrives (see {@link staleAfterMs}) cannot bring a `no-data` region
+   * back: it is history (streaks, last result), not news. @defaultValue none (every result counts as news)
+   */
+  staleAfterMs?: number;
 }
+
+/** How long a region may go without a target result before it is `no-data`: two intervals plus the run's own timeout. */
+export const staleAfterMs = (timing: { frequencyMs: number; timeoutMs: number }): number => 2 * timing.frequencyMs + timing.timeoutMs;
 
 export interface ResultInput {
   outcome: Outcome;
@@ -51,10 +59,20 @@ export function initialVerdict(now: number): RegionVerdict {
   };
 }
 
-/** Applies one run result. Returns the same object when nothing changed. */
+/**
+ * Applies one run result. Returns the same object when nothing changed.
+ *
+ * A result that arrives already stale (a spooled one, flushed after an outage) updates the streaks and the
+ * last result but leaves a `no-data` region `no-data`: it says how the target was, not how it is, and
+ * lifting the region would only have the next sweep judge it stale again (up → no-data → up).
+ */
 export function applyResult(verdict: RegionVerdict, result: ResultInput, policy: VerdictPolicy, now: number): RegionVerdict {
   if (result.outcome === 'error') return verdict;
   if (verdict.lastResultAt !== null && result.scheduledAt <= verdict.lastResultAt) return verdict;
+  if (verdict.status === 'no-data' && policy.staleAfterMs !== undefined && now - result.scheduledAt > policy.staleAfterMs) {
+    const history = applyResult(verdict, result, { ...policy, staleAfterMs: undefined }, now);
+    return { ...history, status: 'no-data', since: verdict.since, lastKnown: verdict.lastKnown };
+  }
 
   if (result.outcome === 'pass') {
     const successes = verdict.consecutiveSuccesses + 1;
@@ -89,11 +107,18 @@ export function applyResult(verdict: RegionVerdict, result: ResultInput, policy:
 /**
  * Whether a region should be `no-data` now: no live agent in the region, or no target result for
  * two intervals (plus the run's own timeout, since a run may legitimately take that long).
+ *
+ * `judgedFrom`: since when the monitoring itself could see (a coordinator judging after Redis or its own
+ * connection was away): silence before then is the monitoring's, not the region's, so it counts only
+ * from then. @defaultValue no such bound
  */
-export function isStale(verdict: RegionVerdict, now: number, timing: { frequencyMs: number; timeoutMs: number; deployedAt: number }, agentAlive: boolean): boolean {
+export function isStale(
+  verdict: RegionVerdict, now: number, timing: { frequencyMs: number; timeoutMs: number; deployedAt: number }, agentAlive: boolean,
+  judgedFrom = Number.NEGATIVE_INFINITY,
+): boolean {
   if (!agentAlive) return true;
-  const reference = verdict.lastResultAt ?? timing.deployedAt;
-  return now - reference > 2 * timing.frequencyMs + timing.timeoutMs;
+  const reference = Math.max(verdict.lastResultAt ?? timing.deployedAt, judgedFrom);
+  return now - reference > staleAfterMs(timing);
 }
 
 /** Moves a region to `no-data`, remembering what was last known. Same object when already there. */

@@ -10,14 +10,16 @@
  * one entry here; its summary in summary.ts when the generic one is not enough.
  */
 import type { z } from 'zod';
-import type { AlertEvent, PolicyAlertEvent, RegionStallEvent } from './events.ts';
+import type { AlertEvent, MonitoringAlertEvent, PolicyAlertEvent, RegionStallEvent } from './events.ts';
 import {
-  GenericAlertEventSchema, IncidentAlertEventSchema, ProbeAlertEventSchema, RegionStallEventSchema, ReminderAlertEventSchema,
+  GenericAlertEventSchema, IncidentAlertEventSchema, MonitoringEventSchema, ProbeAlertEventSchema, RegionStallEventSchema, ReminderAlertEventSchema,
 } from './schema.ts';
-import { summarizeDegraded, summarizeFlapping, summarizeIncident, summarizeProbe, summarizeRegionStall, summarizeSloBurnRate } from './summary.ts';
+import {
+  summarizeDegraded, summarizeFlapping, summarizeIncident, summarizeMonitoring, summarizeProbe, summarizeRegionStall, summarizeSloBurnRate,
+} from './summary.ts';
 
 /** Every event the coordinator puts in the outbox. */
-export type EmittedEvent = AlertEvent | PolicyAlertEvent | RegionStallEvent;
+export type EmittedEvent = AlertEvent | PolicyAlertEvent | RegionStallEvent | MonitoringAlertEvent;
 export type EmittedEventType = EmittedEvent['type'];
 
 /** Any event delivery carries: the emitted types, and any type added later. */
@@ -67,6 +69,11 @@ const incident: EventTypeEntry = { kind: 'incident', schema: IncidentAlertEventS
 const probe: EventTypeEntry = { kind: 'probe', schema: ProbeAlertEventSchema, summarize: (event) => summarizeProbe(event as never) };
 const regionStalled: ConditionRule = { condition: 'region_stalled', identity: byRegion, firing: (e) => e.type === 'probe.stalled', severity: 'warning' };
 const degraded: ConditionRule = { condition: 'degraded', identity: byRegion, firing: (e) => e.type === 'check.degraded', severity: 'warning' };
+// The monitoring itself: about no check and no incident, so it can only reach channels by its own type
+// (`monitoring.*`, the operators' route), never as a target's incident.
+const monitoring: ConditionRule = {
+  condition: 'monitoring_degraded', identity: (e) => ({ reason: str(e.reason) }), firing: (e) => e.type === 'monitoring.degraded', severity: 'warning',
+};
 
 export const EVENT_CATALOG: { readonly [T in EmittedEventType]: EventTypeEntry } = {
   'incident.opened': incident,
@@ -95,6 +102,8 @@ export const EVENT_CATALOG: { readonly [T in EmittedEventType]: EventTypeEntry }
     },
     summarize: (_event, fields) => summarizeSloBurnRate(checkName(fields), fields),
   },
+  'monitoring.degraded': { kind: 'condition', schema: MonitoringEventSchema, condition: monitoring, summarize: (event, fields) => summarizeMonitoring(event.type, event.at, fields) },
+  'monitoring.recovered': { kind: 'condition', schema: MonitoringEventSchema, condition: monitoring, summarize: (event, fields) => summarizeMonitoring(event.type, event.at, fields) },
 };
 
 /** Every event type the coordinator emits today (types added later still travel, rendered generically). */

@@ -130,6 +130,32 @@ export interface RegionStallEvent {
   reason?: 'answered' | 'no-agents' | 'canaries-off';
 }
 
+// ---------------------------------------------------------------------------------------------
+// The monitoring itself (platform/degraded.ts): Lookout telling its operators that it is degraded, never
+// a target incident. One condition per reason, raised once and cleared once.
+// ---------------------------------------------------------------------------------------------
+
+export type MonitoringEventType = 'monitoring.degraded' | 'monitoring.recovered';
+/**
+ * What degrades the monitoring: `redis-failover` (a new Redis primary: a failover or a restart), `ingest-backlog`
+ * (results waiting to be ingested past a bound), `results-lag` (the oldest waiting result is older than a
+ * bound), `delivery-backlog` (alert deliveries waiting past a bound).
+ */
+export type MonitoringReason = 'redis-failover' | 'ingest-backlog' | 'results-lag' | 'delivery-backlog';
+
+export interface MonitoringAlertEvent {
+  /** `${type}:${reason}:${since}` */
+  id: string;
+  type: MonitoringEventType;
+  at: number;
+  reason: MonitoringReason;
+  /** When the condition was raised (on `monitoring.recovered`, how long it lasted is `at - since`). */
+  since: number;
+  /** What was seen, for people: `primary 10.0.0.5:6379 → 10.0.0.6:6379`, `1,204 results waiting`. */
+  detail: string;
+}
+
+export const monitoringEventId = (type: MonitoringEventType, reason: MonitoringReason, since: number): string => `${type}:${reason}:${since}`;
 
 export const reminderEventId = (incident: Incident, reminder: number): string => `${incident.id}:reminder:${reminder}`;
 export const flappingEventId = (checkId: string, region: string, flappingSince: number, state: 'started' | 'ended'): string =>

@@ -10,7 +10,9 @@
  * travel through unchanged.
  */
 import { z } from 'zod';
-import { INCIDENT_EVENT_TYPES, type IncidentAlertEvent, type IncidentReminderEvent, type ProbeAlertEvent, type RegionStallEvent } from './events.ts';
+import {
+  INCIDENT_EVENT_TYPES, type IncidentAlertEvent, type IncidentReminderEvent, type MonitoringAlertEvent, type ProbeAlertEvent, type RegionStallEvent,
+} from './events.ts';
 
 const Millis = z.number().int().nonnegative();
 const Regions = z.array(z.string().min(1));
@@ -70,6 +72,16 @@ export const RegionStallEventSchema = z.looseObject({
   reason: z.enum(['answered', 'no-agents', 'canaries-off']).optional(),
 });
 
+/** The monitoring itself degraded (`monitoring.degraded`) or recovered (`monitoring.recovered`). */
+export const MonitoringEventSchema = z.looseObject({
+  id: z.string().min(1),
+  type: z.enum(['monitoring.degraded', 'monitoring.recovered']),
+  at: Millis,
+  reason: z.enum(['redis-failover', 'ingest-backlog', 'results-lag', 'delivery-backlog']),
+  since: Millis,
+  detail: z.string().max(500),
+});
+
 /** An event type: dotted lower-case words, like `incident.opened` or `slo.burn_rate`. */
 export const EventType = z.string().regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'must be dotted lower-case words, like "incident.opened"');
 
@@ -93,4 +105,5 @@ const incidentFits: Fits<IncidentAlertEvent, z.infer<typeof IncidentAlertEventSc
 const probeFits: Fits<ProbeAlertEvent, z.infer<typeof ProbeAlertEventSchema>> = true;
 const regionStallFits: Fits<RegionStallEvent, z.infer<typeof RegionStallEventSchema>> = true;
 const reminderFits: Fits<IncidentReminderEvent, z.infer<typeof ReminderAlertEventSchema>> = true;
-void incidentFits; void probeFits; void regionStallFits; void reminderFits;
+const monitoringFits: Fits<MonitoringAlertEvent, z.infer<typeof MonitoringEventSchema>> = true;
+void incidentFits; void probeFits; void regionStallFits; void reminderFits; void monitoringFits;

@@ -118,3 +118,27 @@ export function summarizeProbe(event: ProbeAlertEvent): string {
     ? `Probe agent ${agentId} in ${region} is offline (last seen ${new Date(lastSeenAt).toISOString()})`
     : `Probe agent ${agentId} in ${region} is back online`;
 }
+
+/** Summaries of `monitoring.degraded` / `monitoring.recovered` (events.ts MonitoringAlertEvent). */
+export function summarizeMonitoring(type: string, at: number, fields: Record<string, unknown>): string {
+  const what: Record<string, string> = {
+    'redis-failover': 'Redis has a new primary',
+    'ingest-backlog': 'results are waiting to be ingested',
+    'results-lag': 'results reach the coordinators late',
+    'delivery-backlog': 'alert deliveries are waiting',
+  };
+  const reason = typeof fields.reason === 'string' ? what[fields.reason] ?? fields.reason : 'the monitoring is degraded';
+  const detail = typeof fields.detail === 'string' && fields.detail !== '' ? ` (${fields.detail})` : '';
+  if (type === 'monitoring.recovered') {
+    const over: Record<string, string> = {
+      'redis-failover': 'the new Redis primary has settled',
+      'ingest-backlog': 'the results backlog is cleared',
+      'results-lag': 'results reach the coordinators in time again',
+      'delivery-backlog': 'alert deliveries caught up',
+    };
+    const lasted = typeof fields.since === 'number' ? ` after ${formatDuration(Math.max(0, at - fields.since))}` : '';
+    const what = typeof fields.reason === 'string' ? over[fields.reason] ?? `${fields.reason} is over` : 'it recovered';
+    return `Lookout is no longer degraded${lasted}: ${what}${detail}`;
+  }
+  return `Lookout itself is degraded: ${reason}${detail}; verdicts may lag, targets are not blamed`;
+}

@@ -42,7 +42,7 @@ export interface RouteDeps {
   /** Called after checks were deployed or removed; resolves with what the scheduler did. */
   afterRegistryChange: (removedCheckIds: string[]) => Promise<unknown>;
   /** Whether this coordinator can do its work (Redis reachable, workers running), and why not. */
-  readiness: () => Promise<{ ready: boolean; checks: Record<string, boolean> }>;
+  readiness: () => Promise<{ ready: boolean; checks: Record<string, boolean>; dependencies?: Record<string, { up: boolean; detail: string }>; down?: string[] }>;
   now?: () => number;
 }
 
@@ -56,6 +56,7 @@ export function createRoutes(deps: RouteDeps): Route[] {
       sendJson(res, readiness.ready ? 200 : 503, readiness);
     }) } },
     { pattern: /^\/metrics$/, methods: { GET: read(async (_req, res) => {
+      await deps.readiness(); // brings lookout_dependency_up up to date
       const text = await deps.metrics.registry.metrics();
       res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
       res.end(text);

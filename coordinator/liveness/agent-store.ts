@@ -12,7 +12,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { ProbeAlertEvent } from '../events/events.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { TransactionRunner } from '../platform/transaction.ts';
-import { decideAgent, parseHeartbeat, parseStoredAgent, type StoredAgent } from './agents.ts';
+import { decideAgent, heldOnline, parseHeartbeat, parseStoredAgent, type StoredAgent } from './agents.ts';
 
 export interface AgentSweepContext {
   redis: Redis;
@@ -22,6 +22,8 @@ export interface AgentSweepContext {
   logger: Logger;
   retentionMs: number;
   now: () => number;
+  /** Since when this coordinator has seen Redis without a break (agents.ts `heldOnline`). @defaultValue no bound */
+  judgedFrom?: () => number;
 }
 
 export interface AgentSweep {
@@ -74,21 +76,22 @@ export async function sweepAgents(ctx: AgentSweepContext): Promise<AgentSweep> {
   const liveAgents = new Map<string, string[]>();
   const events: ProbeAlertEvent[] = [];
   const watchedRegions = await knownRegions(redis, prefix);
+  const judgedFrom = ctx.judgedFrom?.() ?? Number.NEGATIVE_INFINITY;
   for (const reading of await readAgents(redis, prefix, watchedRegions)) {
     const { region, agentId } = reading;
     if (reading.rawHeartbeat !== null && reading.heartbeat === null) ctx.logger.warn('agent.invalid_heartbeat', { region, agentId });
-    if (reading.heartbeat) {
+    if (reading.heartbeat || heldOnline(reading.stored, reading.heartbeat, ctx.now(), judgedFrom)) {
       liveRegions.add(region);
       liveAgents.set(region, [...(liveAgents.get(region) ?? []), agentId]);
     }
-    if (decideAgent(agentId, reading.stored, reading.heartbeat, ctx.now(), retentionMs).kind === 'none') continue;
+    if (decideAgent(agentId, reading.stored, reading.heartbeat, ctx.now(), retentionMs, judgedFrom).kind === 'none') continue;
 
     // Something changes: decide again under WATCH, from a fresh read.
     const stateKey = agentStateKey(prefix, region, agentId);
     const hbKey = heartbeatKey(prefix, region, agentId);
     const event = await tx.run([stateKey, hbKey], async (conn) => {
       const [rawHb, rawStored] = await Promise.all([conn.get(hbKey), conn.get(stateKey)]);
-      const decision = decideAgent(agentId, parseStoredAgent(rawStored), parseHeartbeat(rawHb, { region, agentId }), ctx.now(), retentionMs);
+      const decision = decideAgent(agentId, parseStoredAgent(rawStored), parseHeartbeat(rawHb, { region, agentId }), ctx.now(), retentionMs, judgedFrom);
       if (decision.kind === 'none') return { result: null };
       if (decision.kind === 'forget') {
         return { result: null, write: (multi) => { multi.del(stateKey); multi.srem(agentIndexKey(prefix, region), agentId); } };

@@ -3,8 +3,13 @@
  * `online` while its heartbeat key exists; when the key expires it goes `offline` (emitting
  * `probe.offline` once), and back `online` when it returns (`probe.online`). An agent offline for longer
  * than the retention is forgotten.
+ *
+ * Heartbeat keys also vanish when the control plane itself was away (Redis restarted, failed over, or
+ * this coordinator lost it): they expired while nobody could renew them. So a missing heartbeat counts
+ * only once the coordinator has seen Redis for a whole heartbeat lifetime since it came back
+ * ({@link heldOnline}): agents that kept running beat again within that time and never go offline.
  */
-import { Heartbeat } from '../../checks/contract.ts';
+import { HEARTBEAT_TTL_MS, Heartbeat } from '../../checks/contract.ts';
 import { MAX_HEARTBEAT_BYTES } from '../../checks/limits.ts';
 import { probeEventId, type ProbeAlertEvent } from '../events/events.ts';
 
@@ -28,10 +33,23 @@ export type AgentDecision =
   | { kind: 'forget' };
 
 /**
- * Decides what to do about one agent given what is stored and its current heartbeat (null when the
- * heartbeat key is gone).
+ * Whether an online agent whose heartbeat key is gone still counts as online: the coordinator has seen
+ * Redis only since `judgedFrom`, less than a heartbeat lifetime ago, so the key may have expired while
+ * the control plane was away and the agent not had its turn to write it again.
  */
-export function decideAgent(agentId: string, stored: StoredAgent | null, heartbeat: Heartbeat | null, now: number, retentionMs: number): AgentDecision {
+export function heldOnline(stored: StoredAgent | null, heartbeat: Heartbeat | null, now: number, judgedFrom: number): boolean {
+  return heartbeat === null && stored?.status === 'online' && now - judgedFrom < HEARTBEAT_TTL_MS;
+}
+
+/**
+ * Decides what to do about one agent given what is stored and its current heartbeat (null when the
+ * heartbeat key is gone). `judgedFrom`: since when the deciding coordinator has seen Redis without a
+ * break (see {@link heldOnline}). @defaultValue no such bound
+ */
+export function decideAgent(
+  agentId: string, stored: StoredAgent | null, heartbeat: Heartbeat | null, now: number, retentionMs: number, judgedFrom = Number.NEGATIVE_INFINITY,
+): AgentDecision {
+  if (heldOnline(stored, heartbeat, now, judgedFrom)) return { kind: 'none' };
   if (heartbeat) {
     const seen: StoredAgent = { agentId, region: heartbeat.region, status: 'online', lastSeenAt: heartbeat.sentAt, changedAt: now, heartbeat };
     if (!stored) return { kind: 'write', agent: seen, event: null };

@@ -19,6 +19,8 @@ export interface CanarySweepOptions {
   /** Agents with a live heartbeat, by region. */
   liveAgents: ReadonlyMap<string, readonly string[]>;
   now: () => number;
+  /** Since when this coordinator has seen Redis without a break (canary.ts). @defaultValue no bound */
+  judgedFrom?: () => number;
 }
 
 export interface CanarySweep {
@@ -48,7 +50,7 @@ export async function sweepCanaries(options: CanarySweepOptions): Promise<Canary
     ({ stored: parseStoredRegionCanary(stored), intervalMs: parseCanarySent(sentRaw)?.intervalMs ?? null, answerRaw });
   const decide = (region: string, read: RegionReading) => decideRegionCanary({
     region, stored: read.stored, intervalMs: read.intervalMs, answer: parseCanaryAnswer(read.answerRaw, region),
-    liveAgents: liveAgents.get(region) ?? [], now: now(),
+    liveAgents: liveAgents.get(region) ?? [], now: now(), ...(options.judgedFrom ? { judgedFrom: options.judgedFrom() } : {}),
   });
 
   // Everything read in one round trip first; a transaction only where something changes.

@@ -40,6 +40,11 @@ export interface RegionCanaryInput {
   /** Agents with a live heartbeat in the region. */
   liveAgents: readonly string[];
   now: number;
+  /**
+   * Since when the deciding coordinator has seen Redis without a break: answers could not be written or
+   * read before, so the stall window starts no earlier. @defaultValue no such bound
+   */
+  judgedFrom?: number;
 }
 
 export type RegionCanaryDecision =
@@ -65,7 +70,7 @@ export function decideRegionCanary(input: RegionCanaryInput): RegionCanaryDecisi
 
   const lastAnswer = answer ? { agentId: answer.agentId, slot: answer.slot, at: answer.at } : stored?.lastAnswer ?? null;
   const watchedSince = stored?.watchedSince ?? now;
-  const stalled = answer === null && now - watchedSince > stallWindowMs(intervalMs);
+  const stalled = answer === null && now - Math.max(watchedSince, input.judgedFrom ?? Number.NEGATIVE_INFINITY) > stallWindowMs(intervalMs);
   const status: RegionCanaryStatus = stalled ? 'stalled' : 'ok';
   const previous = stored?.status ?? 'ok';
   const next: StoredRegionCanary = {

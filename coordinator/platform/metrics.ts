@@ -24,6 +24,17 @@ export interface CoordinatorMetrics {
   outboxMoved: Counter;
   sweepDuration: Histogram;
   unansweredDecisions: Counter<'decision'>;
+  /** `lookout_dependency_up{dependency}`: 1 when this coordinator can use it (redis, ingest, delivery, …), as `/readyz` says. */
+  dependencyUp: Gauge<'dependency'>;
+  /** `lookout_monitoring_degraded{reason}`: 1 while the monitoring is degraded for that reason (platform/degraded.ts). */
+  monitoringDegraded: Gauge<'reason'>;
+  monitoringEvents: Counter<'type' | 'reason'>;
+  /** Results waiting in every watched region's results queue. */
+  resultsWaiting: Gauge;
+  /** How long the result at the head of a results queue has waited (the longest of all regions), seconds. */
+  resultsLag: Gauge;
+  /** Alert deliveries waiting. */
+  deliveriesWaiting: Gauge;
 }
 
 /**
@@ -60,5 +71,11 @@ export function createMetrics(countOpenIncidents: () => Promise<number>, registr
       help: 'Decisions about runs still unanswered after their budget: confirm (confirmation runs started early), wait, answered, expired, already-confirmed, not-applicable.',
       labelNames: ['decision'], registers,
     }),
+    dependencyUp: new Gauge({ name: 'lookout_dependency_up', help: 'Whether this coordinator can use a dependency now (1) or not (0): redis (the primary, writable), ingest, delivery.', labelNames: ['dependency'], registers }),
+    monitoringDegraded: new Gauge({ name: 'lookout_monitoring_degraded', help: 'Whether the monitoring itself is degraded, by reason (redis-failover, ingest-backlog, results-lag, delivery-backlog).', labelNames: ['reason'], registers }),
+    monitoringEvents: new Counter({ name: 'lookout_monitoring_events_total', help: 'monitoring.degraded / monitoring.recovered events committed by this coordinator, by type and reason.', labelNames: ['type', 'reason'], registers }),
+    resultsWaiting: new Gauge({ name: 'lookout_results_waiting', help: 'Results waiting in the results queues of every watched region.', registers }),
+    resultsLag: new Gauge({ name: 'lookout_results_lag_seconds', help: 'How long the result at the head of a results queue has waited (the longest of all regions).', registers }),
+    deliveriesWaiting: new Gauge({ name: 'lookout_alert_deliveries_waiting', help: 'Alert deliveries waiting to be sent.', registers }),
   };
 }

@@ -15,6 +15,11 @@ import { agentAclRules, newPassword, parseRegionRecord, regionUser, type RegionR
 export type RegionErrorCode = 'INVALID_REGION' | 'REGION_EXISTS' | 'REGION_UNKNOWN' | 'NO_ROTATION' | 'ACL_REFUSED';
 export class RegionError extends CodedError<RegionErrorCode> {}
 
+/** The replicas a primary lists in `INFO replication` (`slave0:ip=…,port=…,state=online,…`). */
+export function replicasOf(info: string): Array<{ host: string; port: number }> {
+  return [...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map((m) => ({ host: m[1]!, port: Number(m[2]) }));
+}
+
 export class RegionStore {
   readonly #redis: Redis;
   readonly #prefix: string;
@@ -92,13 +97,40 @@ export class RegionStore {
    * user of this prefix's naming that has no record. Returns the users set and deleted.
    */
   async applyUsers(): Promise<{ applied: string[]; deleted: string[] }> {
+    return this.#applyUsersOn(this.#redis, await this.list());
+  }
+
+  /**
+   * The same, on the primary's replicas too (as `INFO replication` lists them, reached with this
+   * connection's credentials and TLS through `connectTo`): a replica that a failover promotes then
+   * already has every region's user, so agents log in at once instead of after a coordinator noticed
+   * the new primary. Returns the replicas done; one that cannot be reached is skipped (the next run
+   * tries again, and coordinators apply the users on the new primary when they reach it anyway).
+   */
+  async applyUsersToReplicas(connectTo: (host: string, port: number) => Redis): Promise<string[]> {
     const records = await this.list();
-    for (const record of records) await this.#setUser(record);
-    const users = await this.#acl(() => this.#redis.call('ACL', 'USERS')) as string[];
+    const done: string[] = [];
+    for (const { host, port } of replicasOf(await this.#redis.info('replication'))) {
+      const replica = connectTo(host, port);
+      try {
+        await this.#applyUsersOn(replica, records);
+        done.push(`${host}:${port}`);
+      } catch {
+        // Unreachable or refusing: retried at the next reconcile.
+      } finally {
+        replica.disconnect();
+      }
+    }
+    return done;
+  }
+
+  async #applyUsersOn(redis: Redis, records: readonly RegionRecord[]): Promise<{ applied: string[]; deleted: string[] }> {
+    for (const record of records) await this.#acl(() => redis.call('ACL', 'SETUSER', record.user, ...agentAclRules(this.#prefix, record)));
+    const users = await this.#acl(() => redis.call('ACL', 'USERS')) as string[];
     const wanted = new Set(records.map((r) => r.user));
     const ours = regionUser(this.#prefix, '');
     const deleted = users.filter((user) => user.startsWith(ours) && !wanted.has(user));
-    for (const user of deleted) await this.#acl(() => this.#redis.call('ACL', 'DELUSER', user));
+    for (const user of deleted) await this.#acl(() => redis.call('ACL', 'DELUSER', user));
     return { applied: records.map((r) => r.user), deleted };
   }
 

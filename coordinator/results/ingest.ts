@@ -30,6 +30,7 @@ import { maintenanceRevisionKey, registryRevisionKey, resultsQueueName } from '.
 import type { JobVerifier } from '../../checks/signing.ts';
 import { refusalOf } from './refusal.ts';
 import type { Clock } from '../../lib/clock.ts';
+import { WORKER_RECOVERY } from '../../lib/redis.ts';
 import { isInMaintenance, type MaintenanceWindow } from '../maintenance/maintenance.ts';
 import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { CheckRegistry } from '../registry/store.ts';
@@ -39,6 +40,14 @@ import type { UnansweredRunStore } from '../detection/unanswered-store.ts';
 
 /** How long a result is remembered for de-duplication; covers redelivery and agents replaying a spool. */
 export const DEDUPE_TTL_MS = 24 * 3_600_000;
+
+/**
+ * A coordinator killed while ingesting leaves its results locked until the lock expires; another one takes
+ * them over at its next stalled-job check. BullMQ's 30 s / 30 s would hold them up to a minute; ingest is
+ * idempotent (a result taken over twice records once), so short locks cost nothing but a renewal every
+ * 5 s, and a result may be taken over a few times (a coordinator frozen under load) before it fails.
+ */
+export const INGEST_LOCKS = { lockDuration: 10_000, stalledInterval: 5_000, maxStalledCount: 5 } as const;
 
 export type IngestOutcome =
   | { kind: 'ingested'; duplicate: boolean; transition: Transition | null }
@@ -197,6 +206,8 @@ export function startIngestWorkers(ctx: IngestContext, options: IngestWorkerOpti
       connection: options.connection,
       prefix: ctx.prefix,
       concurrency: options.concurrency,
+      ...WORKER_RECOVERY,
+      ...INGEST_LOCKS,
       removeOnComplete: { count: 1_000 },
       removeOnFail: { count: 5_000 },
     });

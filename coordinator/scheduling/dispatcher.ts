@@ -134,11 +134,26 @@ export class RunDispatcher {
    * are added. Returns the runs this coordinator added.
    */
   async dispatch(requests: readonly RunRequest[]): Promise<RunRequest[]> {
+    const won = await this.claim(requests);
+    await this.add(won);
+    return won;
+  }
+
+  /** Claims the slots of runs (see the module comment); returns the runs this coordinator won, to {@link add}. */
+  async claim(requests: readonly RunRequest[]): Promise<RunRequest[]> {
     if (requests.length === 0) return [];
     const claims = await Promise.all(requests.map((r) => claimSlot(this.#o.redis, { issued: issuedSlotsKey(this.#o.prefix) }, {
       field: claimField(r.check.definition.id, r.region, r.trigger), slot: r.scheduledAt,
     })));
-    const won = requests.filter((_, i) => claims[i] === 1);
+    return requests.filter((_, i) => claims[i] === 1);
+  }
+
+  /**
+   * Adds the jobs of runs whose slots this coordinator claimed. Safe to call again for the same runs (a
+   * failed add, retried): job ids are deterministic.
+   */
+  async add(won: readonly RunRequest[]): Promise<void> {
+    if (won.length === 0) return;
     const byRegion = new Map<string, RunRequest[]>();
     for (const request of won) byRegion.set(request.region, [...(byRegion.get(request.region) ?? []), request]);
     const added: RunRequest[] = [];
@@ -165,7 +180,6 @@ export class RunDispatcher {
       const issued = added.map((r) => ({ checkId: r.check.definition.id, region: r.region, scheduledAt: r.scheduledAt, trigger: r.trigger }));
       await this.#o.onIssued(issued).catch((error: unknown) => this.#o.logger.warn('scheduler.on_issued_failed', { runs: issued.length, error }));
     }
-    return won;
   }
 
   /** Keeps runs due later (at `dueAt`, coordinators' Redis time) in the due set; each is added by {@link flushDue}. */

@@ -25,7 +25,7 @@ import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { CheckRegistry } from '../registry/store.ts';
 import { RunDispatcher, type IssuedRun, type RunRequest } from './dispatcher.ts';
 import { MinHeap } from './heap.ts';
-import { nextSlotAfter, pairId, phaseOf } from './slots.ts';
+import { expiresAtFor, nextSlotAfter, pairId, phaseOf } from './slots.ts';
 
 export interface ReconcileSummary {
   /** Pairs (`check@region`) added or changed (new version or frequency). */
@@ -52,6 +52,13 @@ const IDLE_TICK_MS = 1_000;
 const BATCH_WINDOW_MS = 5;
 /** A slot reached later than this after its time is skipped (counted as `missed`), not issued late. */
 export const MISSED_AFTER_MS = 2_000;
+
+/**
+ * A run a tick could not issue (Redis away for a moment: a failover, a reconnect) is tried again at the
+ * next ticks while it is this young: half the time an agent has to start it (its slot's expiry), and
+ * never less than {@link MISSED_AFTER_MS}; older, it is counted `missed`.
+ */
+export const retryWindowMs = (frequencyMs: number): number => Math.max(MISSED_AFTER_MS, expiresAtFor(0, frequencyMs) / 2);
 
 export interface CheckSchedulerOptions {
   redis: Redis;
@@ -85,6 +92,9 @@ export class CheckScheduler {
   #ticking: Promise<void> | null = null;
   #stopped = false;
   #failing = false;
+  /** Runs a failed tick did not issue: slots not claimed yet, and slots claimed whose jobs were not added. */
+  #unclaimed: RunRequest[] = [];
+  #unadded: RunRequest[] = [];
 
   constructor(options: CheckSchedulerOptions) {
     this.#o = options;
@@ -271,10 +281,31 @@ export class CheckScheduler {
       pair.next = nextSlotAfter(Math.max(pair.next, now - 1), pair.check.definition.frequencyMs, pair.phase);
       this.#heap.push(pair);
     }
+    // Runs an earlier tick could not issue go with these, while they are young enough.
+    const young = (run: RunRequest): boolean => now - run.scheduledAt <= retryWindowMs(run.check.definition.frequencyMs);
+    const retryClaims = this.#unclaimed.filter(young);
+    const retryAdds = this.#unadded.filter(young);
+    missed += this.#unclaimed.length + this.#unadded.length - retryClaims.length - retryAdds.length;
+    this.#unclaimed = [];
+    this.#unadded = [];
     if (skipped > 0) this.#o.metrics?.runsNotIssued.inc({ reason: 'no_agent' }, skipped);
     if (missed > 0) this.#o.metrics?.runsNotIssued.inc({ reason: 'missed' }, missed);
-    const issued = await this.dispatcher.dispatch(due);
-    if (issued.length > 0) this.#o.metrics?.runsIssued.inc({ trigger: 'schedule' }, issued.length);
+    let won: RunRequest[];
+    try {
+      won = await this.dispatcher.claim([...retryClaims, ...due]);
+    } catch (error) {
+      this.#unclaimed = [...retryClaims, ...due];
+      this.#unadded = retryAdds;
+      throw error;
+    }
+    try {
+      await this.dispatcher.add([...retryAdds, ...won]);
+    } catch (error) {
+      // Claimed by this coordinator: no other one will add them, so this one tries again (add only).
+      this.#unadded = [...retryAdds, ...won];
+      throw error;
+    }
+    if (won.length > 0) this.#o.metrics?.runsIssued.inc({ trigger: 'schedule' }, won.length);
     await this.dispatcher.flushDue(now);
   }
 }

@@ -90,7 +90,14 @@ describe('agent lifecycle', () => {
     const healthz = await fetch(`${agent.healthUrl}/healthz`);
     expect([healthz.status, await healthz.json()]).toEqual([200, { status: 'ok' }]);
     const readyz = await fetch(`${agent.healthUrl}/readyz`);
-    expect([readyz.status, await readyz.json()]).toEqual([200, { ready: true }]);
+    expect([readyz.status, await readyz.json()]).toEqual([200, {
+      ready: true,
+      dependencies: {
+        redis: { up: true, detail: expect.stringMatching(/^connected \(redis:\/\/127\.0\.0\.1:\d+\)$/) },
+        worker: { up: true, detail: 'consuming checks.r1' },
+        spool: { up: true, detail: '0 result(s) waiting in memory' },
+      },
+    }]);
     const missing = await fetch(`${agent.healthUrl}/nope`);
     expect(missing.status).toBe(404);
     await missing.body?.cancel();
@@ -106,8 +113,9 @@ describe('agent lifecycle', () => {
     expect(text).toContain('lookout_agent_run_duration_seconds_count{check_type="http"} 1');
     expect(text).toContain('lookout_agent_schedule_lateness_seconds_count 1');
     expect(text).toMatch(/lookout_agent_schedule_lateness_seconds_bucket\{le="0.1"\} 0/);
-    expect(text).toContain('lookout_agent_results_spooled_dropped_total 0');
+    expect(text).toContain('lookout_agent_results_spooled_dropped_total{reason="bytes"} 0');
     expect(text).toContain('process_cpu_user_seconds_total');
+    expect(text).toContain('lookout_agent_dependency_up{dependency="redis"} 1');
 
     await agent.stop();
     await expect(fetch(`${agent.healthUrl}/healthz`)).rejects.toThrow();
@@ -119,7 +127,11 @@ describe('agent lifecycle', () => {
     cleanups.push(() => agent.stop());
     const readyz = await fetch(`${agent.healthUrl}/readyz`);
     expect(readyz.status).toBe(503);
-    expect(await readyz.json()).toEqual({ ready: false, reason: expect.stringMatching(/^redis not connected/) });
+    expect(await readyz.json()).toMatchObject({
+      ready: false, reason: expect.stringMatching(/^redis not connected/),
+      dependencies: { redis: { up: false, detail: expect.stringMatching(/^not connected: connection \w+/) }, worker: { up: false, detail: 'not started yet' } },
+    });
+    expect(await (await fetch(`${agent.healthUrl}/metrics`)).text()).toContain('lookout_agent_dependency_up{dependency="redis"} 0');
     expect((await fetch(`${agent.healthUrl}/healthz`)).status).toBe(200);
 
     const began = Date.now();

@@ -23,6 +23,10 @@ const defaults: Omit<AgentConfig, 'region' | 'agentId'> = {
   pathTrace: true,
   diagnosticResolver: null,
   evidenceBudgetMs: 1_000,
+  // No HOME or XDG_STATE_HOME in these cases' environment: the spool stays in memory.
+  spoolDir: null,
+  spoolMaxBytes: 64 * 1024 * 1024,
+  spoolMaxAgeMs: 86_400_000,
 };
 
 describe('parseAgentConfig', () => {
@@ -59,6 +63,14 @@ describe('parseAgentConfig', () => {
       expected: { pathTrace: false, diagnosticResolver: '10.0.0.2:5353', evidenceBudgetMs: 2_500 },
     },
     { name: 'an IPv6 diagnostic resolver with a port', argv: ['--region', 'r1'], env: { LOOKOUT_DIAGNOSTIC_RESOLVER: '[2620:fe::fe]:53' }, expected: { diagnosticResolver: '[2620:fe::fe]:53' } },
+    { name: 'the spool under XDG_STATE_HOME, per region', argv: ['--region', 'eu-west'], env: { XDG_STATE_HOME: '/var/lib/probe' }, expected: { spoolDir: '/var/lib/probe/lookout/spool/eu-west' } },
+    { name: 'the spool under HOME without XDG_STATE_HOME', argv: ['--region', 'eu-west'], env: { HOME: '/home/probe' }, expected: { spoolDir: '/home/probe/.local/state/lookout/spool/eu-west' } },
+    { name: 'the spool in memory', argv: ['--region', 'r1', '--spool-dir', 'off'], env: { HOME: '/home/probe' }, expected: { spoolDir: null } },
+    {
+      name: 'the spool folder and its bounds',
+      argv: ['--region', 'r1', '--spool-dir', '/srv/spool', '--spool-max-bytes', '256MiB'], env: { LOOKOUT_SPOOL_MAX_AGE: '6h' },
+      expected: { spoolDir: '/srv/spool', spoolMaxBytes: 256 * 1024 * 1024, spoolMaxAgeMs: 6 * 3_600_000 },
+    },
   ];
   it.each(valid)('accepts $name', ({ argv, env, expected }) => {
     const result = parseAgentConfig(argv, { ...KEY, ...env }, facts);
@@ -87,6 +99,9 @@ describe('parseAgentConfig', () => {
     { name: 'browser checks neither on nor off', argv: ['--region', 'r1', '--browser-checks', 'yes'], errors: ['--browser-checks: expected "on" or "off", got "yes"'] },
     { name: 'relative chromium path', argv: ['--region', 'r1', '--chromium', 'chromium'], errors: ['--chromium: expected an absolute path, got "chromium"'] },
     { name: 'flag given twice', argv: ['--region', 'r1', '--region', 'r2'], errors: ['--region: given more than once'] },
+    { name: 'a relative spool folder', argv: ['--region', 'r1', '--spool-dir', 'spool'], errors: ['--spool-dir: expected an absolute path or "off", got "spool"'] },
+    { name: 'a spool bound too small', argv: ['--region', 'r1', '--spool-max-bytes', '10KiB'], errors: ['--spool-max-bytes: expected a size like "64MiB" from 1048576 to 68719476736 bytes, got "10KiB"'] },
+    { name: 'a spool kept longer than results are de-duplicated', argv: ['--region', 'r1', '--spool-max-age', '48h'], errors: ['--spool-max-age: expected a duration from 1m to 24h, got "48h"'] },
     {
       name: 'a diagnostic resolver that is not an address',
       argv: ['--region', 'r1', '--diagnostic-resolver', 'dns.google'],

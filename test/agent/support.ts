@@ -101,7 +101,7 @@ export function agentConfig(redisUrl: string, overrides: Partial<AgentConfig> = 
     region: 'r1', redisUrl, prefix: uniquePrefix('agent'), concurrency: 4, agentId: `test-agent-${process.pid}`,
     healthPort: 0, healthHost: '127.0.0.1', shutdownTimeoutMs: 2_000,
     browserChecks: false, chromiumPath: '/usr/bin/chromium', browserConcurrency: 2, secretsFile: null, jobPublicKey: TEST_JOB_PUBLIC_KEY, denyCidrs: [], allowCidrs: [],
-    pathTrace: true, diagnosticResolver: null, evidenceBudgetMs: 1_000, ...overrides,
+    pathTrace: true, diagnosticResolver: null, evidenceBudgetMs: 1_000, spoolDir: null, spoolMaxBytes: 64 * 1024 * 1024, spoolMaxAgeMs: 86_400_000, ...overrides,
   };
 }
 
@@ -127,13 +127,18 @@ export interface RestartableRedis {
   kill(): Promise<void>;
 }
 
-export function restartableRedis(port: number): RestartableRedis {
+/**
+ * `persistence.dir` keeps the data in an AOF there (fsync always), so a restart comes back with it, as a
+ * Redis restarted from its AOF does; without it, every start is empty.
+ */
+export function restartableRedis(port: number, persistence: { dir?: string } = {}): RestartableRedis {
   let child: ChildProcess | undefined;
+  const storage = persistence.dir ? ['--dir', persistence.dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   return {
     url: `redis://127.0.0.1:${port}`,
     async start() {
       const spawned = spawn('redis-server', [
-        '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction',
+        '--port', String(port), '--bind', '127.0.0.1', '--save', '', ...storage, '--maxmemory-policy', 'noeviction',
       ], { stdio: ['ignore', 'pipe', 'pipe'] });
       child = spawned;
       await new Promise<void>((resolve, reject) => {

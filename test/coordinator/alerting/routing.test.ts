@@ -44,6 +44,23 @@ describe('route', () => {
     expect(route(event, example)).toEqual(expected);
   });
 
+  it('sends the monitoring\'s own degradations to the operators\' route, and never as a target incident', () => {
+    const operators = routes({
+      rules: [
+        { match: { events: 'incident.*', scope: ['regional', 'global'] }, channels: ['page'] },
+        { match: { tags: ['web'] }, channels: ['web-team'] },
+        { match: { events: ['probe.*', 'monitoring.*'] }, channels: ['operators'] },
+      ],
+      default: ['audit'],
+    });
+    const degraded = { id: 'monitoring.degraded:redis-failover:1', type: 'monitoring.degraded', at: 1, reason: 'redis-failover', since: 1, detail: 'primary a → b' };
+    const event = routableEvent(degraded);
+    expect(event).toEqual({ type: 'monitoring.degraded', scope: null, tags: [], severity: 'warning' });
+    expect(route(event, operators)).toEqual(['operators']);
+    expect(route(routableEvent({ ...degraded, type: 'monitoring.recovered' }), operators)).toEqual(['operators']);
+    expect(route(event, example)).toEqual(['audit']);
+  });
+
   it('sends nothing when nothing matches and there is no default', () => {
     expect(route(ev({ type: 'probe.offline', scope: null }), routes({ rules: [{ match: { scope: 'global' }, channels: ['page'] }] }))).toEqual([]);
   });

@@ -72,4 +72,46 @@ describe('verdict state machine', () => {
   it.each(staleCases)('isStale: $name', ({ lastResultAt, now, alive, stale }) => {
     expect(isStale({ ...initialVerdict(0), lastResultAt }, now, timing, alive)).toBe(stale);
   });
+
+  // The coordinator judging has seen Redis only since `judgedFrom` (Redis or its link was away).
+  const judgedCases: Array<{ name: string; lastResultAt: number | null; now: number; judgedFrom: number; alive: boolean; stale: boolean }> = [
+    { name: 'silence while the control plane was away does not count', lastResultAt: 12_000, now: 40_000, judgedFrom: 39_000, alive: true, stale: false },
+    { name: 'it counts from the return on: two intervals plus timeout after it', lastResultAt: 12_000, now: 41_501, judgedFrom: 39_000, alive: true, stale: true },
+    { name: 'a result newer than the return is the reference', lastResultAt: 40_000, now: 42_000, judgedFrom: 39_000, alive: true, stale: false },
+    { name: 'no live agent is stale whatever the return', lastResultAt: 12_000, now: 40_000, judgedFrom: 39_000, alive: false, stale: true },
+  ];
+  it.each(judgedCases)('isStale after the control plane was away: $name', ({ lastResultAt, now, judgedFrom, alive, stale }) => {
+    expect(isStale({ ...initialVerdict(0), lastResultAt }, now, timing, alive, judgedFrom)).toBe(stale);
+  });
+});
+
+describe('results that arrive already stale (a spool flushed after an outage)', () => {
+  const stalePolicy: VerdictPolicy = { ...policy, staleAfterMs: 2_500 };
+  const pass = (scheduledAt: number) => ({ outcome: 'pass' as const, scheduledAt, error: null });
+  const fail = (scheduledAt: number) => ({ outcome: 'fail' as const, scheduledAt, error: { code: 'TIMEOUT', message: '' } });
+  const silentSince = (at: number) => markNoData(applyResult(initialVerdict(0), pass(1_000), stalePolicy, 1_000), at);
+
+  it('leave a no-data region no-data (no up → no-data → up flicker), but are recorded as history', () => {
+    const before = silentSince(5_000);
+    const after = applyResult(before, pass(6_000), stalePolicy, 60_000);
+    expect(after).toMatchObject({ status: 'no-data', since: 5_000, lastResultAt: 6_000, consecutiveSuccesses: 1 });
+    // The next sweep finds it as silent as before: nothing to flip.
+    expect(isStale(after, 60_500, { frequencyMs: 1_000, timeoutMs: 500, deployedAt: 0 }, true)).toBe(true);
+  });
+
+  it('a fresh result after them brings the region back, counting the stale ones in its streak', () => {
+    let v = applyResult(silentSince(5_000), fail(6_000), stalePolicy, 60_000);
+    expect(v.status).toBe('no-data');
+    v = applyResult(v, fail(59_000), stalePolicy, 60_000);
+    expect(v).toMatchObject({ status: 'down', consecutiveFailures: 2, failingSince: 6_000, since: 60_000 });
+  });
+
+  it('a result that is not yet stale lifts no-data as always', () => {
+    expect(applyResult(silentSince(5_000), pass(58_000), stalePolicy, 60_000)).toMatchObject({ status: 'up', since: 60_000 });
+  });
+
+  it('change nothing for a region that is up or down: only no-data is held', () => {
+    const up = applyResult(initialVerdict(0), pass(1_000), stalePolicy, 1_000);
+    expect(applyResult(up, fail(2_000), stalePolicy, 60_000)).toMatchObject({ status: 'up', consecutiveFailures: 1, lastResultAt: 2_000 });
+  });
 });

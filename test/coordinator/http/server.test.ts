@@ -220,13 +220,20 @@ describe('API', () => {
     expect((await call('GET', '/healthz')).json).toEqual({ status: 'ok' });
     const ready = await call('GET', '/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.json).toEqual({ ready: true, checks: { redis: true, ingestWorker: true, stopping: false } });
+    expect(ready.json).toEqual({
+      ready: true, checks: { redis: true, ingestWorker: true, stopping: false }, down: [],
+      dependencies: {
+        redis: { up: true, detail: expect.stringMatching(/^primary at 127\.0\.0\.1:\d+ \(redis:\/\/127\.0\.0\.1:\d+\)$/) },
+        ingest: { up: true, detail: expect.stringMatching(/^consuming results of \d+ region\(s\)$/) },
+      },
+    });
     const metrics = await call('GET', '/metrics');
     expect(metrics.headers.get('content-type')).toMatch(/^text\/plain/);
     for (const name of ['lookout_results_ingested_total', 'lookout_results_duplicate_total', 'lookout_results_invalid_total', 'lookout_verdict_changes_total',
-      'lookout_open_incidents', 'lookout_ingest_duration_seconds', 'lookout_scheduler_reconciles_total']) {
+      'lookout_open_incidents', 'lookout_ingest_duration_seconds', 'lookout_scheduler_reconciles_total', 'lookout_dependency_up', 'lookout_monitoring_degraded']) {
       expect(metrics.json).toContain(`# TYPE ${name}`);
     }
+    expect(metrics.json).toContain('lookout_dependency_up{dependency="redis"} 1');
     const page = await fetch(`${coordinator.url}/`);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await page.text();

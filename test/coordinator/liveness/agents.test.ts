@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION, type Heartbeat } from '../../../checks/contract.ts';
-import { decideAgent, parseHeartbeat, type StoredAgent } from '../../../coordinator/liveness/agents.ts';
+import { decideAgent, heldOnline, parseHeartbeat, type StoredAgent } from '../../../coordinator/liveness/agents.ts';
 import { MAX_HEARTBEAT_BYTES } from '../../../checks/limits.ts';
 
 const hb = (sentAt: number, region = 'us-east'): Heartbeat => ({
@@ -27,6 +27,20 @@ describe('decideAgent', () => {
     const d = decideAgent('a1', s, heartbeat, now, DAY);
     const text = d.kind === 'write' ? `write ${d.agent.status} ${d.event?.type ?? '-'}` : d.kind;
     expect(text).toBe(expected);
+  });
+
+  // After the control plane was away (Redis restarted, failed over, or the coordinator lost it), a
+  // heartbeat key that expired meanwhile is not news until a heartbeat lifetime has passed since.
+  const awayCases: Array<{ name: string; stored: StoredAgent | null; heartbeat: Heartbeat | null; now: number; judgedFrom: number; expected: string; held: boolean }> = [
+    { name: 'gone just after the return: held online, nothing written', stored: stored('online', 150, 50), heartbeat: null, now: 20_000, judgedFrom: 19_000, expected: 'none', held: true },
+    { name: 'gone a heartbeat lifetime after the return: offline', stored: stored('online', 150, 50), heartbeat: null, now: 26_000, judgedFrom: 19_000, expected: 'write offline probe.offline', held: false },
+    { name: 'beating again after the return: online, nothing to tell', stored: stored('online', 150, 50), heartbeat: hb(19_500), now: 20_000, judgedFrom: 19_000, expected: 'write online -', held: false },
+    { name: 'an agent offline before stays offline, quietly', stored: stored('offline', 150, 9_000), heartbeat: null, now: 20_000, judgedFrom: 19_000, expected: 'none', held: false },
+  ];
+  it.each(awayCases)('after the control plane was away: $name', ({ stored: s, heartbeat, now, judgedFrom, expected, held }) => {
+    const d = decideAgent('a1', s, heartbeat, now, DAY, judgedFrom);
+    expect(d.kind === 'write' ? `write ${d.agent.status} ${d.event?.type ?? '-'}` : d.kind).toBe(expected);
+    expect(heldOnline(s, heartbeat, now, judgedFrom)).toBe(held);
   });
 
   it('describes the transition in the event, with a deterministic id', () => {

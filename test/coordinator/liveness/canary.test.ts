@@ -50,6 +50,9 @@ describe('decideRegionCanary', () => {
     ['no live agent, never watched: nothing (probe.offline is the signal)', { stored: null, liveAgents: [] }, 'none'],
     ['no live agent, region ok: forgotten quietly', { liveAgents: [] }, 'forget'],
     ['no live agent while stalled: the condition is cleared', { stored: stalled, liveAgents: [] }, 'forget probe.recovered(no-agents)'],
+    // After the control plane was away: answers could not be written, the window counts from the return
+    ['no answer, but the coordinator has seen Redis for less than the window: not stalled', { judgedFrom: NOW - 2 * I }, 'none'],
+    ['no answer for the whole window since the return: stalled', { judgedFrom: NOW - stallWindowMs(I) - 1 }, 'write stalled probe.stalled'],
   ];
   it.each(cases)('%s', (_name, overrides, expected) => {
     expect(outline(decideRegionCanary(input(overrides)))).toBe(expected);

@@ -24,7 +24,10 @@ describe('Redis outage', () => {
       return response.status === 503 ? response.json() : null;
     }, 15_000);
     expect(list.error.code).toBe('REDIS_UNAVAILABLE');
-    expect((await fetch(`${coordinator.url}/readyz`)).status).toBe(503);
+    const readyz = await fetch(`${coordinator.url}/readyz`);
+    expect(readyz.status).toBe(503);
+    // It says which dependency is down, and what it saw.
+    expect(await readyz.json()).toMatchObject({ ready: false, down: expect.arrayContaining(['redis']), dependencies: { redis: { up: false, detail: expect.stringContaining('redis://127.0.0.1') } } });
     expect((await fetch(`${coordinator.url}/healthz`)).status).toBe(200);
 
     const started = Date.now();
