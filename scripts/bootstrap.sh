@@ -8,7 +8,8 @@
 #   - chromium (Debian package chromium) for browser checks, unless LOOKOUT_SKIP_CHROMIUM=1.
 # With `test`: everything the test suite starts, including the peers of the benchmark smoke test:
 #   prometheus-alertmanager (the alert tests run a real one; unless LOOKOUT_SKIP_ALERTMANAGER=1),
-#   prometheus-blackbox-exporter, curl and openssl.
+#   prometheus-blackbox-exporter, curl and openssl; and for the container tests, which start their own
+#   Docker daemon and build every image from Debian's packages: docker.io, docker-compose, debootstrap.
 # With `bench`: prometheus-blackbox-exporter, curl and openssl (the benchmarks compare against them).
 # Debian packages are installed with apt-get when run as root; otherwise it prints the apt-get line.
 # Safe to run repeatedly: each step is skipped when already satisfied.
@@ -101,6 +102,12 @@ if [ "$purpose" = test ] || [ "$purpose" = bench ]; then
   command -v prometheus-blackbox-exporter >/dev/null 2>&1 || command -v blackbox_exporter >/dev/null 2>&1 || missing+=(prometheus-blackbox-exporter)
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+fi
+if [ "$purpose" = test ]; then
+  # /usr/bin/docker, not any docker on PATH: the tests use Debian's client beside Debian's daemon.
+  [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
+  [ -x /usr/bin/docker-compose ] || missing+=(docker-compose)
+  [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
