@@ -2,8 +2,9 @@
 # The compose stack's one-shot setup, run as root in the Lookout image by the `secrets` and `regions`
 # services. Every step keeps what an earlier `up` made, so `docker compose up` is safe to repeat.
 #
-#   init.sh secrets     the Redis admin password, made once: /admin/redis-auth.conf (Redis includes it)
-#                       and /admin/coordinator.env (LOOKOUT_REDIS_URL with it, for coordinators and init)
+#   init.sh secrets     the Redis admin password, made once: /admin/redis-auth.conf (Redis includes it),
+#                       /admin/sentinel-auth.conf (the HA variant's Sentinels append it) and
+#                       /admin/coordinator.env (LOOKOUT_REDIS_URL with it, for coordinators and init)
 #   init.sh regions R…  each region's own Redis user (lookout region add), its agent settings written to
 #                       /regions/R/agent.env: the only volume that region's agents mount
 set -eu
@@ -14,19 +15,22 @@ shift
 case "$step" in
 secrets)
   umask 077
-  if [ -s /admin/coordinator.env ] && [ -s /admin/redis-auth.conf ]; then
+  if [ -s /admin/coordinator.env ] && [ -s /admin/redis-auth.conf ] && [ -s /admin/sentinel-auth.conf ]; then
     say "the Redis admin password exists; kept"
   else
     password=$(node -e "process.stdout.write(require('node:crypto').randomBytes(24).toString('base64url'))")
-    printf 'requirepass %s\n' "$password" > /admin/redis-auth.conf.new
+    # masterauth too: a replica, or a primary demoted by Sentinel, authenticates to the primary with it.
+    printf 'requirepass %s\nmasterauth %s\n' "$password" "$password" > /admin/redis-auth.conf.new
+    printf 'sentinel auth-pass lookout %s\n' "$password" > /admin/sentinel-auth.conf.new
     printf 'LOOKOUT_REDIS_URL=redis://:%s@%s\n' "$password" "${LOOKOUT_REDIS_ADDRESS:-redis:6379}" > /admin/coordinator.env.new
     mv /admin/redis-auth.conf.new /admin/redis-auth.conf
     mv /admin/coordinator.env.new /admin/coordinator.env
+    mv /admin/sentinel-auth.conf.new /admin/sentinel-auth.conf
     say "made the Redis admin password"
   fi
   # Redis (its image's own user) and the coordinators (uid 10001) read these; only they and the init
   # services mount this volume.
-  chmod 0444 /admin/redis-auth.conf /admin/coordinator.env
+  chmod 0444 /admin/redis-auth.conf /admin/coordinator.env /admin/sentinel-auth.conf
   ;;
 regions)
   [ $# -gt 0 ] || { say "regions: name at least one region"; exit 2; }
