@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
-    include: ['test/deploy/**/*.test.ts'],
+    include: ['test/deploy/containers.test.ts'],
     fileParallelism: false,
     maxWorkers: 1,
     testTimeout: 10 * 60_000,
