@@ -51,7 +51,11 @@ export interface AgentRig {
   stop(): Promise<void>;
 }
 
-export async function startAgentRig(ctx: SectionContext, options: { targetUrl: string; concurrency: number; label: string }): Promise<AgentRig> {
+export async function startAgentRig(ctx: SectionContext, options: {
+  targetUrl: string; concurrency: number; label: string;
+  /** The Redis URL the agent uses, when not the section's own (e.g. through a latency proxy). */
+  agentRedisUrl?: string;
+}): Promise<AgentRig> {
   const prefix = uniquePrefix(options.label);
   const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   ctx.defer(() => { redis.disconnect(); });
@@ -75,7 +79,7 @@ export async function startAgentRig(ctx: SectionContext, options: { targetUrl: s
   };
   if (ctx.profile) mkdirSync(join(ctx.resultsDir, 'profiles'), { recursive: true });
   const agent = await startAgentProcess({
-    redisUrl: ctx.redis.url, prefix, region: REGION, logDir: ctx.logDir, concurrency: options.concurrency, agentId: `${options.label}-agent`,
+    redisUrl: options.agentRedisUrl ?? ctx.redis.url, prefix, region: REGION, logDir: ctx.logDir, concurrency: options.concurrency, agentId: `${options.label}-agent`,
     nodeArgs: ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.resultsDir, 'profiles')}`] : [],
   });
   ctx.defer(() => agent.stop(5_000));

@@ -2,6 +2,7 @@
 import type { Section } from '../lib/section.ts';
 import { browser } from './browser-section.ts';
 import { detection } from './detection.ts';
+import { farAgent } from './far-agent.ts';
 import { httpThroughput } from './http-throughput.ts';
 import { ingest } from './ingest.ts';
 import { memory } from './memory.ts';
@@ -9,4 +10,4 @@ import { scheduling } from './scheduling.ts';
 import { signing } from './signing.ts';
 import { timingAccuracy } from './timing-accuracy.ts';
 
-export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, signing, detection, memory, browser];
+export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, scheduling, ingest, signing, detection, farAgent, memory, browser];
