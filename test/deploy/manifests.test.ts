@@ -17,10 +17,11 @@ const K8S = join(ROOT, 'deploy/kubernetes');
 const REGIONS = ['us-east', 'eu-west', 'ap-south'];
 
 /**
- * The memory an agent needs, from the figures measured in bench/ (section farAgent: idle RSS plus peak RSS
- * per concurrent HTTP run; section browser: a browser agent with one journey, and each further one).
+ * The memory an agent needs, in MiB, from the figures measured in bench/ (section farAgent: an agent's peak
+ * RSS with one run busy, and per further concurrent HTTP run; section browser: the browser's peak PSS with
+ * one journey, and per further concurrent journey).
  */
-const MEASURED_MIB = { httpIdle: 135, perHttpRun: 2, browserFirst: 340, perBrowserRun: 30 };
+const MEASURED_MIB = { agent: 150, perHttpRun: 0.5, browserFirst: 270, perBrowserRun: 110 };
 
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; spec?: any };
 
@@ -124,8 +125,8 @@ describe('Kubernetes manifests', () => {
       const env = Object.fromEntries((container.env ?? []).filter((e: { value?: string }) => e.value !== undefined).map((e: { name: string; value: string }) => [e.name, e.value]));
       const concurrency = Number(env.LOOKOUT_CONCURRENCY ?? 10);
       const browsers = env.LOOKOUT_BROWSER_CHECKS === 'on' ? Number(env.LOOKOUT_BROWSER_CONCURRENCY ?? 2) : 0;
-      const needed = MEASURED_MIB.httpIdle + concurrency * MEASURED_MIB.perHttpRun
-        + (browsers > 0 ? MEASURED_MIB.browserFirst - MEASURED_MIB.httpIdle + (browsers - 1) * MEASURED_MIB.perBrowserRun : 0);
+      const needed = MEASURED_MIB.agent + concurrency * MEASURED_MIB.perHttpRun
+        + (browsers > 0 ? MEASURED_MIB.browserFirst + (browsers - 1) * MEASURED_MIB.perBrowserRun : 0);
       const request = mebibytes(container.resources.requests.memory);
       const limit = mebibytes(container.resources.limits.memory);
       expect(request, deployment.metadata.name).toBeGreaterThanOrEqual(needed);
