@@ -9,6 +9,9 @@
  *   answer 1 s) at concurrency 1 and at 100; the difference over 99.
  * - Detection with the failing region's agent 150 ms away: failure → incident open in the API, at interval
  *   5 s and failureThreshold 1, against one interval + 2 s + 3 round trips.
+ *
+ * The proxy is the tests' own (one implementation, also used by test/e2e/far-redis.test.ts): the one
+ * import from test/ in bench/.
  */
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
