@@ -10,12 +10,11 @@
  * says why in one line and fails, unless LOOKOUT_SKIP_DOCKER=1 (which .ci/run never sets).
  */
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { DOCKER_COMPOSE, startDockerd, type Dockerd } from '../support/docker.ts';
+import { startDockerd, type Dockerd } from '../support/docker.ts';
 import { BASE_IMAGE, LOOKOUT_IMAGES, REDIS_IMAGE, ROOT, buildLookoutImage, buildRedisImage, ensureBaseImage, imageSize } from '../support/docker-images.ts';
-import { freePort } from '../support/redis.ts';
+import { composeProject, type ComposeProject } from '../support/compose.ts';
 import { isAlive } from '../support/processes.ts';
 import { waitUntil } from '../support/wait.ts';
 
@@ -87,22 +86,10 @@ describe('the image', () => {
 });
 
 describe('docker-compose.yml', () => {
-  const project = `lookout-test-${randomBytes(3).toString('hex')}`;
-  let ports: { coordinator1: number; coordinator2: number; demo: number };
+  let stack: ComposeProject | undefined;
+  let ports: ComposeProject['ports'];
   let token = '';
-  const compose = async (args: string[], timeoutMs = 5 * 60_000) => {
-    const env = {
-      ...dockerd!.env,
-      LOOKOUT_IMAGE: LOOKOUT_IMAGES.http, LOOKOUT_BROWSER_IMAGE: LOOKOUT_IMAGES.browser, LOOKOUT_REDIS_IMAGE: REDIS_IMAGE,
-      LOOKOUT_PORT_1: String(ports.coordinator1), LOOKOUT_PORT_2: String(ports.coordinator2), LOOKOUT_DEMO_PORT: String(ports.demo),
-    };
-    try {
-      return await execFileAsync(DOCKER_COMPOSE, ['--project-name', project, '--file', `${ROOT}/docker-compose.yml`, '--ansi', 'never', ...args], { env, cwd: ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
-    } catch (error) {
-      const e = error as { stderr?: string; message: string };
-      throw new Error(`docker-compose ${args.join(' ')}: ${e.message.split('\n')[0]}\n${(e.stderr ?? '').split('\n').slice(-25).join('\n')}`);
-    }
-  };
+  const compose = (args: string[], timeoutMs?: number) => stack!.run(args, timeoutMs);
   const api = async (port: number, path: string, init: RequestInit = {}) => {
     const response = await fetch(`http://127.0.0.1:${port}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...init.headers } });
     if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
@@ -112,36 +99,19 @@ describe('docker-compose.yml', () => {
     const body = await api(port, '/api/checks');
     return Object.fromEntries(body.checks.map((c: { id: string; regions: { region: string; status: string }[] }) => [c.id, Object.fromEntries(c.regions.map((r) => [r.region, r.status]))]));
   };
-  const containerStates = async (): Promise<Map<string, { state: string; health: string | null }>> => {
-    const { stdout } = await dockerd!.docker(['ps', '--all', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Label "com.docker.compose.service"}}']);
-    const services = [...new Set(stdout.split('\n').filter(Boolean))];
-    const states = new Map<string, { state: string; health: string | null }>();
-    for (const service of services) {
-      const { stdout: id } = await dockerd!.docker(['ps', '--all', '--quiet', '--filter', `label=com.docker.compose.project=${project}`, '--filter', `label=com.docker.compose.service=${service}`]);
-      const { stdout: json } = await dockerd!.docker(['inspect', '--format', '{{json .State}}', id.trim().split('\n')[0]!]);
-      const state = JSON.parse(json) as { Status: string; ExitCode: number; Health?: { Status: string } };
-      states.set(service, { state: state.Status === 'exited' ? `exited ${state.ExitCode}` : state.Status, health: state.Health?.Status ?? null });
-    }
-    return states;
-  };
 
   afterAll(async () => {
     // A failed test still takes its stack down; the test below checks that down leaves nothing.
-    if (dockerd && ports) await compose(['down', '--volumes', '--remove-orphans', '--timeout', '20']).catch(() => undefined);
+    if (dockerd && stack) await compose(['down', '--volumes', '--remove-orphans', '--timeout', '20']).catch(() => undefined);
   }, 3 * 60_000);
 
   it('comes up healthy: Redis with a password, two coordinators, an agent per region on its own region user', async (context) => {
     const d = daemon(context);
-    ports = { coordinator1: await freePort(), coordinator2: await freePort(), demo: await freePort() };
+    stack = await composeProject(d, ['docker-compose.yml']);
+    ports = stack.ports;
     const started = Date.now();
     await compose(['up', '--detach', '--no-build'], 10 * 60_000);
-    const expected = ['agent-ap-south', 'agent-eu-west', 'agent-us-east', 'coordinator-1', 'coordinator-2', 'demo', 'redis'];
-    const states = await waitUntil('every service healthy', async () => {
-      const s = await containerStates();
-      const broken = [...s].find(([, v]) => v.state.startsWith('exited') && v.state !== 'exited 0');
-      if (broken) throw new Error(`${broken[0]} ${broken[1].state}: ${(await compose(['logs', '--no-color', '--tail', '20', broken[0]])).stdout}`);
-      return expected.every((name) => s.get(name)?.health === 'healthy') && s;
-    }, 4 * 60_000, 1_000);
+    const states = await allHealthy(stack, ['agent-ap-south', 'agent-eu-west', 'agent-us-east', 'coordinator-1', 'coordinator-2', 'demo', 'redis']);
     figures.secondsToHealthy = ((Date.now() - started) / 1000).toFixed(0);
     expect(states.get('secrets')?.state).toBe('exited 0');
     expect(states.get('regions')?.state).toBe('exited 0');
@@ -202,18 +172,63 @@ describe('docker-compose.yml', () => {
     await waitUntil('coordinator-1 serving again', () => api(ports.coordinator1, '/api/agents').then(() => true), 60_000, 1_000);
   }, 5 * 60_000);
 
-  it('down leaves no container, network or volume, and the daemon stops by its pid', async (context) => {
-    const d = daemon(context);
+  it('down leaves no container, network or volume', async (context) => {
+    daemon(context);
     await compose(['down', '--volumes', '--remove-orphans', '--timeout', '20']);
-    const left = await Promise.all([
-      d.docker(['ps', '--all', '--quiet', '--filter', `label=com.docker.compose.project=${project}`]),
-      d.docker(['network', 'ls', '--quiet', '--filter', `label=com.docker.compose.project=${project}`]),
-      d.docker(['volume', 'ls', '--quiet', '--filter', `label=com.docker.compose.project=${project}`]),
-    ]);
-    expect(left.map((r) => r.stdout.trim())).toEqual(['', '', '']);
+    expect(await stack!.leftovers()).toEqual([]);
+    stack = undefined;
+  }, 3 * 60_000);
+});
+
+describe('docker-compose.ha.yml (Redis Sentinel)', () => {
+  let stack: ComposeProject | undefined;
+
+  afterAll(async () => {
+    if (dockerd && stack) await stack.run(['down', '--volumes', '--remove-orphans', '--timeout', '20']).catch(() => undefined);
+  }, 3 * 60_000);
+
+  it('comes up healthy with a replica following the primary and three Sentinels agreeing on it; down leaves nothing', async (context) => {
+    const d = daemon(context);
+    stack = await composeProject(d, ['docker-compose.yml', 'docker-compose.ha.yml']);
+    await stack.run(['up', '--detach', '--no-build'], 10 * 60_000);
+    await allHealthy(stack, ['redis', 'redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3', 'coordinator-1', 'coordinator-2', 'agent-ap-south', 'agent-eu-west', 'agent-us-east']);
+    const auth = 'REDISCLI_AUTH="$(sed -n "s/^requirepass //p" /run/lookout/admin/redis-auth.conf)"';
+    const replication = (await stack.run(['exec', '-T', 'redis-replica', 'sh', '-c', `${auth} redis-cli info replication`])).stdout;
+    expect(replication).toMatch(/role:slave/);
+    expect(replication).toMatch(/master_link_status:up/);
+    const primaryIp = (await d.docker(['inspect', '--format', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', `${stack.name}_redis_1`])).stdout.trim();
+    for (const sentinel of ['sentinel-1', 'sentinel-2', 'sentinel-3']) {
+      const answer = await waitUntil(`${sentinel} knowing the primary and its replica`, async () => {
+        const { stdout } = await stack!.run(['exec', '-T', sentinel, 'redis-cli', '-p', '26379', 'sentinel', 'master', 'lookout']);
+        const fields = stdout.split('\n');
+        const value = (key: string) => fields[fields.indexOf(key) + 1];
+        return value('num-slaves') === '1' && value('num-other-sentinels') === '2' && fields;
+      }, 60_000, 1_000);
+      expect(answer[answer.indexOf('ip') + 1], sentinel).toMatch(new RegExp(`^(redis|${primaryIp.replaceAll('.', '\\.')})$`));
+      expect(answer[answer.indexOf('flags') + 1]).toBe('master');
+    }
+    await stack.run(['down', '--volumes', '--remove-orphans', '--timeout', '20']);
+    expect(await stack.leftovers()).toEqual([]);
+    stack = undefined;
+  }, 12 * 60_000);
+});
+
+describe('the daemon', () => {
+  it('stops by its pid, its containerd with it', async (context) => {
+    const d = daemon(context);
     const pids = [d.pid, d.containerdPid];
     await d.stop();
     dockerd = undefined;
     expect(pids.filter((pid) => pid !== null && isAlive(pid))).toEqual([]);
   }, 3 * 60_000);
 });
+
+/** Waits until every named service's container is healthy; a container that exited with an error fails at once, with its log. */
+async function allHealthy(stack: ComposeProject, services: string[]): Promise<Map<string, { state: string; health: string | null }>> {
+  return waitUntil(`every service of ${stack.name} healthy`, async () => {
+    const states = await stack.states();
+    const broken = [...states].find(([, v]) => v.state.startsWith('exited') && v.state !== 'exited 0');
+    if (broken) throw new Error(`${broken[0]} ${broken[1].state}: ${(await stack.run(['logs', '--no-color', '--tail', '20', broken[0]])).stdout}`);
+    return services.every((name) => states.get(name)?.health === 'healthy') && states;
+  }, 4 * 60_000, 1_000);
+}
