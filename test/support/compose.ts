@@ -20,6 +20,8 @@ export interface ComposeProject {
   states(): Promise<Map<string, { state: string; health: string | null }>>;
   /** Containers, networks and volumes of the project still there (ids), after `down`. */
   leftovers(): Promise<string[]>;
+  /** For every container not healthy: its state, its last health check's output and its last log lines. */
+  diagnose(): Promise<string>;
 }
 
 export async function composeProject(dockerd: Dockerd, files: string[]): Promise<ComposeProject> {
@@ -37,8 +39,22 @@ export async function composeProject(dockerd: Dockerd, files: string[]): Promise
         { env, cwd: ROOT, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
     } catch (error) {
       const e = error as { stderr?: string; message: string };
-      throw new Error(`docker-compose ${args.join(' ')}: ${e.message.split('\n')[0]}\n${(e.stderr ?? '').split('\n').slice(-25).join('\n')}`);
+      const why = args[0] === 'up' ? `\n${await diagnose().catch((d: Error) => `(no diagnosis: ${d.message})`)}` : '';
+      throw new Error(`docker-compose ${args.join(' ')}: ${e.message.split('\n')[0]}\n${(e.stderr ?? '').split('\n').slice(-25).join('\n')}${why}`);
     }
+  };
+  const diagnose = async () => {
+    const { stdout } = await dockerd.docker(['ps', '--all', '--filter', label, '--format', '{{.ID}} {{.Label "com.docker.compose.service"}} {{.Status}}']);
+    const lines: string[] = [];
+    for (const line of stdout.split('\n').filter(Boolean)) {
+      if (/\(healthy\)|Exited \(0\)/.test(line)) continue;
+      const id = line.split(' ')[0]!;
+      const health = JSON.parse((await dockerd.docker(['inspect', '--format', '{{json .State.Health}}', id])).stdout) as { Log?: { ExitCode: number; Output: string }[] } | null;
+      const last = health?.Log?.at(-1);
+      const logs = await dockerd.docker(['logs', '--tail', '10', id]).then((l) => `${l.stdout}${l.stderr}`, (l: Error) => l.message);
+      lines.push(`${line}${last ? `\n  last health check: exit ${last.ExitCode}: ${last.Output.trim().slice(0, 500)}` : ''}\n  log: ${logs.trim().split('\n').join('\n       ')}`);
+    }
+    return lines.join('\n');
   };
   const states = async () => {
     const { stdout } = await dockerd.docker(['ps', '--all', '--filter', label, '--format', '{{.Label "com.docker.compose.service"}} {{.ID}}']);
@@ -59,5 +75,5 @@ export async function composeProject(dockerd: Dockerd, files: string[]): Promise
     ]);
     return lists.flatMap((l) => l.stdout.split('\n').filter(Boolean));
   };
-  return { name, ports, run, states, leftovers };
+  return { name, ports, run, states, leftovers, diagnose };
 }
