@@ -29,6 +29,7 @@ const figures: Record<string, string> = {};
 beforeAll(async () => {
   try {
     dockerd = await startDockerd();
+    figures.daemon = `data root on ${dockerd.storage}${dockerd.chrooted ? ', in a mount namespace rooted at this chroot' : ''}`;
   } catch (error) {
     unavailable = (error as Error).message.split('\n')[0];
     console.warn(`containers test: ${unavailable}${process.env.LOOKOUT_SKIP_DOCKER === '1' ? ' (skipped: LOOKOUT_SKIP_DOCKER=1)' : ''}`);

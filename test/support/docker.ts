@@ -9,9 +9,17 @@
  * so a second run rebuilds only what changed. Where that folder is on overlayfs (a container or the
  * fresh-machine chroot), overlay2 cannot stack on it: the data root is then a tmpfs mounted for the run
  * (and unmounted after), and the cache lasts one run.
+ *
+ * In a chroot (../shared/fresh-machine.sh runs CI in one), containers start, but `docker exec`, and so
+ * every HEALTHCHECK, fails ("chdir to cwd … no such file or directory"): joining a container's mount
+ * namespace puts the process at the root of that namespace's mount stack (setns(2)), which is the
+ * machine's root, not the chroot's, because runc's pivot_root only swaps the chroot's own mount. There,
+ * dockerd runs in a private mount namespace whose root mount is the chroot's root ({@link OWN_ROOT}):
+ * the same files, stacked where setns looks. Nothing of it is visible outside that namespace, and it
+ * ends with dockerd.
  */
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,6 +46,8 @@ export interface Dockerd {
   readonly env: NodeJS.ProcessEnv;
   /** How the data root is stored: `disk` (kept across runs) or `tmpfs` (this run only). */
   readonly storage: 'disk' | 'tmpfs';
+  /** Whether dockerd runs in a mount namespace of its own rooted at this chroot (see the file's comment). */
+  readonly chrooted: boolean;
   /** Runs the docker client; rejects with its output when it exits non-zero. */
   docker(args: string[], options?: { timeoutMs?: number; input?: string }): Promise<{ stdout: string; stderr: string }>;
   /** Stops the daemon (and, with it, everything it runs) by its pid; unmounts what start mounted. */
@@ -79,11 +89,15 @@ export async function startDockerd(timeoutMs = 60_000): Promise<Dockerd> {
     const logFile = join(RUN_DIR, 'dockerd.log');
     rmSync(socket, { force: true });
     const log = openSync(logFile, 'w');
-    const child: ChildProcess = spawn(DOCKERD, [
+    const args = [
       '--data-root', DATA_ROOT, '--exec-root', execRoot, '--pidfile', join(RUN_DIR, 'dockerd.pid'),
       '-H', `unix://${socket}`, '--bridge=none', '--iptables=false', '--ip-masq=false', '--ip-forward=false',
       '--storage-driver', 'overlay2', '--log-level', 'warn',
-    ], { stdio: ['ignore', log, log], detached: false });
+    ];
+    const chrooted = inChroot();
+    const child: ChildProcess = chrooted
+      ? spawn('/bin/sh', ['-c', OWN_ROOT, 'own-root', DOCKERD, ...args], { stdio: ['ignore', log, log] })
+      : spawn(DOCKERD, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     const pid = child.pid!;
     const host = `unix://${socket}`;
@@ -105,7 +119,7 @@ export async function startDockerd(timeoutMs = 60_000): Promise<Dockerd> {
     let stopped = false;
     const containerdPid = Number(readFileSync(join(execRoot, 'containerd/containerd.pid'), 'utf8').trim()) || null;
     return {
-      host, pid, containerdPid, env, docker, storage: mounted ? 'tmpfs' : 'disk',
+      host, pid, containerdPid, env, docker, storage: mounted ? 'tmpfs' : 'disk', chrooted,
       async stop() {
         if (stopped) return;
         stopped = true;
@@ -117,6 +131,36 @@ export async function startDockerd(timeoutMs = 60_000): Promise<Dockerd> {
     undo();
     throw error;
   }
+}
+
+/**
+ * `sh -c OWN_ROOT own-root <command…>` runs the command in a private mount namespace whose root mount is
+ * the caller's root directory: `unshare` a private namespace, enter it again (`nsenter` puts the process
+ * at the namespace's real root), bind the chroot's folder (fd 9, opened on the chroot's "/") onto itself,
+ * `pivot_root` into it and drop the old root. Every step execs, so the command keeps the spawned pid.
+ */
+const OWN_ROOT = `
+set -eu
+exec 9</
+exec unshare --mount --propagation private -- nsenter --mount=/proc/self/ns/mnt /bin/sh -c '
+  set -eu
+  here=$(readlink /proc/self/fd/9)
+  mount --rbind "$here" "$here"
+  cd "$here"
+  mkdir -p run/lookout-test-docker/old-root
+  pivot_root . run/lookout-test-docker/old-root
+  umount -l /run/lookout-test-docker/old-root
+  exec 9<&-
+  exec chroot . "$@"
+' own-root "$@"
+`;
+
+/** Whether this process runs in a chroot: its "/" is not the root of its mount namespace. */
+export function inChroot(): boolean {
+  const probe = spawnSync('unshare', ['--mount', '--propagation', 'private', '--', 'nsenter', '--mount=/proc/self/ns/mnt', 'stat', '-c', '%d:%i', '/'], { encoding: 'utf8' });
+  if (probe.status !== 0) return false;
+  const here = statSync('/');
+  return probe.stdout.trim() !== `${here.dev}:${here.ino}`;
 }
 
 function takeLock(lock: string): boolean {
