@@ -32,7 +32,14 @@ beforeAll(async () => {
     figures.daemon = `data root on ${dockerd.storage}${dockerd.chrooted ? ', in a mount namespace rooted at this chroot' : ''}`;
   } catch (error) {
     unavailable = (error as Error).message.split('\n')[0];
-    console.warn(`containers test: ${unavailable}${process.env.LOOKOUT_SKIP_DOCKER === '1' ? ' (skipped: LOOKOUT_SKIP_DOCKER=1)' : ''}`);
+    if (process.env.LOOKOUT_SKIP_DOCKER === '1') {
+      console.warn(`containers test: ${unavailable} (skipped: LOOKOUT_SKIP_DOCKER=1)`);
+      return;
+    }
+    // One failure for the file, in one line: no stack, and every test below is skipped by vitest.
+    const failure = new Error(`containers test: ${unavailable} (set LOOKOUT_SKIP_DOCKER=1 to skip)`);
+    failure.stack = failure.message;
+    throw failure;
   }
 }, 11 * 60_000);
 
@@ -41,10 +48,13 @@ afterAll(async () => {
   await dockerd?.stop();
 }, 3 * 60_000);
 
-/** The daemon, or: the one-line reason it could not start, as a failure (or a skip with LOOKOUT_SKIP_DOCKER=1). */
+/**
+ * The daemon. Where it could not start, beforeAll has already failed the file (vitest then runs no test),
+ * unless LOOKOUT_SKIP_DOCKER=1: then each test is skipped with the reason.
+ */
 function daemon(context: TestContext): Dockerd {
   if (dockerd) return dockerd;
-  if (process.env.LOOKOUT_SKIP_DOCKER === '1') context.skip();
+  if (process.env.LOOKOUT_SKIP_DOCKER === '1') context.skip(`LOOKOUT_SKIP_DOCKER=1: ${unavailable ?? 'dockerd did not start'}`);
   throw new Error(unavailable ?? 'dockerd did not start');
 }
 
