@@ -69,7 +69,7 @@ async function runSection(section: Section): Promise<SectionResult> {
 /** Wall-time bound of each full section; together well under 15 minutes. */
 function sectionLimitMs(id: string): number {
   const limits: Record<string, number> = {
-    httpThroughput: 150_000, timingAccuracy: 60_000, scheduling: 320_000, ingest: 120_000, detection: 180_000, 'detection-kinds': 480_000, 'network-facts': 360_000, memory: 300_000, browser: 240_000,
+    httpThroughput: 150_000, timingAccuracy: 60_000, scheduling: 320_000, ingest: 120_000, detection: 180_000, farAgent: 300_000, 'detection-kinds': 480_000, 'network-facts': 360_000, memory: 300_000, browser: 240_000,
   };
   return limits[id] ?? 120_000;
 }

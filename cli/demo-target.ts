@@ -51,3 +51,11 @@ function json(res: import('node:http').ServerResponse, status: number, body: unk
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
 }
+
+// `node cli/demo-target.ts [port] [host]`: the demo service alone (the compose stack's `demo` container).
+if (import.meta.main) {
+  const [port = '8181', host = '127.0.0.1'] = process.argv.slice(2);
+  const demo = await startDemoTarget(Number(port), host);
+  process.stdout.write(`demo target on ${demo.url}\n`);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => { void demo.close().then(() => process.exit(0)); });
+}

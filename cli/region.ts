@@ -37,7 +37,7 @@ export const regionHelp = [
   'manage ACL users). The settings go to standard output as environment lines:',
   '',
   '  lookout region add eu-west --redis rediss://admin:…@redis.internal:6380 > eu-west.env',
-  '  docker run --env-file eu-west.env lookout agent',
+  '  docker run -d --name lookout-agent-eu-west --restart unless-stopped --env-file eu-west.env lookout agent',
   '',
   'Options:',
   ...optionsHelp(REGION_OPTIONS, 26),
@@ -85,6 +85,7 @@ export async function regionCommand(argv: string[], env: NodeJS.ProcessEnv, out:
         ? `Registered region ${region} (Redis user ${record.user}). Its agents' settings follow; the password is shown only now.\n`
         : `New password for region ${region}; the old one stays valid until: lookout region rotate ${region} --finish\n`);
       for (const line of envLines({ region, user: record.user, password, target, agentUrl: v.agentRedisUrl, prefix: v.prefix, publicKey: signer.publicKey })) out.write(`${line}\n`);
+      err.write(`Saved as ${region}.env (the lines above), start an agent of the region with the Lookout image (README: Deploy):\n  ${dockerRunLine(region, targetOptions(target).tls !== undefined)}\n`);
     } else if (action === 'rotate') {
       const { disconnected } = await regions.finishRotation(region);
       out.write(`Region ${region}: old password retired; ${disconnected} connection(s) closed (agents on the new password reconnect at once).\n`);
@@ -100,6 +101,18 @@ export async function regionCommand(argv: string[], env: NodeJS.ProcessEnv, out:
   } finally {
     redis.disconnect();
   }
+}
+
+/**
+ * The `docker run` line that starts an agent of the region from the settings `add` printed, saved as
+ * `<region>.env`; with TLS, the CA file is mounted beside them.
+ */
+export function dockerRunLine(region: string, tls: boolean): string {
+  return [
+    'docker run -d', `--name lookout-agent-${region}`, '--restart unless-stopped', `--env-file ${region}.env`,
+    ...(tls ? ['-v "$PWD/ca.pem:/etc/lookout/ca.pem:ro"', '-e LOOKOUT_REDIS_CA=/etc/lookout/ca.pem'] : []),
+    'lookout agent',
+  ].join(' ');
 }
 
 /** The environment lines an agent of the region runs with. */

@@ -8,8 +8,10 @@
 #   - chromium (Debian package chromium) for browser checks, unless LOOKOUT_SKIP_CHROMIUM=1.
 # With `test`: everything the test suite starts, including the peers of the benchmark smoke test:
 #   prometheus-alertmanager (the alert tests run a real one; unless LOOKOUT_SKIP_ALERTMANAGER=1),
-#   prometheus-blackbox-exporter, curl and openssl; and for regions in network namespaces (the evidence
-#   tests and the detection benchmark): iproute2, iptables, mtr-tiny and traceroute.
+#   prometheus-blackbox-exporter, curl and openssl; for the container tests, which start their own Docker
+#   daemon and build every image from Debian's packages: docker.io, docker-compose, debootstrap; for regions
+#   in network namespaces (the evidence tests and the detection benchmark): iproute2, iptables, mtr-tiny
+#   and traceroute.
 # With `bench`: prometheus-blackbox-exporter, curl and openssl (the benchmarks compare against them), and
 #   iproute2, iptables, mtr-tiny and traceroute (the detection benchmark stages outages in namespaces).
 # With `test` and `chaos`: redis-sentinel (the chaos suite runs a Sentinel-managed Redis, and regions in
@@ -119,6 +121,12 @@ fi
 if [ "$purpose" = chaos ]; then
   [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || missing+=(iproute2)
   [ -x /usr/sbin/iptables ] || [ -x /sbin/iptables ] || missing+=(iptables)
+fi
+if [ "$purpose" = test ]; then
+  # /usr/bin/docker, not any docker on PATH: the tests use Debian's client beside Debian's daemon.
+  [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
+  [ -x /usr/bin/docker-compose ] || missing+=(docker-compose)
+  [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then

@@ -51,8 +51,13 @@ export interface AgentRig {
   stop(): Promise<void>;
 }
 
-/** `env`: the agent's extra environment (e.g. `NODE_EXTRA_CA_CERTS` for an HTTPS target with a bench CA). */
-export async function startAgentRig(ctx: SectionContext, options: { targetUrl: string; concurrency: number; label: string; env?: NodeJS.ProcessEnv }): Promise<AgentRig> {
+export async function startAgentRig(ctx: SectionContext, options: {
+  targetUrl: string; concurrency: number; label: string;
+  /** The agent's extra environment (e.g. `NODE_EXTRA_CA_CERTS` for an HTTPS target with a bench CA). */
+  env?: NodeJS.ProcessEnv;
+  /** The Redis URL the agent uses, when not the section's own (e.g. through a latency proxy). */
+  agentRedisUrl?: string;
+}): Promise<AgentRig> {
   const prefix = uniquePrefix(options.label);
   const redis = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   ctx.defer(() => { redis.disconnect(); });
@@ -76,7 +81,7 @@ export async function startAgentRig(ctx: SectionContext, options: { targetUrl: s
   };
   if (ctx.profile) mkdirSync(join(ctx.resultsDir, 'profiles'), { recursive: true });
   const agent = await startAgentProcess({
-    redisUrl: ctx.redis.url, prefix, region: REGION, logDir: ctx.logDir, concurrency: options.concurrency, agentId: `${options.label}-agent`,
+    redisUrl: options.agentRedisUrl ?? ctx.redis.url, prefix, region: REGION, logDir: ctx.logDir, concurrency: options.concurrency, agentId: `${options.label}-agent`,
     nodeArgs: ctx.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.resultsDir, 'profiles')}`] : [],
     ...(options.env ? { env: options.env } : {}),
   });

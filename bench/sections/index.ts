@@ -4,6 +4,7 @@ import { badInput } from './bad-input.ts';
 import { browser } from './browser-section.ts';
 import { detection } from './detection.ts';
 import { detectionKinds } from './detection-kinds.ts';
+import { farAgent } from './far-agent.ts';
 import { httpThroughput } from './http-throughput.ts';
 import { ingest } from './ingest.ts';
 import { memory } from './memory.ts';
@@ -12,4 +13,4 @@ import { scheduling } from './scheduling.ts';
 import { signing } from './signing.ts';
 import { timingAccuracy } from './timing-accuracy.ts';
 
-export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, networkFacts, scheduling, ingest, signing, detection, detectionKinds, memory, browser, badInput];
+export const SECTIONS: Section[] = [httpThroughput, timingAccuracy, networkFacts, scheduling, ingest, signing, detection, detectionKinds, farAgent, memory, browser, badInput];
