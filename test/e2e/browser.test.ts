@@ -76,7 +76,9 @@ describe('browser checks through the fleet', () => {
     const [okRun] = await waitUntil('the passing journey', async () => { const runs = await runsOf('journey-ok'); return runs.length > 0 && runs; }, 40_000);
     expect(okRun).toMatchObject({ outcome: 'pass', error: null, agentId: 'browser-agent' });
 
-    const [badRun] = await waitUntil('the failing journey', async () => { const runs = await runsOf('journey-broken'); return runs.length > 0 && runs; }, 40_000);
+    // The scheduled run is the streak's first failure, the one that keeps artifacts; the confirmation runs
+    // it starts may be recorded after it (at most one run per check stores artifacts every 5 minutes).
+    const badRun = await waitUntil('the failing journey', async () => (await runsOf('journey-broken')).find((run) => run.trigger === 'schedule'), 40_000);
     expect(badRun).toMatchObject({ outcome: 'fail', error: { code: 'ASSERTION_FAILED' }, browser: { failedStep: 'see the basket' } });
     expect(badRun.browser.artifacts, JSON.stringify(badRun.browser)).toContain('screenshot.png');
 

@@ -31,7 +31,9 @@ describe('evidence with the check state', () => {
     const registry = new CheckRegistry({ redis: shared.redis, tx, prefix, logger: silentLogger });
     await registry.deploy([httpCheck('shop', { regions: ['us-east', 'eu-west'], failureThreshold: 1 })], { prune: false });
     const store = new CheckStateStore({ redis: shared.redis, tx, prefix, registry });
-    const result = (region: string, at: number, overrides: Partial<RunResult> = {}) => runResult({ checkId: 'shop', region, scheduledAt: at, ...overrides });
+    // Slots of now: a result older than its check's staleness bound is history, which cannot make a region up.
+    const base = Date.now();
+    const result = (region: string, at: number, overrides: Partial<RunResult> = {}) => runResult({ checkId: 'shop', region, scheduledAt: base + at, ...overrides });
 
     await store.applyResult(result('us-east', 1_000, { network: network(['198.51.100.7']) }));
     await store.applyResult(result('eu-west', 1_000, { network: network(['198.51.100.7']) }));
@@ -48,6 +50,6 @@ describe('evidence with the check state', () => {
     expect(next!.state.incident!.evidence!.perRegion['eu-west']!.evidence).toEqual(trace);
     const [stored] = (await store.readMany(['shop'])).values();
     expect(stored!.incident!.evidence!.differences.map((d) => d.kind)).toEqual(['addresses', 'path', 'status']);
-    expect(JSON.parse((await shared.redis.hget(regionEvidenceKey(prefix, 'shop'), 'eu-west'))!)).toMatchObject({ at: 3_000, outcome: 'fail', evidence: null });
+    expect(JSON.parse((await shared.redis.hget(regionEvidenceKey(prefix, 'shop'), 'eu-west'))!)).toMatchObject({ at: base + 3_000, outcome: 'fail', evidence: null });
   });
 });
