@@ -21,11 +21,24 @@ import { startLatencyProxy, type LatencyProxy } from '../support/latency-proxy.t
 import { startRedis, uniquePrefix, type TestRedis } from '../support/redis.ts';
 import { waitUntil } from '../support/wait.ts';
 
-const RTT_MS = 150;
+/**
+ * 150 ms by default. LOOKOUT_FAR_RTT_MS (1–2000) and LOOKOUT_FAR_CANARY_INTERVAL (a duration such as
+ * '1s') rerun this test at another distance and canary interval: how README "Deploy" found the round
+ * trip an agent tolerates.
+ */
+const RTT_MS = envInteger('LOOKOUT_FAR_RTT_MS', 150, 1, 2_000);
 const FREQUENCY_MS = 5_000;
 /** A fifth of the default: a stall (3 intervals without an answer) would show within 6 s. */
-const CANARY_INTERVAL = '2s';
+const CANARY_INTERVAL = process.env.LOOKOUT_FAR_CANARY_INTERVAL ?? '2s';
 const quiet = { info() {}, warn() {}, error() {}, debug() {}, child() { return quiet; } };
+
+function envInteger(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name}: want an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  return value;
+}
 
 async function listen(server: Server): Promise<string> {
   server.listen(0, '127.0.0.1');
@@ -33,7 +46,7 @@ async function listen(server: Server): Promise<string> {
   return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
-describe(`an agent ${RTT_MS} ms (round trip) away from Redis`, () => {
+describe(`an agent ${RTT_MS} ms (round trip) away from Redis, canaries every ${CANARY_INTERVAL}`, () => {
   let redis: TestRedis;
   let proxy: LatencyProxy;
   let target: Server;
