@@ -9,11 +9,12 @@
  *
  * Replication is asynchronous: what a primary took but had not passed on when it failed over (or what a
  * Redis restarted without its last writes lost) is gone, though this agent was told it was written. So
- * results published in the last {@link REPUBLISH_WINDOW_MS} are kept in memory, and published again
- * whenever the connection comes back (a failover, a restart, a reconnect): what survived is not added
- * twice (same job id) and ingest counts a slot once; what was lost is there again. Waiting for a replica
- * (`WAIT`) was tried first and is not enough: during a failover the old primary goes on taking writes,
- * and a replica that has not been moved yet confirms them before both are turned to the new primary.
+ * results published in the last {@link REPUBLISH_WINDOW_MS} before the connection was lost are kept
+ * in memory, and published again whenever it comes back (a failover, a restart, a reconnect): what
+ * survived is not added twice (same job id) and ingest counts a slot once; what was lost is there again.
+ * Waiting for a replica (`WAIT`) was tried first and is not enough: during a failover the old primary
+ * goes on taking writes, and a replica that has not been moved yet confirms them before both are turned
+ * to the new primary.
  */
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -25,7 +26,11 @@ import type { AgentMetrics } from '../liveness/metrics.ts';
 import { resultJobId } from './result-id.ts';
 import { memoryResultSpool, type DropReason, type ResultSpool } from './spool.ts';
 
-/** Results published this recently are published again when the connection comes back (see the module comment). */
+/**
+ * Results published this long before the connection was lost are published again when it comes back (see
+ * the module comment). Counted back from the loss, not from the reconnect: a Redis down for minutes and
+ * restarted from an AOF that missed its last second must still get that second's results.
+ */
 export const REPUBLISH_WINDOW_MS = 60_000;
 /** At most this many are kept for it (the oldest go first). */
 export const REPUBLISH_MAX = 5_000;
@@ -60,6 +65,8 @@ export interface ResultPublisherOptions {
   publishTimeoutMs?: number;
   /** How often a non-empty spool retries. @defaultValue 1000 */
   flushIntervalMs?: number;
+  /** Results Redis took this long before the connection was lost are published again on reconnect. @defaultValue {@link REPUBLISH_WINDOW_MS} */
+  republishWindowMs?: number;
 }
 
 export type PublishOutcome = 'published' | 'spooled';
@@ -72,12 +79,16 @@ export class ResultPublisher {
   readonly #metrics: ResultPublisherOptions['metrics'];
   readonly #timeoutMs: number;
   readonly #timer: NodeJS.Timeout;
+  readonly #republishWindowMs: number;
   readonly #onReady = (): void => { void this.#republish().finally(() => this.flush()); };
+  /** When a ready connection was last lost (0: connected, or never connected). */
+  #lostAt = 0;
+  readonly #onClose = (): void => { if (this.#lostAt === 0 && this.#connectedBefore) this.#lostAt = Date.now(); };
   #flushing: Promise<void> | undefined;
   #batch: Array<{ result: RunResult; resolve: (outcome: PublishOutcome) => void }> = [];
   #batchScheduled = false;
   #spoolingSince = 0;
-  /** Results published in the last {@link REPUBLISH_WINDOW_MS}, oldest first, with when. */
+  /** Results published in the last republish window, oldest first, with when. */
   #recent: Array<{ at: number; result: RunResult }> = [];
   #connectedBefore = false;
 
@@ -86,12 +97,14 @@ export class ResultPublisher {
     this.#logger = options.logger;
     this.#metrics = options.metrics;
     this.#timeoutMs = options.publishTimeoutMs ?? 2_000;
+    this.#republishWindowMs = options.republishWindowMs ?? REPUBLISH_WINDOW_MS;
     this.#spool = options.spool ?? memoryResultSpool(options.spoolCapacity ?? 10_000, (count, reason) => this.countDrops(count, reason));
     this.#queue = new Queue(resultsQueueName(options.region), { connection: options.redis, prefix: options.prefix, defaultJobOptions: RESULT_JOB_OPTIONS });
     const logQueueError = throttledErrorLog(this.#logger, 'results_queue.error');
     this.#queue.on('error', (error) => logQueueError(error));
     this.#connectedBefore = options.redis.status === 'ready';
     this.#redis.on('ready', this.#onReady);
+    this.#redis.on('close', this.#onClose);
     this.#timer = setInterval(() => { if (this.#spool.size > 0) void this.flush(); }, options.flushIntervalMs ?? 1_000);
     this.#timer.unref();
     // A disk spool may hold results from before a restart: they show, and go first.
@@ -153,6 +166,7 @@ export class ResultPublisher {
   async close(timeoutMs: number): Promise<number> {
     clearInterval(this.#timer);
     this.#redis.off('ready', this.#onReady);
+    this.#redis.off('close', this.#onClose);
     try {
       await withTimeout(this.flush(), timeoutMs, 'final spool flush');
     } catch (error) {
@@ -213,7 +227,7 @@ export class ResultPublisher {
   #published(results: readonly RunResult[]): void {
     const now = Date.now();
     for (const result of results) this.#recent.push({ at: now, result });
-    const keepFrom = this.#recent.findIndex((entry) => now - entry.at <= REPUBLISH_WINDOW_MS);
+    const keepFrom = this.#recent.findIndex((entry) => now - entry.at <= this.#republishWindowMs);
     const drop = Math.max(keepFrom === -1 ? this.#recent.length : keepFrom, this.#recent.length - REPUBLISH_MAX);
     if (drop > 0) this.#recent.splice(0, drop);
   }
@@ -222,8 +236,9 @@ export class ResultPublisher {
   async #republish(): Promise<void> {
     const first = !this.#connectedBefore;
     this.#connectedBefore = true;
-    const now = Date.now();
-    const again = this.#recent.filter((entry) => now - entry.at <= REPUBLISH_WINDOW_MS).map((entry) => entry.result);
+    const lostAt = this.#lostAt === 0 ? Date.now() : this.#lostAt;
+    this.#lostAt = 0;
+    const again = this.#recent.filter((entry) => lostAt - entry.at <= this.#republishWindowMs).map((entry) => entry.result);
     this.#recent = [];
     if (first || again.length === 0) return;
     this.#metrics.resultsRepublished.inc(again.length);

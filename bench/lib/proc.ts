@@ -48,7 +48,10 @@ export function spawnChild(name: string, command: string, args: string[], option
   mkdirSync(options.logDir, { recursive: true });
   const logFile = join(options.logDir, `${name.replace(/[^a-z0-9.-]+/gi, '-')}.log`);
   const log = createWriteStream(logFile, { flags: 'w' });
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A state folder per child: an agent's default spool folder is per region under XDG_STATE_HOME, and is
+  // locked to one agent, so agents of concurrent runs (or sections) would refuse to start on each other's.
+  const state = { XDG_STATE_HOME: join(options.logDir, 'state', name.replace(/[^a-z0-9.-]+/gi, '-')) };
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...state, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.pipe(log, { end: false });
   child.stderr!.pipe(log, { end: false });
   const exited = new Promise<number | string>((resolveExit) => {

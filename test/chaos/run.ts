@@ -3,7 +3,7 @@
  * creates (root, iproute2, iptables, redis-server, redis-sentinel: `scripts/bootstrap.sh chaos`), and a
  * report of each against the targets (README: Chaos suite). Exit 1 when a target was missed.
  *
- *   npm run chaos                              every scenario (about 20 minutes)
+ *   npm run chaos                              every scenario (about 11 minutes on 2 cores)
  *   npm run chaos -- --only primary-kill,control
  *   npm run chaos -- --report <dir>            where report.md and report.json go (default .lookout/chaos)
  *   npm run chaos -- --keep                    keep every scenario's logs (else only those of a missed target)

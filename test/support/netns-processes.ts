@@ -94,11 +94,12 @@ export function spawnAgent(network: Network, region: string, options: { redisPor
   const logFile = join(dir, 'agent.log');
   const log = openSync(logFile, 'w');
   const script = fileURLToPath(new URL('../../agent/main.ts', import.meta.url));
+  // Its own spool folder: the default (per region, under $HOME) is locked to one agent on the machine.
   const child = network.spawn(ns.namespace, process.execPath, [
     '--disable-warning=ExperimentalWarning', script, '--region', region, '--redis', `redis://${ns.hostAddress}:${options.redisPort}`,
     '--prefix', options.prefix, '--agent-id', `netns-${network.id}-${region}`, '--health-host', ns.managementAddress,
     '--health-port', String(AGENT_HEALTH_PORT), '--shutdown-timeout', '2s', ...(options.args ?? []),
-  ], { stdio: ['ignore', log, log], env: { ...process.env, LOOKOUT_JOB_PUBLIC_KEY: TEST_JOB_PUBLIC_KEY, ...options.env } });
+  ], { stdio: ['ignore', log, log], env: { ...process.env, LOOKOUT_JOB_PUBLIC_KEY: TEST_JOB_PUBLIC_KEY, LOOKOUT_SPOOL_DIR: join(dir, 'spool'), ...options.env } });
   closeSync(log);
   const exited = once(child, 'exit');
   const healthUrl = `http://${ns.managementAddress}:${AGENT_HEALTH_PORT}`;

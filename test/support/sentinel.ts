@@ -210,6 +210,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
     for (const node of nodes) await node.start();
     await waitForReplicas(group, replicaCount);
     for (const sentinel of sentinels) await sentinel.start();
+    await waitForSentinelsToKnowReplicas(group, replicaCount);
   } catch (error) {
     await group.stop();
     throw error;
@@ -233,6 +234,30 @@ async function waitForReplicas(group: SentinelGroup, count: number): Promise<voi
     }
   } finally {
     redis.disconnect();
+  }
+}
+
+/**
+ * Waits until every sentinel knows every replica as a healthy one: a sentinel learns of replicas from the
+ * primary's INFO, so a failover asked before that (on a loaded machine, seconds) fails with NOGOODSLAVE.
+ */
+async function waitForSentinelsToKnowReplicas(group: SentinelGroup, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (const sentinel of group.sentinels) {
+    const redis = new Redis(group.sentinelOptions(sentinel.port));
+    redis.on('error', () => {});
+    try {
+      await redis.connect();
+      for (;;) {
+        const replicas = (await redis.call('SENTINEL', 'replicas', group.masterName)) as string[][];
+        const healthy = replicas.filter((fields) => fields[fields.indexOf('flags') + 1] === 'slave').length;
+        if (healthy >= count) break;
+        if (Date.now() > deadline) throw new Error(`sentinel ${sentinel.port} knows ${healthy} of ${count} replicas: ${JSON.stringify(replicas)}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      redis.disconnect();
+    }
   }
 }
 

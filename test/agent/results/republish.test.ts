@@ -1,8 +1,9 @@
 /**
  * Results Redis took can still be lost: a primary that fails over before its replica had them, or a Redis
  * restarted without its last writes. The publisher publishes again, when the connection comes back, what
- * it published in the last minute: here a redis-server restarted empty (everything lost) gets the results
- * back, and a reconnect to a Redis that kept them adds no second job.
+ * it published in the last minute before the connection was lost: here a redis-server restarted empty
+ * (everything lost) gets the results back, also after an outage longer than that window, and a reconnect
+ * to a Redis that kept them adds no second job.
  */
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +63,30 @@ describe('results published again after a reconnect', () => {
       await waitUntil('published again', async () => (await metrics.resultsRepublished.get()).values[0]?.value === 4, 15_000);
       await waitUntil('the spool empty', () => publisher.spooled === 0, 5_000);
       expect(await waiting(prefix)).toEqual([1_000, 2_000]);
+    } finally {
+      await publisher.close(1_000);
+      conn.disconnect();
+    }
+  }, 40_000);
+
+  it('counts the window back from when the connection was lost, so a long outage still gets its last results back', async () => {
+    const prefix = uniquePrefix('republish-window');
+    const conn = connectRedis(redis.url, { name: 'publisher', logger: silentLogger, blocking: true });
+    const metrics = createAgentMetrics();
+    const windowMs = 3_000;
+    const publisher = new ResultPublisher({ redis: conn, prefix, region: 'eu-west', logger: silentLogger, metrics, flushIntervalMs: 200, republishWindowMs: windowMs });
+    try {
+      await conn.ping();
+      expect(await publisher.publish(result(3_000))).toBe('published');
+      await redis.kill();
+      const lostAt = Date.now();
+      await waitUntil('the connection lost', () => conn.status !== 'ready', 5_000);
+      // Down for longer than the window: counted from the reconnect, the result would be too old to send again.
+      await waitUntil('an outage longer than the window', () => Date.now() - lostAt > windowMs + 1_000, windowMs + 5_000);
+      await redis.start();
+      await waitUntil('the result back', async () => (await waiting(prefix)).length === 1, 15_000);
+      expect(await waiting(prefix)).toEqual([3_000]);
+      expect((await metrics.resultsRepublished.get()).values[0]?.value).toBe(1);
     } finally {
       await publisher.close(1_000);
       conn.disconnect();
