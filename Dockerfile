@@ -51,7 +51,8 @@ RUN case "$BROWSER" in on) browser="chromium fonts-liberation" ;; off) browser="
  && apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates tini $browser >/dev/null \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* \
- && useradd --system --uid 10001 --user-group --create-home --home-dir /home/lookout --shell /usr/sbin/nologin lookout
+ && useradd --system --uid 10001 --user-group --create-home --home-dir /home/lookout --shell /usr/sbin/nologin lookout \
+ && install -d -o 10001 -g 10001 -m 0700 /var/lib/lookout
 COPY --from=build /opt/node/bin/node /usr/local/bin/node
 COPY --from=build /build/node_modules /app/node_modules
 # Only what runs (see .dockerignore), owned by root: the lookout user cannot change its own code.
@@ -67,7 +68,10 @@ ENV NODE_ENV=production \
     LOOKOUT_PORT=8080 \
     LOOKOUT_HEALTH_HOST=0.0.0.0 \
     LOOKOUT_HEALTH_PORT=9090 \
-    LOOKOUT_BROWSER_CHECKS=${BROWSER}
+    LOOKOUT_BROWSER_CHECKS=${BROWSER} \
+    LOOKOUT_SPOOL_DIR=/var/lib/lookout/spool
+# An agent's results wait in /var/lib/lookout/spool while Redis is away: mount a volume there (compose does;
+# a new named volume takes this folder's owner) so they outlive a restart of the container.
 USER 10001:10001
 WORKDIR /home/lookout
 EXPOSE 8080 9090

@@ -37,7 +37,8 @@ export const regionHelp = [
   'manage ACL users). The settings go to standard output as environment lines:',
   '',
   '  lookout region add eu-west --redis rediss://admin:…@redis.internal:6380 > eu-west.env',
-  '  docker run -d --name lookout-agent-eu-west --restart unless-stopped --env-file eu-west.env lookout agent',
+  '  docker run -d --name lookout-agent-eu-west --restart unless-stopped --env-file eu-west.env \\',
+  '    -v lookout-spool-eu-west:/var/lib/lookout lookout agent',
   '',
   'Options:',
   ...optionsHelp(REGION_OPTIONS, 26),
@@ -105,11 +106,13 @@ export async function regionCommand(argv: string[], env: NodeJS.ProcessEnv, out:
 
 /**
  * The `docker run` line that starts an agent of the region from the settings `add` printed, saved as
- * `<region>.env`; with TLS, the CA file is mounted beside them.
+ * `<region>.env`, with a volume of its own for the results that wait while Redis is away; with TLS, the CA
+ * file is mounted beside them.
  */
 export function dockerRunLine(region: string, tls: boolean): string {
   return [
     'docker run -d', `--name lookout-agent-${region}`, '--restart unless-stopped', `--env-file ${region}.env`,
+    `-v lookout-spool-${region}:/var/lib/lookout`,
     ...(tls ? ['-v "$PWD/ca.pem:/etc/lookout/ca.pem:ro"', '-e LOOKOUT_REDIS_CA=/etc/lookout/ca.pem'] : []),
     'lookout agent',
   ].join(' ');

@@ -155,6 +155,9 @@ function writeWhole(path: string, body: Buffer): void {
   renameSync(tmp, path);
 }
 
+/** Folders this process holds: a lock naming our own pid is ours only if listed here. */
+const heldHere = new Set<string>();
+
 function takeLock(dir: string, token: string): void {
   const path = join(dir, LOCK);
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -162,6 +165,7 @@ function takeLock(dir: string, token: string): void {
       const fd = openSync(path, 'wx', 0o600);
       writeSync(fd, token);
       closeSync(fd);
+      heldHere.add(dir);
       return;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
@@ -171,7 +175,10 @@ function takeLock(dir: string, token: string): void {
     let holder = '';
     try { holder = readFileSync(path, 'utf8'); } catch { continue; }
     const pid = Number(holder.split(':')[0]);
-    if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+    // Our own pid on a lock we do not hold is a previous life's: a container restarted after a crash starts
+    // its agent with the same pid in a fresh pid namespace, and must not lock itself out of its spool.
+    const held = pid === process.pid ? heldHere.has(dir) : Number.isInteger(pid) && pid > 0 && isAlive(pid);
+    if (held) {
       throw new DiskSpoolError('SPOOL_LOCKED', `--spool-dir ${dir} is in use by process ${pid}; give each agent on this machine its own --spool-dir`);
     }
     // The holder is gone (it crashed): its results are ours to deliver.
@@ -185,6 +192,7 @@ function releaseLock(dir: string, token: string): void {
   try {
     if (readFileSync(path, 'utf8') === token) unlinkSync(path);
   } catch { /* already gone */ }
+  heldHere.delete(dir);
 }
 
 function isAlive(pid: number): boolean {

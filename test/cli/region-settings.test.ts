@@ -8,10 +8,10 @@ import { dockerRunLine, envLines } from '../../cli/region.ts';
 
 describe('lookout region add output', () => {
   it.each([
-    { tls: false, expected: 'docker run -d --name lookout-agent-eu-west --restart unless-stopped --env-file eu-west.env lookout agent' },
+    { tls: false, expected: 'docker run -d --name lookout-agent-eu-west --restart unless-stopped --env-file eu-west.env -v lookout-spool-eu-west:/var/lib/lookout lookout agent' },
     {
       tls: true,
-      expected: 'docker run -d --name lookout-agent-eu-west --restart unless-stopped --env-file eu-west.env -v "$PWD/ca.pem:/etc/lookout/ca.pem:ro" -e LOOKOUT_REDIS_CA=/etc/lookout/ca.pem lookout agent',
+      expected: 'docker run -d --name lookout-agent-eu-west --restart unless-stopped --env-file eu-west.env -v lookout-spool-eu-west:/var/lib/lookout -v "$PWD/ca.pem:/etc/lookout/ca.pem:ro" -e LOOKOUT_REDIS_CA=/etc/lookout/ca.pem lookout agent',
     },
   ])('prints the docker run line for the region (TLS: $tls)', ({ tls, expected }) => {
     expect(dockerRunLine('eu-west', tls)).toBe(expected);

@@ -102,6 +102,10 @@ describe('Kubernetes manifests', () => {
         expect(pod.containers[0].envFrom).toEqual([{ secretRef: { name: `lookout-agent-${region}` } }]);
         expect(deployment.spec.template.metadata.labels['lookout.dev/region']).toBe(region);
         expect(pod.containers[0].readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'health' });
+        // The root is read-only: the spool (LOOKOUT_SPOOL_DIR, set by the image) needs a volume of its own.
+        const state = pod.containers[0].volumeMounts.find((m: { mountPath: string }) => m.mountPath === '/var/lib/lookout');
+        expect(state?.readOnly).toBeUndefined();
+        expect(pod.volumes.find((v: { name: string }) => v.name === state?.name)?.emptyDir).toBeDefined();
       }
     }
   });
@@ -163,6 +167,9 @@ describe('the systemd unit for agents on VMs', () => {
     expect(service.get('Restart')).toEqual(['always']);
     expect(service.get('NoNewPrivileges')).toEqual(['yes']);
     expect(service.get('CapabilityBoundingSet')).toEqual(['']);
+    // ProtectHome leaves no $HOME: the spool goes under the unit's own state folder.
+    expect(service.get('StateDirectory')).toEqual(['lookout']);
+    expect(service.get('Environment')).toContain('LOOKOUT_SPOOL_DIR=/var/lib/lookout/spool/%i');
     expect(Number(/^(\d+)s?$/.exec(service.get('TimeoutStopSec')![0]!)![1])).toBeGreaterThan(10); // beyond the agent's 10 s shutdown
   });
 });
@@ -171,10 +178,10 @@ describe('the compose files', () => {
   const base = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
   const ha = parse(readFileSync(join(ROOT, 'docker-compose.ha.yml'), 'utf8'), { merge: true });
 
-  it('give each region\'s agent its own region volume and nothing of the admin', () => {
+  it('give each region\'s agent its own region volume and spool volume, and nothing of the admin', () => {
     for (const region of REGIONS) {
       const agent = base.services[`agent-${region}`];
-      expect(agent.volumes).toEqual([`region-${region}:/run/lookout/region:ro`]);
+      expect(agent.volumes).toEqual([`region-${region}:/run/lookout/region:ro`, `spool-${region}:/var/lib/lookout`]);
       expect(agent.environment.LOOKOUT_ENV_FILE).toBe('/run/lookout/region/agent.env');
     }
   });

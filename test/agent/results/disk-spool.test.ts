@@ -138,6 +138,17 @@ describe('the disk spool', () => {
     await second.spool.close();
   });
 
+  it('takes over a lock naming its own pid that it does not hold (a container restarted after a crash)', async () => {
+    const first = open();
+    await first.spool.add([result(1_000)]);
+    // The agent in a restarted container often gets the pid its crashed predecessor had.
+    writeFileSync(join(dir, 'lock'), `${process.pid}:previous-life`);
+    await first.spool.close(); // releases nothing: the lock is no longer its token
+    const second = open();
+    expect(second.spool.size).toBe(1);
+    await second.spool.close();
+  });
+
   it('says which folder it cannot use', () => {
     writeFileSync(join(root, 'file'), 'x');
     expect(() => openDiskSpool({ dir: join(root, 'file', 'spool'), onDrop: () => {} }))
