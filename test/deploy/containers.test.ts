@@ -236,10 +236,15 @@ describe('the daemon', () => {
 
 /** Waits until every named service's container is healthy; a container that exited with an error fails at once, with its log. */
 async function allHealthy(stack: ComposeProject, services: string[]): Promise<Map<string, { state: string; health: string | null }>> {
-  return waitUntil(`every service of ${stack.name} healthy`, async () => {
-    const states = await stack.states();
-    const broken = [...states].find(([, v]) => v.state.startsWith('exited') && v.state !== 'exited 0');
-    if (broken) throw new Error(`${broken[0]} ${broken[1].state}: ${(await stack.run(['logs', '--no-color', '--tail', '20', broken[0]])).stdout}`);
-    return services.every((name) => states.get(name)?.health === 'healthy') && states;
-  }, 4 * 60_000, 1_000);
+  try {
+    return await waitUntil(`every service of ${stack.name} healthy`, async () => {
+      const states = await stack.states();
+      const broken = [...states].find(([, v]) => v.state.startsWith('exited') && v.state !== 'exited 0');
+      if (broken) throw new Error(`${broken[0]} ${broken[1].state}: ${(await stack.run(['logs', '--no-color', '--tail', '20', broken[0]])).stdout}`);
+      return services.every((name) => states.get(name)?.health === 'healthy') && states;
+    }, 4 * 60_000, 1_000);
+  } catch (error) {
+    // Which containers are not healthy, and why: their state, last health check and last log lines.
+    throw new Error(`${(error as Error).message}\n${await stack.diagnose().catch((d: Error) => `(no diagnosis: ${d.message})`)}`);
+  }
 }
