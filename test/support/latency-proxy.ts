@@ -1,7 +1,7 @@
 /**
- * A TCP proxy on 127.0.0.1 that makes its upstream far away: every chunk waits `oneWayDelayMs` before it
- * is passed on, in each direction, so a request and its answer take one round trip of 2 × the delay more.
- * In user space because this kernel has no `netem` qdisc. Order is kept (one FIFO per direction, and the
+ * A TCP proxy (on 127.0.0.1 unless told where) that makes its upstream far away: every chunk waits
+ * `oneWayDelayMs` before it is passed on, in each direction, so a request and its answer take one round
+ * trip of 2 × the delay more. In user space because this kernel has no `netem` qdisc. Order is kept (one FIFO per direction, and the
  * delay is the same for every chunk); a side's end or close reaches the other side after the same delay.
  *
  * Bounded: at most `maxConnections` connections, and a direction holding more than `maxBufferedBytes`
@@ -13,6 +13,8 @@ import { once } from 'node:events';
 export interface LatencyProxyOptions {
   /** Where the proxy forwards to. */
   target: { host: string; port: number };
+  /** Where it listens. @defaultValue 127.0.0.1, a free port */
+  listen?: { host: string; port: number };
   /** Delay added to each direction; the round trip grows by twice this. */
   oneWayDelayMs: number;
   /** @defaultValue 256 */
@@ -23,7 +25,7 @@ export interface LatencyProxyOptions {
 
 export interface LatencyProxy {
   readonly port: number;
-  readonly host: '127.0.0.1';
+  readonly host: string;
   /** Connections accepted so far. */
   readonly accepted: () => number;
   /** Changes the delay for chunks arriving from now on (a chunk already waiting keeps its time). */
@@ -85,12 +87,13 @@ export async function startLatencyProxy(options: LatencyProxyOptions): Promise<L
     pipeDelayed(client, upstream);
     pipeDelayed(upstream, client);
   });
-  server.listen(0, '127.0.0.1');
+  const host = options.listen?.host ?? '127.0.0.1';
+  server.listen(options.listen?.port ?? 0, host);
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   return {
     port,
-    host: '127.0.0.1',
+    host,
     accepted: () => accepted,
     setOneWayDelay(ms: number) { delayMs = ms; },
     async close() {
