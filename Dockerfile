@@ -2,7 +2,8 @@
 #
 #   docker build -t lookout .                                  # HTTP agents and coordinators
 #   docker build -t lookout:browser --build-arg BROWSER=on .   # + Chromium, for browser agents
-#   docker run --env-file eu-west.env lookout agent            # (lookout region add eu-west > eu-west.env)
+#   docker run --env-file eu-west.env -v lookout-spool-eu-west:/var/lib/lookout lookout agent
+#                                          # (lookout region add eu-west > eu-west.env prints this line)
 #   docker run -e LOOKOUT_REDIS_URL=… -p 8080:8080 lookout coordinator
 #
 # Needs BuildKit (DOCKER_BUILDKIT=1 on Docker 20.10; the default since 23.0) for the optional `ca` secret.

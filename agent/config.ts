@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { DEFAULT_SPOOL_MAX_AGE_MS, DEFAULT_SPOOL_MAX_BYTES, MAX_SPOOL_AGE_MS } from './results/disk-spool.ts';
 import { RegionName } from '../checks/contract.ts';
 import { parsePublicKey } from '../checks/signing.ts';
-import { redisOptionProblems, redisOptions } from '../lib/redis-options.ts';
+import { redisOptionProblems, redisOptions, type SentinelOptionValues } from '../lib/redis-options.ts';
 import { parseResolverAddress } from './evidence/resolver.ts';
 import {
   accept, byteSize, duration, integer, list, onOff, optionsHelp, parseOptions, refuse, value, zodParser, type OptionTable, type Parser,
@@ -18,7 +18,7 @@ import {
 import { DEFAULT_DENIED_CIDRS, cidrProblem } from './runners/http/egress.ts';
 
 /** What the agent needs to run, after defaults and validation. */
-export interface AgentConfig {
+export interface AgentConfig extends SentinelOptionValues {
   /** Region this agent probes from; it consumes only that region's queue (`checks.<region>`). Required. */
   region: string;
   /**

@@ -8,9 +8,9 @@ import { DEFAULT_PREFIX } from '../checks/keys.ts';
 import {
   accept, duration, httpUrl, integer, list, nonEmpty, onOff, optionsHelp, parseOptions, refuse, toggle, value, type OptionTable,
 } from '../lib/options.ts';
-import { redisOptionProblems, redisOptions } from '../lib/redis-options.ts';
+import { redisOptionProblems, redisOptions, type SentinelOptionValues } from '../lib/redis-options.ts';
 
-export interface CoordinatorConfig {
+export interface CoordinatorConfig extends SentinelOptionValues {
   /**
    * Redis to keep all state in (`redis://` or `rediss://`), with the coordinators' own credentials. Flag
    * `--redis`, env `LOOKOUT_REDIS_URL` or `REDIS_URL`. @defaultValue `'redis://127.0.0.1:6379'`

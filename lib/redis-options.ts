@@ -64,11 +64,28 @@ export interface RedisOptionValues {
   redisCa?: string | undefined;
   redisCert?: string | undefined;
   redisKey?: string | undefined;
+  /**
+   * The Sentinels that say where the primary is (`host:port,…`, port 26379 when left out); every
+   * connection follows a failover through them. Flag `--redis-sentinels`, env `LOOKOUT_REDIS_SENTINELS`.
+   * @defaultValue none (connect to the `--redis` URL's host)
+   */
   redisSentinels?: SentinelAddress[] | undefined;
+  /**
+   * The primary's name in the Sentinels (`sentinel monitor <name>`); required with `redisSentinels`. Flag
+   * `--redis-master-name`, env `LOOKOUT_REDIS_MASTER_NAME`. @defaultValue none
+   */
   redisMasterName?: string | undefined;
+  /**
+   * The Sentinels' own user, when they have credentials apart from the data nodes'. Flag
+   * `--redis-sentinel-user`, env `LOOKOUT_REDIS_SENTINEL_USER`. @defaultValue none
+   */
   redisSentinelUser?: string | undefined;
+  /** The Sentinels' own password. Flag `--redis-sentinel-password`, env `LOOKOUT_REDIS_SENTINEL_PASSWORD`. @defaultValue none */
   redisSentinelPassword?: string | undefined;
 }
+
+/** The Sentinel options of a process's configuration (documented on {@link RedisOptionValues}). */
+export type SentinelOptionValues = Pick<RedisOptionValues, 'redisSentinels' | 'redisMasterName' | 'redisSentinelUser' | 'redisSentinelPassword'>;
 
 /**
  * Problems of the combination (each option is valid alone): a certificate without its key, TLS files

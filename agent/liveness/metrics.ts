@@ -60,7 +60,7 @@ export function createAgentMetrics(): AgentMetrics {
     invalidSignatures: new Counter({ name: 'lookout_agent_invalid_job_signatures_total', help: 'Jobs refused (INVALID_JOB_SIGNATURE) because no coordinator signed them as they are, or they are for another region.', registers }),
     runsSkipped: new Counter({ name: 'lookout_agent_runs_skipped_total', help: 'Runs not started, by reason (late: taken after their slot expired).', labelNames: ['reason'], registers }),
     resultsRepublished: new Counter({ name: 'lookout_agent_results_republished_total', help: 'Results published again after the connection came back (a failover or restart may have lost them).', registers }),
-    dependencyUp: new Gauge({ name: 'lookout_agent_dependency_up', help: 'Whether the agent can use a dependency now (1) or not (0): redis, worker.', labelNames: ['dependency'], registers }),
+    dependencyUp: new Gauge({ name: 'lookout_agent_dependency_up', help: 'Whether the agent can use a dependency now (1) or not (0): redis, worker; spool is always 1 (its detail in /readyz says how many results wait).', labelNames: ['dependency'], registers }),
   };
   // Shown at 0 from the start, so a dashboard can tell "none dropped" from "not reported".
   for (const reason of ['capacity', 'bytes', 'age', 'unreadable', 'unwritable']) metrics.resultsSpooledDropped.inc({ reason }, 0);

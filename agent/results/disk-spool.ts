@@ -95,8 +95,9 @@ export function openDiskSpool(options: DiskSpoolOptions): ResultSpool & { readon
       const body = Buffer.from(results.map((result) => `${JSON.stringify(result)}\n`).join(''));
       if (body.length > maxBytes) { onDrop(results.length, 'bytes'); return; }
       while (files.length > 0 && totalBytes() + body.length > maxBytes) drop(files[0]!, 'bytes');
-      const file: BatchFile = { name: '', seq: nextSeq++, writtenAt: now(), count: results.length, bytes: body.length };
-      file.name = `${String(file.seq).padStart(16, '0')}-${String(file.writtenAt).padStart(13, '0')}-${file.count}.jsonl`;
+      const seq = nextSeq++;
+      const writtenAt = now();
+      const file: BatchFile = { name: batchFileName(seq, writtenAt, results.length), seq, writtenAt, count: results.length, bytes: body.length };
       writeWhole(join(dir, file.name), body);
       files.push(file);
     },
@@ -123,8 +124,17 @@ export function openDiskSpool(options: DiskSpoolOptions): ResultSpool & { readon
             unreadable++;
           }
         }
-        if (unreadable > 0) onDrop(unreadable, 'unreadable');
-        if (results.length === 0) { rmSync(join(dir, file.name), { force: true }); files.shift(); continue; }
+        if (results.length === 0) { rmSync(join(dir, file.name), { force: true }); files.shift(); onDrop(unreadable, 'unreadable'); continue; }
+        if (unreadable > 0) {
+          // Kept without its unreadable lines, so they are counted (and the spool's size corrected) once,
+          // not again at every flush that fails and reads the file anew.
+          const body = Buffer.from(results.map((result) => `${JSON.stringify(result)}\n`).join(''));
+          const name = batchFileName(file.seq, file.writtenAt, results.length);
+          writeWhole(join(dir, name), body);
+          if (name !== file.name) rmSync(join(dir, file.name), { force: true });
+          Object.assign(file, { name, count: results.length, bytes: body.length });
+          onDrop(unreadable, 'unreadable');
+        }
         return { results, id: file.name } satisfies SpoolBatch;
       }
     },
@@ -141,6 +151,10 @@ export function openDiskSpool(options: DiskSpoolOptions): ResultSpool & { readon
     },
   };
 }
+
+/** A batch's file name: its sequence, when it was written, and how many results it holds (see FILE_NAME). */
+const batchFileName = (seq: number, writtenAt: number, count: number): string =>
+  `${String(seq).padStart(16, '0')}-${String(writtenAt).padStart(13, '0')}-${count}.jsonl`;
 
 /** Writes a file whole: a temporary file, fsync, then a rename over the final name. */
 function writeWhole(path: string, body: Buffer): void {

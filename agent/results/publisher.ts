@@ -90,6 +90,8 @@ export class ResultPublisher {
   #spoolingSince = 0;
   /** Results published in the last republish window, oldest first, with when. */
   #recent: Array<{ at: number; result: RunResult }> = [];
+  /** Results being published again, by job id: when Redis first took each. */
+  #republishedAt = new Map<string, number>();
   #connectedBefore = false;
 
   constructor(options: ResultPublisherOptions) {
@@ -223,13 +225,21 @@ export class ResultPublisher {
     this.#gauge();
   }
 
-  /** Remembers results Redis took, for {@link #republish}. */
+  /**
+   * Remembers results Redis took, for {@link #republish}. A result published again keeps the time Redis
+   * first took it, so a connection that drops every few seconds does not send the same results out again
+   * at every reconnect (nor ever keep them in the window).
+   */
   #published(results: readonly RunResult[]): void {
     const now = Date.now();
-    for (const result of results) this.#recent.push({ at: now, result });
-    const keepFrom = this.#recent.findIndex((entry) => now - entry.at <= this.#republishWindowMs);
-    const drop = Math.max(keepFrom === -1 ? this.#recent.length : keepFrom, this.#recent.length - REPUBLISH_MAX);
-    if (drop > 0) this.#recent.splice(0, drop);
+    for (const result of results) {
+      const id = resultJobId(result);
+      const firstAt = this.#republishedAt.get(id);
+      this.#republishedAt.delete(id);
+      this.#recent.push({ at: firstAt ?? now, result });
+    }
+    const kept = this.#recent.filter((entry) => now - entry.at <= this.#republishWindowMs);
+    this.#recent = kept.length > REPUBLISH_MAX ? kept.slice(kept.length - REPUBLISH_MAX) : kept;
   }
 
   /** On a reconnect (not the first connect): the recent results go out again, through the spool. */
@@ -238,8 +248,10 @@ export class ResultPublisher {
     this.#connectedBefore = true;
     const lostAt = this.#lostAt === 0 ? Date.now() : this.#lostAt;
     this.#lostAt = 0;
-    const again = this.#recent.filter((entry) => lostAt - entry.at <= this.#republishWindowMs).map((entry) => entry.result);
+    const againEntries = this.#recent.filter((entry) => lostAt - entry.at <= this.#republishWindowMs);
+    const again = againEntries.map((entry) => entry.result);
     this.#recent = [];
+    this.#republishedAt = new Map(againEntries.map((entry) => [resultJobId(entry.result), entry.at]));
     if (first || again.length === 0) return;
     this.#metrics.resultsRepublished.inc(again.length);
     this.#logger.info('results.republished', { count: again.length, note: 'a failover or restart may have lost them; what survived is not added twice' });

@@ -11,7 +11,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { ALERTS_QUEUE, monitoringStateKey, outboxKey, resultsQueueName } from '../../checks/keys.ts';
-import type { Logger } from '../../lib/log.ts';
+import { throttledErrorLog, type Logger } from '../../lib/log.ts';
 import type { MonitoringAlertEvent } from '../events/events.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { TransactionRunner } from './transaction.ts';
@@ -43,16 +43,19 @@ export class MonitoringWatch {
   readonly #queues = new Map<string, Queue>();
   /** Per queue: the job at its head and since when this coordinator has seen it there. */
   readonly #heads = new Map<string, { jobId: string; since: number }>();
+  /** Every watched queue shares the coordinator's connection: its errors, once per 30 s, not once per queue. */
+  readonly #logQueueError: (error: unknown, fields?: Record<string, unknown>) => void;
 
   constructor(options: MonitoringWatchOptions) {
     this.#o = options;
+    this.#logQueueError = throttledErrorLog(options.logger, 'monitoring.queue_error');
   }
 
   #queue(name: string): Queue {
     let queue = this.#queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.#o.redis, prefix: this.#o.prefix });
-      queue.on('error', (error) => this.#o.logger.warn('monitoring.queue_error', { queue: name, error }));
+      queue.on('error', (error) => this.#logQueueError(error, { queue: name }));
       this.#queues.set(name, queue);
     }
     return queue;

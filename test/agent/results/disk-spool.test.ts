@@ -114,6 +114,8 @@ describe('the disk spool', () => {
     writeFileSync(join(dir, 'notes.txt'), 'mine');
     writeFileSync(join(dir, '0000000000000009-0000000000000-1.jsonl.tmp'), '{"half');
     const second = open();
+    // A flush that fails reads the same batch again: its unreadable lines are counted once.
+    expect((await second.spool.oldest())!.results.map((r) => r.scheduledAt)).toEqual([3_000]);
     expect(await scheduled(second.spool)).toEqual([3_000]);
     expect(second.drops).toEqual([[2, 'unreadable']]);
     expect(readdirSync(dir).sort()).toEqual(['lock', 'notes.txt']);

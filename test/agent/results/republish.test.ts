@@ -5,6 +5,7 @@
  * (everything lost) gets the results back, also after an outage longer than that window, and a reconnect
  * to a Redis that kept them adds no second job.
  */
+import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resultsQueueName } from '../../../checks/keys.ts';
@@ -87,6 +88,37 @@ describe('results published again after a reconnect', () => {
       await waitUntil('the result back', async () => (await waiting(prefix)).length === 1, 15_000);
       expect(await waiting(prefix)).toEqual([3_000]);
       expect((await metrics.resultsRepublished.get()).values[0]?.value).toBe(1);
+    } finally {
+      await publisher.close(1_000);
+      conn.disconnect();
+    }
+  }, 40_000);
+
+  it('sends a result out again only within the window from when Redis first took it, however often the connection drops', async () => {
+    const prefix = uniquePrefix('republish-once');
+    const conn = connectRedis(redis.url, { name: 'publisher', logger: silentLogger, blocking: true });
+    const metrics = createAgentMetrics();
+    const windowMs = 3_000;
+    const publisher = new ResultPublisher({ redis: conn, prefix, region: 'eu-west', logger: silentLogger, metrics, flushIntervalMs: 200, republishWindowMs: windowMs });
+    const republished = async () => (await metrics.resultsRepublished.get()).values[0]?.value ?? 0;
+    try {
+      await conn.ping();
+      const firstTaken = Date.now();
+      expect(await publisher.publish(result(4_000))).toBe('published');
+      // A second into the window the connection drops: the result goes out again.
+      await waitUntil('a second of the window gone', () => Date.now() - firstTaken > 1_000, 5_000);
+      conn.disconnect(true);
+      await waitUntil('published again', async () => (await republished()) === 1, 15_000);
+      await waitUntil('the spool empty', () => publisher.spooled === 0, 5_000);
+      // Past the window from when Redis first took it (not from its second sending) the connection drops again.
+      await waitUntil('the window over', () => Date.now() - firstTaken > windowMs + 100, windowMs + 5_000);
+      // The publisher hears of the reconnect first (its listener was added first), and decides then.
+      const reconnected = once(conn, 'ready');
+      conn.disconnect(true);
+      await reconnected;
+      await waitUntil('the spool empty', () => publisher.spooled === 0, 5_000);
+      expect(await republished()).toBe(1);
+      expect(await waiting(prefix)).toEqual([4_000]);
     } finally {
       await publisher.close(1_000);
       conn.disconnect();
