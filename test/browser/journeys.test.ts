@@ -174,6 +174,7 @@ describe('browser journeys', () => {
     const after = ticks();
     expect(after).toBeGreaterThan(1);
     // Its sandbox process was killed (a timed-out run's process is never reused) and its relay connection closed.
+    // A loop that stopped gives no event to await; one still running fetches every 20 ms, so 500 ms (25 of its periods) shows it.
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(ticks()).toBe(after);
   }, 30_000);

@@ -61,13 +61,12 @@ const runOnce = (runner: BrowserRunner, definition = journey) => {
 async function idleTree(runner: BrowserRunner): Promise<{ processes: number; rss: number; pids: number[] }> {
   let last = -1;
   let stableSince = Date.now();
-  const until = Date.now() + 3_000;
-  while (Date.now() < until) {
+  // Still or not after 3 s, the tree is measured as it is (a timeout is no failure here).
+  await waitUntil('a Chromium tree still for 300 ms', () => {
     const count = runner.browserPids().length;
     if (count !== last) { last = count; stableSince = Date.now(); }
-    if (Date.now() - stableSince >= 300) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+    return Date.now() - stableSince >= 300;
+  }, 3_000, 50).catch(() => {});
   const pids = runner.browserPids();
   return { processes: pids.length, rss: treeRssBytes(pids), pids };
 }
@@ -77,8 +76,8 @@ async function idleTree(runner: BrowserRunner): Promise<{ processes: number; rss
  * or as it is at the deadline, for the assertion to report.
  */
 async function settledTree(runner: BrowserRunner, bound: number): Promise<{ processes: number; rss: number; pids: number[] }> {
-  const until = Date.now() + SETTLE_MS;
-  while (runner.browserPids().length > bound && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 100));
+  // A timeout is no failure here: the tree as it is then goes to the assertion, which names it.
+  await waitUntil(`at most ${bound} Chromium processes`, () => runner.browserPids().length <= bound, SETTLE_MS, 100).catch(() => {});
   const pids = runner.browserPids();
   return { processes: pids.length, rss: treeRssBytes(pids), pids };
 }

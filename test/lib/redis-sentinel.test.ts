@@ -32,13 +32,18 @@ async function connectedPort(redis: Redis, tls: boolean): Promise<number> {
   return Number(((await redis.config('GET', tls ? 'tls-port' : 'port')) as string[])[1]);
 }
 
-/** Writes every 50 ms until stopped; counts what failed (a caller would have seen it). */
+/**
+ * Writes every 50 ms until stopped, or at most 2,000 times / for 120 s (more than the test's 60 s: stop()
+ * ends it in practice); counts what failed (a caller would have seen it).
+ */
 function writeLoop(redis: Redis): { stop(): Promise<{ writes: number; failures: string[] }> } {
   let running = true;
+  let attempts = 0;
   let writes = 0;
   const failures: string[] = [];
+  const until = Date.now() + 120_000;
   const loop = (async () => {
-    while (running) {
+    while (running && attempts++ < 2_000 && Date.now() < until) {
       try { await redis.incr('sentinel-test:counter'); writes++; } catch (error) { failures.push((error as Error).message); }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -89,11 +94,17 @@ describe('Redis through Sentinel', () => {
       await redis.ping();
       const before = await group.primaryPort();
       const writes = writeLoop(redis);
-      await group.failover();
-      await waitUntil('a new primary', async () => (await group.primaryPort()) !== before, 30_000, 200);
-      const after = await group.primaryPort();
-      await waitUntil('the connection on the new primary', async () => (await connectedPort(redis, false)) === after, 30_000, 200);
-      const { writes: done, failures } = await writes.stop();
+      let written: { writes: number; failures: string[] };
+      try {
+        await group.failover();
+        await waitUntil('a new primary', async () => (await group.primaryPort()) !== before, 30_000, 200);
+        const after = await group.primaryPort();
+        await waitUntil('the connection on the new primary', async () => (await connectedPort(redis, false)) === after, 30_000, 200);
+      } finally {
+        // Also when a wait above throws: the loop must not outlive the test.
+        written = await writes.stop();
+      }
+      const { writes: done, failures } = written;
       // ioredis may fail a command caught in the switch (its failover detector closes a connect under way);
       // such a failure is one a caller retries, and the connection carries on.
       expect(failures.filter((message) => !isRedisUnavailable(new Error(message)))).toEqual([]);

@@ -104,6 +104,7 @@ describe('the Redis connection watchdog', () => {
       expect(await redis.ping()).toBe('PONG');
       await redis.quit();
       await waitUntil('the connection closed by its owner', () => redis.status === 'end');
+      // A revival that must not happen gives no event to await; a wrong one logs on 'end' and reconnects after 200 ms, inside these 500 ms.
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(redis.status).toBe('end');
       expect(lines.filter((line) => line.msg === 'redis.connection_ended')).toHaveLength(1);

@@ -18,6 +18,7 @@ import { createChaosNetwork, type ChaosNetwork } from './chaos-network.ts';
 import { startReceiver, type Receiver } from './chaos-observe.ts';
 import { startNetnsTarget, type NetnsTarget } from './netns.ts';
 import { startSentinelGroup, type SentinelGroup } from './sentinel.ts';
+import { waitUntil } from './wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE_ARGS = ['--disable-warning=ExperimentalWarning'];
@@ -204,12 +205,11 @@ export async function startChaosFleet(options: FleetOptions): Promise<ChaosFleet
         const deadline = Date.now() + timeoutMs;
         const urls = [...coordinatorUrls, ...agents.map((a) => a.healthUrl)];
         for (const url of urls) {
-          for (;;) {
+          await waitUntil(`CHAOS_FLEET: ${url} ready (logs in ${logDir})`, async () => {
             const status = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.status, () => 0);
-            if (status === 200) break;
-            if (Date.now() > deadline) throw new Error(`CHAOS_FLEET: ${url} not ready within ${timeoutMs} ms (logs in ${logDir})`);
-            await new Promise((resolve) => setTimeout(resolve, 200));
-          }
+            if (status !== 200) throw new Error(`readyz answered ${status || 'nothing'}`);
+            return true;
+          }, Math.max(0, deadline - Date.now()), 200);
         }
       },
       stop,

@@ -15,6 +15,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
+import { waitUntil } from './wait.ts';
 
 /** The ACL of the sentinels' client user: discovery and failover notices, nothing that changes a sentinel. */
 export const SENTINEL_CLIENT_ACL = [
@@ -224,14 +225,13 @@ async function waitForReplicas(group: SentinelGroup, count: number): Promise<voi
   redis.on('error', () => {});
   try {
     await redis.connect();
-    const deadline = Date.now() + 15_000;
-    for (;;) {
+    // The probe throws what it saw, so a timeout names the count and the primary's INFO.
+    await waitUntil(`${count} replicas online`, async () => {
       const info = await redis.info('replication');
       const online = (info.match(/^slave\d+:.*state=online/gm) ?? []).length;
-      if (online >= count) return;
-      if (Date.now() > deadline) throw new Error(`only ${online} of ${count} replicas came online:\n${info}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+      if (online < count) throw new Error(`only ${online} of ${count} replicas online:\n${info}`);
+      return true;
+    }, 15_000, 100);
   } finally {
     redis.disconnect();
   }
@@ -248,13 +248,12 @@ async function waitForSentinelsToKnowReplicas(group: SentinelGroup, count: numbe
     redis.on('error', () => {});
     try {
       await redis.connect();
-      for (;;) {
+      await waitUntil(`sentinel ${sentinel.port} to know ${count} healthy replicas`, async () => {
         const replicas = (await redis.call('SENTINEL', 'replicas', group.masterName)) as string[][];
         const healthy = replicas.filter((fields) => fields[fields.indexOf('flags') + 1] === 'slave').length;
-        if (healthy >= count) break;
-        if (Date.now() > deadline) throw new Error(`sentinel ${sentinel.port} knows ${healthy} of ${count} replicas: ${JSON.stringify(replicas)}`);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+        if (healthy < count) throw new Error(`sentinel ${sentinel.port} knows ${healthy} of ${count} replicas: ${JSON.stringify(replicas)}`);
+        return true;
+      }, Math.max(0, deadline - Date.now()), 100);
     } finally {
       redis.disconnect();
     }
