@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Network } from './netns.ts';
+import { waitUntil } from './wait.ts';
 import type { TargetBehaviour, TargetConfig, TargetListener } from './netns-target.ts';
 
 // A target server in the target namespace --------------------------------------------------------
@@ -109,16 +110,19 @@ export function spawnAgent(network: Network, region: string, options: { redisPor
     healthUrl,
     logFile,
     async ready(timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
       let gone = false;
       exited.then(() => { gone = true; }, () => {});
-      while (Date.now() < deadline) {
-        if (gone) throw new Error(`NETNS_AGENT: the agent of ${region} exited before it was ready; see ${logFile}`);
-        const status = await fetch(`${healthUrl}/readyz`).then((r) => r.status, () => 0);
-        if (status === 200) return;
-        await new Promise((resolve) => setTimeout(resolve, 100));
+      // An agent that exits is an answer too: stop waiting at once (the probe's error is not retried).
+      let exitedEarly = false;
+      try {
+        await waitUntil(`the agent of ${region} ready`, async () => {
+          if (gone) { exitedEarly = true; return true; }
+          return (await fetch(`${healthUrl}/readyz`).then((r) => r.status, () => 0)) === 200;
+        }, timeoutMs, 100);
+      } catch {
+        throw new Error(`NETNS_AGENT: the agent of ${region} was not ready within ${timeoutMs} ms; see ${logFile}`);
       }
-      throw new Error(`NETNS_AGENT: the agent of ${region} was not ready within ${timeoutMs} ms; see ${logFile}`);
+      if (exitedEarly) throw new Error(`NETNS_AGENT: the agent of ${region} exited before it was ready; see ${logFile}`);
     },
     stop(graceMs = 5_000) {
       stopping ??= (async () => {
