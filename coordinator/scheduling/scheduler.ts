@@ -88,6 +88,8 @@ export class CheckScheduler {
   #heap = new MinHeap<Pair>((a, b) => a.next - b.next);
   #revision = -1;
   #reconciling: Promise<ReconcileSummary> | null = null;
+  /** The pass after the running one, for calls made while it runs (see {@link reconcile}). */
+  #nextPass: { force: boolean; promise: Promise<ReconcileSummary> } | null = null;
   #timer: NodeJS.Timeout | null = null;
   #ticking: Promise<void> | null = null;
   #stopped = false;
@@ -117,11 +119,28 @@ export class CheckScheduler {
 
   /**
    * Rebuilds the pairs from the registry if its revision moved since the last pass (`force`: even if
-   * not). Concurrent calls share one pass.
+   * not). One pass runs at a time. A call made while one runs gets the next pass, which starts when that
+   * one ends and is shared by every call made meanwhile: the running pass may have read the registry (and
+   * the regions) before the change the caller is reacting to, and must not answer for it. So at most one
+   * pass runs and one waits, however often reconcile is asked for.
    */
   reconcile(options: { force?: boolean } = {}): Promise<ReconcileSummary> {
-    if (this.#reconciling) return this.#reconciling;
-    this.#reconciling = this.#reconcileOnce(options.force === true).finally(() => { this.#reconciling = null; });
+    const force = options.force === true;
+    if (this.#reconciling) {
+      if (!this.#nextPass) {
+        const next = { force, promise: null as unknown as Promise<ReconcileSummary> };
+        next.promise = this.#reconciling.catch(() => null).then((last) => {
+          this.#nextPass = null;
+          // Closed meanwhile: no more passes (the last one's answer, or nothing done).
+          if (this.#stopped) return last ?? { upserted: [], removed: [], unchanged: 0, regions: [] };
+          return this.reconcile({ force: next.force });
+        });
+        this.#nextPass = next;
+      }
+      this.#nextPass.force ||= force;
+      return this.#nextPass.promise;
+    }
+    this.#reconciling = this.#reconcileOnce(force).finally(() => { this.#reconciling = null; });
     return this.#reconciling;
   }
 
@@ -154,6 +173,7 @@ export class CheckScheduler {
     if (this.#timer) clearTimeout(this.#timer);
     await this.#ticking?.catch(() => {});
     await this.#reconciling?.catch(() => {});
+    await this.#nextPass?.promise.catch(() => {});
     await this.dispatcher.close();
   }
 

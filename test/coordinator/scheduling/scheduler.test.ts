@@ -68,6 +68,28 @@ describe('scheduler', () => {
     expect(scheduler.pairs().map((p) => [p.id, p.version])).toEqual([['a@eu-west', 1], ['a@us-east', 1], ['b@us-east', 1]]);
   });
 
+  it('answers a reconcile asked while a pass runs with the next pass, which sees what changed since', async () => {
+    const { registry, scheduler } = setup();
+    await registry.applyDeployment([httpCheck('p', { regions: ['us-east'] })], { prune: false });
+    // Hold the first pass after it has read the registry, so the change below comes after that read.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const listChecks = registry.listChecks.bind(registry);
+    let reads = 0;
+    registry.listChecks = async () => { const checks = await listChecks(); if (reads++ === 0) await gate; return checks; };
+    const first = scheduler.reconcile({ force: true });
+    await waitUntil('the first pass has read the registry', () => reads === 1);
+    await registry.applyDeployment([httpCheck('q', { regions: ['ap-south'] })], { prune: false });
+    const asked = [scheduler.reconcile({ force: true }), scheduler.reconcile()];
+    release();
+    expect((await first).regions).toEqual(['us-east']);
+    // Both later calls share one more pass, made after the first: it knows ap-south.
+    const [second, third] = await Promise.all(asked);
+    expect(second.regions).toEqual(['ap-south', 'us-east']);
+    expect(third).toBe(second);
+    expect(reads).toBe(2);
+  });
+
   it('runs a new check once at once, with a signed job of its deploy time, and never again on a second coordinator', async () => {
     const { registry, scheduler, another, issued } = setup();
     await registry.applyDeployment([httpCheck('c', { regions: ['us-east'] })], { prune: false });
