@@ -88,6 +88,8 @@ export class CheckScheduler {
   #heap = new MinHeap<Pair>((a, b) => a.next - b.next);
   #revision = -1;
   #reconciling: Promise<ReconcileSummary> | null = null;
+  /** Regions watched as the last full pass found them (regions of checks and registered regions). */
+  #regions: string[] = [];
   /** The pass after the running one, for calls made while it runs (see {@link reconcile}). */
   #nextPass: { force: boolean; promise: Promise<ReconcileSummary> } | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -183,7 +185,8 @@ export class CheckScheduler {
     const summary: ReconcileSummary = { upserted: [], removed: [], unchanged: 0, regions: [] };
     if (!force && revision === this.#revision) {
       summary.unchanged = this.#pairs.size;
-      summary.regions = [...new Set([...this.#pairs.values()].map((p) => p.region))].sort();
+      // The last full pass's: registered regions without checks included (their results queues stay consumed).
+      summary.regions = this.#regions;
       return summary;
     }
     const checks = await registry.listChecks();
@@ -199,6 +202,7 @@ export class CheckScheduler {
     // Redis first, memory after: a pass that fails (Redis away) leaves this scheduler as it was, to retry.
     const issued = fresh.length > 0 ? await redis.hmget(issuedSlotsKey(prefix), ...fresh.map(([id]) => id)) : [];
     summary.regions = await this.#updateKnownRegions(checks);
+    this.#regions = summary.regions;
 
     // A pair no coordinator ever issued is new: it runs once at once (at its deploy time, the same for every
     // coordinator, so their claims agree), unless that is more than an interval ago (a coordinator starting late).

@@ -157,6 +157,8 @@ describe('ingest', () => {
     // ap-south is a watched region (registered), but `web` does not run there.
     await new RegionStore({ redis: shared.redis, prefix: s.prefix }).add('ap-south');
     await s.coordinators[0]!.reconcile(true);
+    // A later pass that finds the registry unchanged (the deploy's own, late on a loaded machine) keeps it watched.
+    await s.coordinators[0]!.reconcile();
     await s.producer.add('result', { schemaVersion: 2, checkId: 'web', outcome: 'maybe' }, { attempts: 3 });
     await s.push(runResult({ checkId: 'nope', region: 'us-east', scheduledAt: t }));
     await s.push(runResult({ checkId: 'web', region: 'ap-south', scheduledAt: t }));

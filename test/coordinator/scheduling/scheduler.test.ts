@@ -7,7 +7,7 @@ import type { Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckJob } from '../../../checks/contract.ts';
-import { dueRunsKey, issuedSlotsKey, knownRegionsKey } from '../../../checks/keys.ts';
+import { dueRunsKey, issuedSlotsKey, knownRegionsKey, regionRecordsKey } from '../../../checks/keys.ts';
 import { JobVerifier, definitionDigest } from '../../../checks/signing.ts';
 import { silentLogger } from '../../../lib/log.ts';
 import { CheckRegistry } from '../../../coordinator/registry/store.ts';
@@ -129,6 +129,15 @@ describe('scheduler', () => {
     const ids = (await jobsOf(scheduler, 'eu-west')).map((j) => Number(j.id!.split('@')[2]));
     expect(ids).toEqual([slot, slot + 10_000, slot + 70_000]);
     expect(await redis.hget(issuedSlotsKey(prefix), 's@eu-west')).toBe(String(slot + 70_000));
+  });
+
+  it('keeps watching a registered region without checks on a pass that finds the registry unchanged', async () => {
+    const { prefix, registry, scheduler } = setup();
+    await registry.applyDeployment([httpCheck('a', { regions: ['us-east'] })], { prune: false });
+    // A region added with `lookout region add`, no check there yet: its agents' queues are watched anyway.
+    await redis.hset(regionRecordsKey(prefix), 'ap-south', '{}');
+    expect((await scheduler.reconcile({ force: true })).regions).toEqual(['ap-south', 'us-east']);
+    expect(await scheduler.reconcile()).toMatchObject({ unchanged: 1, regions: ['ap-south', 'us-east'] });
   });
 
   it('stops issuing a removed check, forgets its claims, and prunes a region nothing uses', async () => {
