@@ -76,9 +76,10 @@ function rawCall(bytes: string): Promise<Answer> {
 /**
  * Keys an idle coordinator rewrites by itself, whatever any request does: the schedule issuing the
  * deployed check's runs (claimed slots, its region's queue), the watch of runs no agent answers and the
- * sweep (the check's state), and BullMQ's stalled-job checker on the results queues.
+ * sweep (the check's state), and BullMQ on the results queues: its stalled-job checker, and the queue's
+ * meta that an ingest worker writes once its own connection is up (late, on a loaded machine).
  */
-const BACKGROUND_KEY = /:lookout:(slots:issued|slots:due|unanswered|state:existing)$|:checks\.[a-z0-9-]+:|:results\.[a-z0-9-]+:stalled-check$/;
+const BACKGROUND_KEY = /:lookout:(slots:issued|slots:due|unanswered|state:existing)$|:checks\.[a-z0-9-]+:|:results\.[a-z0-9-]+:(stalled-check|meta)$/;
 
 /**
  * Every other key under the prefix with a hash of its DUMP: equal snapshots mean no request changed
