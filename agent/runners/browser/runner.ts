@@ -36,6 +36,9 @@ import type { RunEnd, SandboxProcess } from './sandbox/process.ts';
 import type { SandboxMessage } from './sandbox/protocol.ts';
 import { Semaphore } from './semaphore.ts';
 
+/** Bundles whose policy answer an agent keeps; past it the oldest is checked again when it runs. */
+const POLICIES_KEPT = 256;
+
 export type { BrowserRunnerOptions } from './options.ts';
 
 export interface CreateBrowserRunnerOptions extends BrowserRunnerOptions {
@@ -101,6 +104,7 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
       if (endpoint && relayStarted) warm.connect({ type: 'connect', relayUrl: sessionFor(warm, relayStarted, endpoint).url });
     },
   });
+  /** The policy check's answer per bundle digest, the most recent {@link POLICIES_KEPT} (deploys add bundles for ever). */
   const policies = new Map<string, Promise<string[]>>();
   // The first run finds a warm sandbox (and, once a browser is up, a connected one).
   pool.warmUp();
@@ -129,7 +133,10 @@ export function createBrowserRunner(options: CreateBrowserRunnerOptions = {}): B
     // The agent checks what it runs, whatever the coordinator let through.
     const digest = createHash('sha256').update(definition.script.bundle).digest('hex');
     let policy = policies.get(digest);
-    if (!policy) policies.set(digest, policy = checkScriptPolicy(definition.script.bundle, definition.script.file).then((found) => found.map(formatDiagnostic)));
+    if (!policy) {
+      policies.set(digest, policy = checkScriptPolicy(definition.script.bundle, definition.script.file).then((found) => found.map(formatDiagnostic)));
+      if (policies.size > POLICIES_KEPT) policies.delete(policies.keys().next().value!);
+    }
     const refused = await policy;
     // The budget the browser side may lose starts here: the check above is about the job, not capacity.
     const preparedAt = Date.now();

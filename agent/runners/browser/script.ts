@@ -1,7 +1,8 @@
 /**
  * Finds a browser check's script in its bundle. The bundle (self-contained ESM made by the loader) is
- * imported once per content hash; ESM modules cannot be unloaded, so each distinct bundle an agent runs
- * stays in memory for the life of the process (a new deploy of a check adds one; they are small).
+ * imported once per content hash; ESM modules cannot be unloaded, so a bundle stays in memory for the life
+ * of the process that imported it: a sandbox process, which serves one check's bundle (sandbox/pool.ts), so
+ * the agent itself never holds them.
  */
 import { createHash } from 'node:crypto';
 import type { BrowserScript } from '../../../checks/browser.ts';
