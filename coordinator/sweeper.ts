@@ -22,6 +22,7 @@ import type { CoordinatorMetrics } from './platform/metrics.ts';
 import type { TransactionRunner } from './platform/transaction.ts';
 import type { CheckRegistry } from './registry/store.ts';
 import { SloMonitor } from './slo/monitor.ts';
+import { repeat, type Repeating } from '../lib/repeat.ts';
 
 /** How long an offline agent stays listed before it is forgotten. */
 export const AGENT_RETENTION_MS = 24 * 3_600_000;
@@ -76,9 +77,7 @@ export interface SweeperOptions {
 export class Sweeper {
   readonly #o: SweeperOptions;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | null = null;
-  #current: Promise<unknown> | null = null;
-  #stopped = false;
+  #loop: Repeating | null = null;
   readonly #slo: SloMonitor;
   #lastSloAt = Number.NEGATIVE_INFINITY;
   #lastMonitoringAt = Number.NEGATIVE_INFINITY;
@@ -96,23 +95,15 @@ export class Sweeper {
 
   /** Sweeps every `intervalMs` until {@link stop}; a sweep never overlaps the previous one. */
   start(intervalMs: number): void {
-    const tick = (): void => {
-      if (this.#stopped) return;
-      this.#current = this.sweepOnce()
-        .then((report) => this.#o.onSwept(report))
-        .catch((error) => this.#o.logger.warn('sweep.failed', { error }))
-        .finally(() => {
-          this.#current = null;
-          if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
-        });
-    };
-    this.#timer = setTimeout(tick, 0);
+    this.#loop ??= repeat(
+      async () => this.#o.onSwept(await this.sweepOnce()),
+      () => intervalMs,
+      (error) => this.#o.logger.warn('sweep.failed', { error }),
+    );
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#current;
+    await this.#loop?.stop();
   }
 
   #judged(): { judgedFrom?: () => number } {

@@ -14,6 +14,7 @@ import type { CoordinatorMetrics } from '../platform/metrics.ts';
 import type { PlannedConfirmation } from './confirmation.ts';
 import type { CheckStateStore } from './store.ts';
 import type { UnansweredRunStore } from './unanswered-store.ts';
+import { repeat, type Repeating } from '../../lib/repeat.ts';
 
 /** How often the watcher looks, by default. */
 export const UNANSWERED_WATCH_INTERVAL_MS = 100;
@@ -40,9 +41,7 @@ export interface WatchReport {
 export class UnansweredWatcher {
   readonly #o: UnansweredWatchOptions;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | null = null;
-  #current: Promise<unknown> | null = null;
-  #stopped = false;
+  #loop: Repeating | null = null;
 
   constructor(options: UnansweredWatchOptions) {
     this.#o = options;
@@ -52,22 +51,11 @@ export class UnansweredWatcher {
   /** Looks every interval until {@link stop}; a tick never overlaps the previous one. */
   start(): void {
     const intervalMs = this.#o.intervalMs ?? UNANSWERED_WATCH_INTERVAL_MS;
-    const tick = (): void => {
-      if (this.#stopped) return;
-      this.#current = this.tick()
-        .catch((error) => this.#o.logger.warn('unanswered.watch_failed', { error }))
-        .finally(() => {
-          this.#current = null;
-          if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
-        });
-    };
-    this.#timer = setTimeout(tick, 0);
+    this.#loop ??= repeat(() => this.tick(), () => intervalMs, (error) => this.#o.logger.warn('unanswered.watch_failed', { error }));
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#current;
+    await this.#loop?.stop();
   }
 
   /** One look: every run due now. */

@@ -14,6 +14,7 @@ import { describeZodError } from '../../lib/zod-problems.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { JobSigner } from '../../checks/signing.ts';
 import { stallWindowMs, type CanarySent } from './canary.ts';
+import { repeat, type Repeating } from '../../lib/repeat.ts';
 
 /** Finished canaries are kept only a little: enough for a late coordinator's add of the same slot to find its job. */
 export const CANARY_JOB_OPTIONS = {
@@ -45,9 +46,7 @@ export interface CanarySenderOptions {
 export class CanarySender {
   readonly #o: CanarySenderOptions;
   readonly #now: () => number;
-  #timer: NodeJS.Timeout | null = null;
-  #current: Promise<unknown> | null = null;
-  #stopped = false;
+  #loop: Repeating | null = null;
   #failing = false;
 
   constructor(options: CanarySenderOptions) {
@@ -58,32 +57,24 @@ export class CanarySender {
 
   /** Sends now, then at the start of every following slot, until {@link stop}. */
   start(): void {
-    const tick = (): void => {
-      if (this.#stopped) return;
-      this.#current = this.sendOnce()
-        .then(() => {
-          if (this.#failing) this.#o.logger.info('canary.send_recovered');
-          this.#failing = false;
-        })
-        .catch((error: unknown) => {
-          // One line per failure streak: an outage would otherwise log every interval.
-          if (!this.#failing) this.#o.logger.warn('canary.send_failed', { error });
-          this.#failing = true;
-        })
-        .finally(() => {
-          this.#current = null;
-          if (this.#stopped) return;
-          const { intervalMs } = this.#o;
-          this.#timer = setTimeout(tick, intervalMs - (this.#now() % intervalMs));
-        });
-    };
-    this.#timer = setTimeout(tick, 0);
+    const { intervalMs } = this.#o;
+    this.#loop ??= repeat(
+      async () => {
+        await this.sendOnce();
+        if (this.#failing) this.#o.logger.info('canary.send_recovered');
+        this.#failing = false;
+      },
+      () => intervalMs - (this.#now() % intervalMs),
+      (error) => {
+        // One line per failure streak: an outage would otherwise log every interval.
+        if (!this.#failing) this.#o.logger.warn('canary.send_failed', { error });
+        this.#failing = true;
+      },
+    );
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    await this.#current;
+    await this.#loop?.stop();
   }
 
   /** Sends this slot's canary to every region; returns the regions sent to. */
