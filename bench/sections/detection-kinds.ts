@@ -15,8 +15,7 @@
  * interval + timeout; for the others about one interval (plus the retry's back-off). Measured per sample
  * as "first failing run ended" (from the coordinator's recent runs).
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { recentRunsKey } from '../../checks/keys.ts';
 import { createNetwork, netnsSupport, startNetnsTarget, type Network } from '../lib/netns.ts';
@@ -26,6 +25,7 @@ import { uniquePrefix, type Section, type SectionContext, type SectionOutput } f
 import { deploy, startAgentProcess, startCoordinatorProcess } from '../lib/services.ts';
 import { quantile } from '../lib/stats.ts';
 import { delay, waitUntil } from '../lib/wait.ts';
+import { listen, readBody } from '../lib/http.ts';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-south'];
 const FAILING = 'eu-west';
@@ -35,21 +35,6 @@ const KINDS: FailureKind[] = ['dropped', 'refused', 'reset', 'wrong answer'];
 
 interface Delivered { at: number; event: string; checkId: string; scope: string | null; failing: string[] }
 interface Sample { kind: FailureKind; checkId: string; detectedMs: number | null; firstFailureEndedMs: number | null; scopeRight: boolean | null }
-
-async function listen(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    req.on('error', reject);
-  });
-}
 
 /** Stages one failure kind in the failing region; resolves with its undo. */
 async function stage(kind: FailureKind, network: Network, setBehaviour: (rules: unknown[]) => void): Promise<() => Promise<void>> {

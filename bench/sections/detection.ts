@@ -9,8 +9,7 @@
  * time the incident became visible in the API (`/api/incidents`) is recorded too, to tell detection
  * from delivery.
  */
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { Redis } from 'ioredis';
 import { recentRunsKey } from '../../checks/keys.ts';
 import { httpCheck } from '../lib/payloads.ts';
@@ -19,26 +18,12 @@ import { uniquePrefix, type Section, type SectionContext, type SectionOutput } f
 import { deploy, startAgentProcess, startCoordinatorProcess } from '../lib/services.ts';
 import { median } from '../lib/stats.ts';
 import { delay, waitUntil } from '../lib/wait.ts';
+import { listen, readBody } from '../lib/http.ts';
 
 const REGIONS = ['us-east', 'eu-west', 'ap-south'];
 const FAILING_REGION = 'eu-west';
 
 interface Delivered { at: number; event: string; checkId: string; scope: string | null }
-
-async function listen(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString()));
-    req.on('error', reject);
-  });
-}
 
 interface ScenarioResult {
   scenario: string;

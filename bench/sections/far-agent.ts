@@ -13,8 +13,7 @@
  * The proxy is the tests' own (one implementation, also used by test/e2e/far-redis.test.ts): the one
  * import from test/ in bench/.
  */
-import { createServer, type Server } from 'node:http';
-import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { startLatencyProxy, type LatencyProxy } from '../../test/support/latency-proxy.ts';
 import { startAgentRig } from '../lib/agent-rig.ts';
 import { procSample } from '../lib/proc.ts';
@@ -25,14 +24,9 @@ import { httpCheck } from '../lib/payloads.ts';
 import { median } from '../lib/stats.ts';
 import { delay, waitUntil } from '../lib/wait.ts';
 import { startTarget } from './http-throughput.ts';
+import { listen } from '../lib/http.ts';
 
 const MB = 1024 * 1024;
-
-async function listen(server: Server): Promise<string> {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-}
 
 async function proxyFor(ctx: SectionContext, rttMs: number): Promise<LatencyProxy> {
   const proxy = await startLatencyProxy({ target: { host: '127.0.0.1', port: ctx.redis.port }, oneWayDelayMs: rttMs / 2, maxConnections: 64 });
