@@ -10,16 +10,14 @@
  * The journey is bench/browser.ts's (a small local page, its <h1> checked). Prints JSON: journeys/s of
  * each and their ratio. Bounded: rounds × 2 × block × concurrency journeys.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadChecks } from '../checks/loader.ts';
 import { createBrowserRunner } from '../agent/runners/browser/runner.ts';
+import { startTinySite, writeTinyJourney } from './lib/tiny-journey.ts';
 
 const { values } = parseArgs({ options: {
   baseline: { type: 'string' }, concurrency: { type: 'string', default: '1' }, rounds: { type: 'string', default: '8' }, block: { type: 'string', default: '5' },
@@ -30,17 +28,10 @@ const rounds = Math.min(50, Number(values.rounds));
 const block = Math.min(50, Number(values.block));
 const baseline = resolve(values.baseline);
 
-const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' }).end('<!doctype html><title>Tiny</title><h1>ok</h1>'));
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+const site = await startTinySite();
+const url = site.url;
 const work = mkdtempSync(join(tmpdir(), 'lookout-bench-ab-'));
-writeFileSync(join(work, 'tiny.check.ts'), `import { defineBrowserCheck } from 'lookout/checks';
-export default defineBrowserCheck({ id: 'tiny', name: 'tiny', regions: ['local'], timeout: '15s', frequency: '1m',
-  script: async ({ page, step, expect }) => {
-    await step('open', () => page.goto(${JSON.stringify(url)}));
-    await step('check', () => expect(page.locator('h1')).toHaveText('ok'));
-  } });`);
+writeTinyJourney(work, url);
 
 type Runner = { run(definition: unknown, context: unknown): Promise<{ outcome: string }>; close(): Promise<void> };
 const other = {
@@ -76,7 +67,7 @@ try {
   }
 } finally {
   await Promise.all(Object.values(sides).map((side) => side.runner.close()));
-  server.close();
+  site.close();
   rmSync(work, { recursive: true, force: true });
 }
 const perSecond = (name: keyof typeof sides): number => Math.round((totals[name].journeys / (totals[name].ms / 1000)) * 1000) / 1000;

@@ -15,10 +15,7 @@
  * what a check's first run would pay without the pool's warm process) and one idle process's PSS.
  * Prints a table; writes bench/results/browser.json.
  */
-import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +27,7 @@ import { createBrowserRunner } from '../agent/runners/browser/runner.ts';
 import { chromiumArgs, resolveBrowserOptions } from '../agent/runners/browser/options.ts';
 import { browserTree, findBrowserPid, killBrowserTree, pssBytes, treePssBytes } from '../agent/runners/browser/process-tree.ts';
 import { spawnSandbox } from '../agent/runners/browser/sandbox/process.ts';
+import { startTinySite, writeTinyJourney } from './lib/tiny-journey.ts';
 
 const { values } = parseArgs({ options: { 'seconds-per-cell': { type: 'string', default: '8' } } });
 const windowMs = Math.max(1, Number(values['seconds-per-cell'])) * 1000;
@@ -38,19 +36,11 @@ const MiB = 1024 * 1024;
 
 interface Cell { impl: 'lookout' | 'raw'; concurrency: number; journeys: number; failures: number; seconds: number; perSecond: number; pssMeanMiB: number; pssPeakMiB: number; processesPeak: number; sandboxPssMeanMiB?: number }
 
-const page = '<!doctype html><html><head><title>Tiny</title></head><body><h1>ok</h1></body></html>';
-const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html', 'cache-control': 'no-store' }).end(page));
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+const site = await startTinySite();
+const url = site.url;
 
 const work = mkdtempSync(join(tmpdir(), 'lookout-bench-browser-'));
-writeFileSync(join(work, 'tiny.check.ts'), `import { defineBrowserCheck } from 'lookout/checks';
-export default defineBrowserCheck({ id: 'tiny', name: 'tiny', regions: ['local'], timeout: '15s', frequency: '1m',
-  script: async ({ page, step, expect }) => {
-    await step('open', () => page.goto(${JSON.stringify(url)}));
-    await step('check', () => expect(page.locator('h1')).toHaveText('ok'));
-  } });`);
+writeTinyJourney(work, url);
 const loaded = await loadChecks([work]);
 if (loaded.problems.length > 0) throw new Error(JSON.stringify(loaded.problems));
 const journey = loaded.checks[0]!.definition as BrowserCheckDefinition;
@@ -170,7 +160,7 @@ try {
   }
   sandbox = await sandboxCost(windowMs >= 5_000 ? 5 : 1);
 } finally {
-  server.close();
+  site.close();
   rmSync(work, { recursive: true, force: true });
 }
 
